@@ -1,0 +1,279 @@
+"""``source-sentry notify``: parse the arguments, run the steps, print one line per step.
+
+Kept free of the Airbyte CDK so a CI step starts fast: only the standard library,
+``requests`` and this project's ``connection`` module are imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from source_sentry.connection import (
+    ConfigError,
+    SentryApi,
+    SentryError,
+    SentryUnavailable,
+    check_connection,
+    org_token_claims,
+    resolve_settings,
+)
+from source_sentry.notify import client
+from source_sentry.notify.payloads import (
+    InputError,
+    Notification,
+    check_environment,
+    check_name,
+    check_url,
+    check_version,
+    deploy_window,
+)
+from source_sentry.notify.settings import connection_config, from_environment, load_config_file
+
+EXIT_OK, EXIT_SENTRY, EXIT_INPUT = 0, 1, 2
+
+HELP = """\
+usage: source-sentry notify --release VERSION --env ENVIRONMENT [--config FILE]
+                            [--name NAME] [--url URL] [--started TIME]
+                            [--finished TIME | --time SECONDS] [--project SLUG ...]
+                            [--finalize] [--dry-run] [--json]
+
+Tell Sentry that a release was deployed: create the release if it is new (an existing
+release is fine), optionally finalize it, then record one deploy of it to an environment.
+
+options:
+  --release VERSION   the release version, as your app reports it to Sentry (1.2.3,
+                      my-app@1.2.3+build.7, a commit SHA); at most 200 characters, no
+                      slash, backslash, tab or line break, not ".", ".." or "latest"
+  --env ENVIRONMENT   where it was deployed (production, staging); at most 64
+                      characters, no slash or line break
+  --project SLUG      a project of the release; repeat it or separate slugs with commas
+  --config FILE       the connector's config JSON (auth_token, hostname, organization,
+                      project or projects)
+  --name NAME         a name for this deploy (at most 64 characters)
+  --url URL           a link to the deploy, such as the CI build's page
+  --started TIME      when the deploy started
+  --finished TIME     when it finished (default: now)
+  --time SECONDS      how long it took: alone, it ended now and started SECONDS ago;
+                      with --started, it ended SECONDS after the start
+  --finalize          also mark the release as released (dateReleased = finish time)
+  --dry-run           check the connection, print what would be sent, send nothing
+  --json              print one JSON object instead of one line per step
+  -h, --help          show this help
+
+TIME is "now", Unix seconds (1714557600) or RFC 3339 with an offset
+(2024-05-01T10:00:00Z, 2024-05-01T12:00:00+02:00). Times are sent as UTC.
+
+settings from the environment (flags win over the environment, which wins over --config;
+the first non-empty name listed wins; names match in any case):
+  auth token     SENTRY_AUTH_TOKEN
+  organization   SENTRY_ORG, SENTRY_ORGANIZATION
+  projects       SENTRY_PROJECT (slugs separated by commas or spaces)
+  server         SENTRY_URL (sentry.io, de.sentry.io, host:port or a base URL;
+                 default sentry.io)
+  release        SENTRY_RELEASE, SENTRY_RELEASE_VERSION
+  environment    SENTRY_ENVIRONMENT, SENTRY_RELEASE_ENVIRONMENT
+Each name also works with the PLUGIN_ prefix that Drone and Woodpecker give plugin
+settings (PLUGIN_SENTRY_AUTH_TOKEN). An organization token (sntrys_...) supplies the
+server and organization itself unless they are set. The token is never printed.
+
+retries: a 429 waits until Sentry's rate-limit window resets (at most 60 s); 502, 503,
+504 and dropped connections are retried with backoff, a few times. A deploy is never
+posted twice blindly: if a deploy POST may have reached Sentry without an answer, the
+release's deploys are listed first and a deploy with the same environment, name, start
+and finish is reused.
+
+exit codes:
+  0  done (a release that already existed counts as done)
+  1  Sentry refused (bad token, missing scope, unknown organization or project) or
+     could not be reached
+  2  bad input: nothing was sent
+
+example:
+  SENTRY_AUTH_TOKEN=sntrys_... SENTRY_ORG=acme \\
+    source-sentry notify --release 1.2.3 --env production --project web --finalize
+"""
+
+USAGE_HINT = "Run 'source-sentry notify --help' for usage."
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(f"{message}. {USAGE_HINT}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="source-sentry notify", add_help=False, allow_abbrev=False)
+    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("--release")
+    parser.add_argument("--env")
+    parser.add_argument("--project", action="append")
+    parser.add_argument("--config")
+    parser.add_argument("--name")
+    parser.add_argument("--url")
+    parser.add_argument("--started")
+    parser.add_argument("--finished")
+    parser.add_argument("--time")
+    parser.add_argument("--finalize", action="store_true")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def _utcnow() -> datetime:
+    # Whole seconds: what we send is then exactly what Sentry echoes back, which keeps the
+    # search for an already-recorded deploy exact.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def env_requests_notify(environ: Mapping[str, str]) -> bool:
+    """Whether the environment alone asks for a notification (a release and a token are set).
+
+    For the Docker image run as a Drone or Woodpecker step, which passes no arguments.
+    """
+    return bool(from_environment(environ, "release") and from_environment(environ, "auth_token"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``notify``; ``argv`` may start with the word ``notify``. Returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["notify"]:
+        args = args[1:]
+    return _Run(sys.stdout, sys.stderr).execute(args, os.environ)
+
+
+class _Run:
+    """One invocation: keeps what to print and the token to keep out of it."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out, self.err = out, err
+        self.token = ""
+        self.as_json = False
+        self.report: dict[str, Any] = {"ok": False}
+
+    def execute(self, args: list[str], environ: Mapping[str, str]) -> int:
+        try:
+            self.as_json = "--json" in args
+            parsed = _parser().parse_args(args)
+            if parsed.help:
+                self.out.write(HELP)
+                return EXIT_OK
+            return self._notify(parsed, environ)
+        except InputError as exc:
+            return self._fail(EXIT_INPUT, str(exc))
+        except ConfigError as exc:
+            return self._fail(EXIT_INPUT if exc.status is None else EXIT_SENTRY, str(exc))
+        except (SentryUnavailable, SentryError) as exc:
+            return self._fail(EXIT_SENTRY, str(exc))
+
+    def _notify(self, parsed: argparse.Namespace, environ: Mapping[str, str]) -> int:
+        config = connection_config(
+            flag_projects=parsed.project, environ=environ, file_config=load_config_file(parsed.config)
+        )
+        self.token = str(config.get("auth_token") or "")
+        if not self.token:
+            raise InputError("No auth token: set SENTRY_AUTH_TOKEN (or auth_token in the --config file).")
+        if not (config.get("organization") or org_token_claims(self.token).get("org")):
+            raise InputError(
+                "No organization: set SENTRY_ORG to your organization's slug (or organization in "
+                "the --config file)."
+            )
+        settings = resolve_settings(config)
+        if not settings.projects:
+            raise InputError("No project given: pass --project SLUG, or set SENTRY_PROJECT.")
+        now = _utcnow()
+        started, finished = deploy_window(
+            started=parsed.started, finished=parsed.finished, duration=parsed.time, now=now
+        )
+        version = parsed.release if parsed.release is not None else from_environment(environ, "release")
+        environment = parsed.env if parsed.env is not None else from_environment(environ, "environment")
+        if version is None:
+            raise InputError("No release version: pass --release VERSION, or set SENTRY_RELEASE.")
+        if environment is None:
+            raise InputError(
+                "No environment: pass --env ENVIRONMENT (e.g. production), or set SENTRY_ENVIRONMENT."
+            )
+        notification = Notification(
+            organization=settings.organization,
+            version=check_version(version),
+            environment=check_environment(environment),
+            projects=settings.projects,
+            date_started=started,
+            date_finished=finished,
+            name=check_name(parsed.name),
+            url=check_url(parsed.url),
+            finalize=parsed.finalize,
+        )
+
+        api = SentryApi(settings.base_url, settings.token)
+        info = check_connection(config, purpose="notify", api=api)
+        host = urlsplit(info.base_url).netloc
+        self.report.update(
+            sentry=info.base_url, organization=info.organization, projects=list(settings.projects)
+        )
+        self._line(
+            f"Checked {host}: organization {info.organization}, projects {', '.join(settings.projects)}"
+        )
+
+        if parsed.dry_run:
+            prefix = urlsplit(info.base_url).path
+            plan = notification.planned_requests()
+            self.report["dry_run"] = True
+            self.report["requests"] = [{"method": m, "path": f"{prefix}/{p}", "body": b} for m, p, b in plan]
+            self._line("Dry run, nothing sent. Would send:")
+            for method, path, body in plan:
+                self._line(f"  {method} {prefix}/{path} {json.dumps(body, ensure_ascii=False)}")
+        else:
+            client.notify(api, notification, lambda step: self._step(step, notification))
+        self.report["ok"] = True
+        self.report["exit_code"] = EXIT_OK
+        if self.as_json:
+            self._write(self.out, json.dumps(self.report, ensure_ascii=False, sort_keys=True))
+        return EXIT_OK
+
+    def _step(self, step: client.Step, notification: Notification) -> None:
+        version = notification.version
+        if step.kind == "release":
+            self.report["release"] = {"version": version, "outcome": step.outcome, "status": step.status}
+            status = f"{step.status}, fetched" if step.status == 409 else str(step.status)
+            self._line(f"Release {version} {step.outcome} ({status})")
+        elif step.kind == "finalize":
+            released = notification.finalize_body()["dateReleased"]
+            self.report["finalize"] = {"dateReleased": released, "status": step.status}
+            self._line(f"Release {version} finalized at {released}")
+        else:
+            deploy = {
+                k: step.data.get(k)
+                for k in ("id", "environment", "name", "url", "dateStarted", "dateFinished")
+            }
+            self.report["deploy"] = {**deploy, "outcome": step.outcome, "status": step.status}
+            where = f"Deploy {deploy['id']} of {version} to {notification.environment}"
+            if step.outcome == "found":
+                self._line(f"{where} was already recorded (found after an uncertain answer; not sent again)")
+            else:
+                self._line(f"{where} recorded")
+
+    def _line(self, text: str) -> None:
+        if not self.as_json:
+            self._write(self.out, text)
+
+    def _fail(self, code: int, message: str) -> int:
+        if self.as_json:
+            self.report.update(ok=False, exit_code=code, error=message)
+            self._write(self.out, json.dumps(self.report, ensure_ascii=False, sort_keys=True))
+        else:
+            self._write(self.err, f"error: {message}")
+        return code
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        # Last line of defence: no message, whatever its source, may carry the token.
+        if len(self.token) >= 4:
+            text = text.replace(self.token, "[token]")
+        stream.write(text + "\n")
+        stream.flush()

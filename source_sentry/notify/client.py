@@ -1,0 +1,128 @@
+"""The notifier's writes to Sentry: the one module of ``notify`` that does HTTP.
+
+Steps, in order: ensure the release exists (POST, where 201 "created" and 208 "already
+exists" are both success; a 409 creation race is retried once, then the release is
+fetched), optionally finalize it (PUT ``dateReleased``), then record the deploy.
+
+Creating a release is idempotent on Sentry's side, so it may be retried freely. Creating a
+deploy is not: every POST makes a new deploy. So when the deploy POST fails in a way that
+may have reached the server (a read timeout, a dropped connection, 502/503/504), it is not
+simply sent again: after a short pause the release's deploys are listed and a deploy with
+the same environment, name, dateStarted and dateFinished is taken as ours. Only when none
+is found is the POST repeated, a bounded number of times. 429 answers are safe to repeat
+(Sentry refused them before doing anything) and are retried by ``SentryApi`` after waiting
+for the rate-limit window to reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from source_sentry.connection import ConfigError, OutcomeUnknown, SentryApi, describe_error, raise_for_status
+from source_sentry.notify.payloads import Notification
+
+DEPLOY_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Step:
+    """One completed write. ``outcome``: created, exists, finalized, recorded or found."""
+
+    kind: str
+    outcome: str
+    status: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def notify(api: SentryApi, notification: Notification, on_step: Callable[[Step], None]) -> list[Step]:
+    """Run every write of ``notification``; call ``on_step`` after each one."""
+    steps = []
+    actions = [ensure_release, *([finalize_release] if notification.finalize else []), record_deploy]
+    for action in actions:
+        step = action(api, notification)
+        on_step(step)
+        steps.append(step)
+    return steps
+
+
+def ensure_release(api: SentryApi, notification: Notification) -> Step:
+    body = notification.release_body()
+    for _ in range(2):
+        response = api.request("POST", notification.releases_path, json_body=body)
+        if response.status_code in (201, 208):
+            outcome = "created" if response.status_code == 201 else "exists"
+            return Step("release", outcome, response.status_code, _json(response))
+        if response.status_code != 409:
+            _refused(response, notification, f"create release {notification.version}")
+    # Two creations raced twice: the release exists now, or something is wrong.
+    response = api.request("GET", notification.release_path)
+    if response.status_code != 200:
+        _refused(response, notification, f"fetch release {notification.version} after a 409")
+    return Step("release", "exists", 409, _json(response))
+
+
+def finalize_release(api: SentryApi, notification: Notification) -> Step:
+    response = api.request("PUT", notification.release_path, json_body=notification.finalize_body())
+    if response.status_code != 200:
+        _refused(response, notification, f"finalize release {notification.version}")
+    return Step("finalize", "finalized", response.status_code, _json(response))
+
+
+def record_deploy(api: SentryApi, notification: Notification) -> Step:
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = api.request(
+                "POST", notification.deploys_path, json_body=notification.deploy_body(), idempotent=False
+            )
+        except OutcomeUnknown:
+            api.pause(api.backoff(attempt))
+            found = find_deploy(api, notification)
+            if found is not None:
+                return Step("deploy", "found", None, found)
+            if attempt == DEPLOY_ATTEMPTS:
+                raise
+            continue
+        if response.status_code != 201:
+            _refused(response, notification, f"record the deploy of {notification.version}")
+        return Step("deploy", "recorded", 201, _json(response))
+
+
+def find_deploy(api: SentryApi, notification: Notification) -> dict[str, Any] | None:
+    """A deploy already in Sentry matching ours, if an earlier uncertain POST made it."""
+    for deploy in api.paginate(notification.deploys_path, max_pages=10):
+        if isinstance(deploy, dict) and notification.is_this_deploy(deploy):
+            return deploy
+    return None
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _refused(response: requests.Response, notification: Notification, what: str) -> None:
+    """Raise an actionable ``ConfigError`` for a 4xx, ``SentryError`` for anything else."""
+    status = response.status_code
+    reason = describe_error(response)
+    hints = {
+        400: "check the version, the --project slugs (each must belong to the organization and, for "
+        "deploys, to the release) and the --env value",
+        401: "the auth token was rejected: check it is current and for this Sentry server",
+        403: "give the token the project:releases scope (or project:write; organization tokens have org:ci)",
+        404: f"check the organization {notification.organization!r} and that the token can see the "
+        f"projects {', '.join(notification.projects)}",
+    }
+    if status in hints:
+        raise ConfigError(
+            f"Sentry refused to {what} ({status}): {reason}. To fix: {hints[status]}.", status=status
+        )
+    raise_for_status(response, f"Could not {what}")
