@@ -1,0 +1,118 @@
+"""The `source-sentry` command: the four Airbyte protocol verbs, plus `notify`.
+
+`notify` is dispatched before anything of the CDK is imported, so that a CI step starts fast.
+For the protocol verbs the source is built from the config, catalog and state given on the
+command line (the CDK reads those given to its constructor, not the ones passed to read).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+PROTOCOL_VERBS = {"spec", "check", "discover", "read"}
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["notify"] or (not args and _environment_asks_for_notify()):
+        from source_sentry.notify.cli import main as notify_main
+
+        sys.exit(notify_main(args[1:]))
+    sys.exit(_run_protocol(args))
+
+
+def _environment_asks_for_notify() -> bool:
+    """The Docker image run with no arguments as a Drone/Woodpecker step notifies Sentry."""
+    from source_sentry.notify.cli import env_requests_notify
+
+    return env_requests_notify(os.environ)
+
+
+def _run_protocol(args: list[str]) -> int:
+    from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+    from airbyte_cdk.models import FailureType
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    from source_sentry.source import SourceSentry
+
+    if not args or args[0] not in PROTOCOL_VERBS:
+        _usage()
+        return 2
+    try:
+        parsed = AirbyteEntrypoint.parse_args(args)
+        config = _read_json(parsed.config, "config") if getattr(parsed, "config", None) else None
+        catalog = (
+            SourceSentry.read_catalog(parsed.catalog) if getattr(parsed, "catalog", None) else None
+        )
+        state_path = getattr(parsed, "state", None)
+        if state_path:
+            clean_path = _sanitized_state_file(state_path)
+            args[args.index(state_path)] = clean_path
+            state = SourceSentry.read_state(clean_path)
+        else:
+            state = None
+    except AirbyteTracedException as error:
+        print(json.dumps(error.as_airbyte_message().model_dump(mode="json", exclude_none=True)))
+        return 1
+    except Exception as error:  # noqa: BLE001 - a bad file is the user's to fix: say so plainly
+        traced = AirbyteTracedException(
+            message=f"Could not read the command's input files: {error}",
+            internal_message=str(error),
+            failure_type=FailureType.config_error,
+        )
+        print(traced.as_airbyte_message().model_dump_json(exclude_none=True))
+        return 1
+    source = SourceSentry(config=config, catalog=catalog, state=state)
+    launch(source, args)
+    return 0
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as error:
+        raise ValueError(f"the {what} file {path} does not exist") from error
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the {what} file {path} is not valid JSON ({error})") from error
+
+
+def _sanitized_state_file(path: str) -> str:
+    """Write a copy of the state with every stream state this connector cannot use removed.
+
+    A state written by another connector (Airbyte's own Sentry source keeps one `dateCreated`
+    per stream) or damaged by hand would otherwise crash the sync; such a stream starts over
+    from start_date instead, and a warning says which and why.
+    """
+    from source_sentry.state import sanitize_state
+
+    raw = _read_json(path, "state")
+    clean, warnings = sanitize_state(raw)
+    for warning in warnings:
+        _log("WARN", warning)
+    handle, clean_path = tempfile.mkstemp(prefix="source-sentry-state-", suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        json.dump(clean, out)
+    return clean_path
+
+
+def _log(level: str, message: str) -> None:
+    print(json.dumps({"type": "LOG", "log": {"level": level, "message": message}}), flush=True)
+
+
+def _usage() -> None:
+    sys.stderr.write(
+        "usage: source-sentry {spec | check --config FILE | discover --config FILE |\n"
+        "                      read --config FILE --catalog FILE [--state FILE] |\n"
+        "                      notify --release VERSION --env ENVIRONMENT [...]}\n"
+        "       source-sentry notify --help   for the release/deploy notifier\n"
+    )
+
+
+if __name__ == "__main__":
+    run()

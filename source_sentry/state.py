@@ -1,0 +1,128 @@
+"""Check an incoming Airbyte state before the CDK sees it.
+
+The CDK trusts the state it is given: a cursor value it cannot parse, or a shape it does not
+expect, ends the sync with a stack trace. Here each stream's state is checked against the
+shape this connector writes; one that does not fit is dropped with a warning, and that stream
+starts over from start_date. Nothing else is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"
+
+# Keys of the per-partition state the CDK's ConcurrentPerPartitionCursor writes.
+PARTITIONED_STATE_KEYS = {"states", "state", "parent_state", "lookback_window", "use_global_cursor"}
+
+
+@cache
+def stream_cursors() -> dict[str, tuple[str | None, bool]]:
+    """Each stream's cursor field (None for full refresh) and whether its state is per project."""
+    manifest = yaml.safe_load(MANIFEST_PATH.read_text())
+    result: dict[str, tuple[str | None, bool]] = {}
+    for name, stream in manifest["definitions"]["streams"].items():
+        cursor = (stream.get("incremental_sync") or {}).get("cursor_field")
+        retriever = stream.get("retriever", {})
+        partitioned = "per_project" in str(retriever.get("$ref", "")) or "partition_router" in retriever
+        result[name] = (cursor, partitioned)
+    return result
+
+
+def _is_instant(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _cursor_problem(cursor: Any, field: str) -> str | None:
+    if not isinstance(cursor, Mapping):
+        return "its cursor is not an object"
+    if not cursor:
+        return None
+    if field not in cursor:
+        return f"it has no `{field}` cursor (keys: {', '.join(sorted(map(str, cursor))) or 'none'})"
+    if not _is_instant(cursor[field]):
+        return f"its `{field}` value {cursor[field]!r} is not an ISO 8601 date"
+    return None
+
+
+def state_problem(stream: str, blob: Any) -> str | None:
+    """Why this connector cannot resume `stream` from `blob`, or None when it can."""
+    cursor_field, partitioned = stream_cursors().get(stream, (None, False))
+    if cursor_field is None:
+        return None  # full refresh: any state is ignored by the CDK anyway
+    if not isinstance(blob, Mapping):
+        return "it is not an object"
+    if not partitioned:
+        return _cursor_problem(blob, cursor_field)
+    if not blob:
+        return None
+    unknown = set(blob) - PARTITIONED_STATE_KEYS
+    if unknown:
+        return (
+            f"it has keys this connector does not write ({', '.join(sorted(map(str, unknown)))}); "
+            "it looks like another connector's state"
+        )
+    states = blob.get("states", [])
+    if not isinstance(states, list):
+        return "its `states` is not a list"
+    for entry in states:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("partition"), Mapping):
+            return "a per-project entry has no `partition` object"
+        problem = _cursor_problem(entry.get("cursor"), cursor_field)
+        if problem:
+            return f"a per-project entry is unusable: {problem}"
+    if "state" in blob:
+        problem = _cursor_problem(blob["state"], cursor_field)
+        if problem:
+            return f"its global cursor is unusable: {problem}"
+    return None
+
+
+def _stream_entries(raw: Any) -> list[Any]:
+    """The state as a list of AirbyteStateMessage dicts; a legacy {stream: state} map is converted."""
+    if isinstance(raw, list):
+        return raw
+    if isinstance(raw, Mapping):
+        return [
+            {"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": value}}
+            for name, value in raw.items()
+        ]
+    return []
+
+
+def sanitize_state(raw: Any) -> tuple[list[Any], list[str]]:
+    """Return the usable part of a state file and one warning per stream state left out."""
+    warnings: list[str] = []
+    if not isinstance(raw, (list, Mapping)):
+        return [], ["The state is neither a list of state messages nor an object: every stream starts over."]
+    clean = []
+    for entry in _stream_entries(raw):
+        stream = (
+            entry.get("stream", {}).get("stream_descriptor", {}).get("name")
+            if isinstance(entry, Mapping) and isinstance(entry.get("stream"), Mapping)
+            else None
+        )
+        if stream is None:
+            warnings.append(f"Ignored a state entry that names no stream: {str(entry)[:200]}")
+            continue
+        problem = state_problem(stream, entry["stream"].get("stream_state"))
+        if problem:
+            warnings.append(
+                f"Ignored the saved state of stream `{stream}` because {problem}: "
+                "the stream starts over from start_date."
+            )
+            continue
+        clean.append(entry)
+    return clean, warnings

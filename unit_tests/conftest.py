@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_sentry.source import SourceSentry
+
+Reader = Callable[..., EntrypointOutput]
+
+
+def read_stream(
+    stream: str,
+    config: Mapping[str, Any],
+    *,
+    state: Mapping[str, Any] | None = None,
+    sync_mode: SyncMode = SyncMode.incremental,
+    expecting_exception: bool = False,
+) -> EntrypointOutput:
+    catalog = CatalogBuilder().with_stream(stream, sync_mode).build()
+    built_state = StateBuilder().with_stream_state(stream, state).build() if state is not None else None
+    source = SourceSentry(config=config, catalog=catalog, state=built_state)
+    return read(source, dict(config), catalog, built_state, expecting_exception=expecting_exception)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backoff waits are asserted from logs; the tests do not sleep through them."""
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)

@@ -1,0 +1,124 @@
+"""Request builders and response builders for Sentry's endpoints, one per endpoint.
+
+Responses are built from the JSON templates in resource/http/response/<stream>.json (real
+response shapes from Sentry's OpenAPI examples) with the `Link` header Sentry really sends.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
+
+BASE = "https://sentry.example.com/api/0"
+ORG = "acme"
+TOKEN = "sntryu_unit_test_token_3f9a1c0d"
+TEMPLATES = Path(__file__).parent / "resource" / "http" / "response"
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    base = {"auth_token": TOKEN, "organization": ORG, "hostname": "sentry.example.com"}
+    base.update(overrides)
+    return base
+
+
+@cache
+def _template(name: str) -> list[dict[str, Any]]:
+    return json.loads((TEMPLATES / f"{name}.json").read_text())
+
+
+def record(name: str, **fields: Any) -> dict[str, Any]:
+    item = copy.deepcopy(_template(name)[0])
+    item.update(fields)
+    return item
+
+
+def link_header(url: str, next_cursor: str | None, has_next: bool) -> str:
+    """Sentry's Link header: always previous then next, with results and cursor attributes."""
+    nxt = next_cursor or "0:0:0"
+    return (
+        f'<{url}?&cursor=0:0:1>; rel="previous"; results="false"; cursor="0:0:1", '
+        f'<{url}?&cursor={nxt}>; rel="next"; results="{str(has_next).lower()}"; cursor="{nxt}"'
+    )
+
+
+def page(
+    url: str,
+    records: Sequence[Mapping[str, Any]],
+    next_cursor: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    all_headers = {"Link": link_header(url, next_cursor, next_cursor is not None), **(headers or {})}
+    return HttpResponse(json.dumps(list(records)), 200, all_headers)
+
+
+def detail(body: Mapping[str, Any]) -> HttpResponse:
+    return HttpResponse(json.dumps(body), 200)
+
+
+def error(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    text = body if isinstance(body, str) and body.startswith("<") else json.dumps(body)
+    return HttpResponse(text, status, dict(headers or {}))
+
+
+def request(url: str, **params: Any) -> HttpRequest:
+    query = {k: v for k, v in params.items() if v is not None}
+    return HttpRequest(url, query_params=urlencode(query, doseq=True) if query else None)
+
+
+# ---- endpoints -------------------------------------------------------------------------------
+
+
+def projects_url() -> str:
+    return f"{BASE}/organizations/{ORG}/projects/"
+
+
+def projects_request(cursor: str | None = None) -> HttpRequest:
+    return request(projects_url(), per_page=100, cursor=cursor)
+
+
+def project_detail_url(slug: str) -> str:
+    return f"{BASE}/projects/{ORG}/{slug}/"
+
+
+def project_detail_request(slug: str) -> HttpRequest:
+    return request(project_detail_url(slug))
+
+
+def events_url(slug: str) -> str:
+    return f"{BASE}/projects/{ORG}/{slug}/events/"
+
+
+def events_request(slug: str, start: str, end: str, cursor: str | None = None) -> HttpRequest:
+    return request(events_url(slug), full="true", start=start, end=end, per_page=100, cursor=cursor)
+
+
+def issues_url() -> str:
+    return f"{BASE}/organizations/{ORG}/issues/"
+
+
+def issues_request(project_id: str, start: str, end: str, cursor: str | None = None) -> HttpRequest:
+    return request(
+        issues_url(),
+        project=project_id,
+        query=f"lastSeen:>={start}",
+        sort="date",
+        start=start,
+        end=end,
+        limit=100,
+        cursor=cursor,
+    )
+
+
+def releases_url() -> str:
+    return f"{BASE}/organizations/{ORG}/releases/"
+
+
+def releases_request(cursor: str | None = None) -> HttpRequest:
+    return request(releases_url(), per_page=100, cursor=cursor)
