@@ -1,0 +1,588 @@
+"""Deterministic, lazily computed data for one emulated Sentry organization.
+
+Nothing proportional to the number of events is kept in memory. For every project the
+generated events are a pure function of ``(seed, project, index)``:
+
+* event ``i`` has time ``t(i)``, non-decreasing in ``i`` (index 0 is the oldest), so a
+  ``[start, end)`` window is an index range found by binary search;
+* issues are laid out over *segments* of the index range: issue ``j`` is born in segment
+  ``j``, lives for some segments, and inside a segment the live issues share the local
+  indices by the number of trailing one bits of the local index (rank ``r`` owns
+  ``x = 2**r - 1 (mod 2**(r+1))``, the last rank owns the rest). Counts, first and last
+  index of every issue are therefore closed-form sums over its segments.
+
+Only mutations (added and late events, new issues, status changes, releases and deploys)
+are stored.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import threading
+from dataclasses import dataclass, field
+
+from .timeutil import US, fmt, now_us, quantize
+
+DAY = 86_400 * US
+MAX_ACTIVE = 6  # issues sharing one segment
+DIGITS = (0, 3, 6)
+ENVIRONMENTS = ("production", "staging", "development")
+PLATFORMS = ("python", "javascript", "node", "java", "go", "ruby", "php", "csharp")
+PROJECT_WORDS = (
+    "backend", "frontend", "payments", "mobile-app", "worker", "api-gateway", "ingest",
+    "billing", "search", "notifications", "checkout", "auth-service", "scheduler", "reports",
+)
+TEAMS = (("2", "Powerful Abolitionist", "powerful-abolitionist"), ("3", "Platform Crew", "platform-crew"))
+EXCEPTIONS = (
+    ("ValueError", "invalid literal for int() with base 10: '{n}'"),
+    ("KeyError", "'user_{n}'"),
+    ("TypeError", "'NoneType' object is not subscriptable"),
+    ("ZeroDivisionError", "division by zero"),
+    ("ConnectionError", "HTTPSConnectionPool(host='svc-{n}.internal', port=443): Max retries exceeded"),
+    ("TimeoutError", "operation timed out after {n} ms"),
+    ("PermissionError", "[Errno 13] Permission denied: '/var/data/{n}.json'"),
+    ("ForbiddenError", "GET /organizations/acme/users/ 403"),
+    ("RuntimeError", "dictionary changed size during iteration"),
+    ("IndexError", "list index out of range"),
+)
+MODULES = ("app.views", "app.models", "app.tasks", "billing.charge", "api.handlers", "core.cache", "sync.worker")
+FUNCTIONS = ("handle_request", "process", "charge_card", "load_user", "run", "dispatch", "fetch_page")
+BROWSERS = ("Chrome 124.0", "Firefox 125.0", "Safari 17.4", "Edge 124.0")
+OSES = ("Mac OS X 14.4", "Windows 10", "Ubuntu 22.04", "iOS 17.4", "Android 14")
+
+
+def _h(*parts: object) -> int:
+    """64-bit deterministic hash of the parts."""
+    return int.from_bytes(hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest(), "big")
+
+
+def _hex32(*parts: object) -> str:
+    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).hexdigest()
+
+
+def _trailing_ones(x: int) -> int:
+    return ((x ^ (x + 1)).bit_length()) - 1
+
+
+def _prog(rank: int, k: int) -> tuple[int, int]:
+    """(first local index, period) of rank ``rank`` among ``k`` issues sharing a segment."""
+    if rank < k - 1:
+        return (1 << rank) - 1, 1 << (rank + 1)
+    return (1 << rank) - 1, 1 << rank
+
+
+def _prog_count(c: int, period: int, length: int) -> int:
+    return 0 if length <= c else (length - 1 - c) // period + 1
+
+
+def _split(total: int, n: int, seed: int, salt: str) -> list[int]:
+    """Split ``total`` into ``n`` deterministic, unequal, non-negative parts."""
+    if n <= 0:
+        return []
+    weights = [50 + _h(seed, salt, k) % 100 for k in range(n)]
+    wsum = sum(weights)
+    parts = [total * w // wsum for w in weights]
+    for k in range(total - sum(parts)):
+        parts[k % n] += 1
+    return parts
+
+
+@dataclass(eq=False)
+class Issue:
+    gid: int
+    id: str
+    project: Project
+    local: int
+    short_id: str
+    exc_type: str
+    exc_value: str
+    module: str
+    function: str
+    lineno: int
+    level: str
+    users: int
+    envs: tuple[str, ...]
+    weight: int
+    life: int
+    priority: str
+    unhandled: bool
+    status: str = "unresolved"
+    substatus: str | None = "ongoing"
+    gen_count: int = 0
+    gen_first: tuple[int, int] | None = None  # (us, digits)
+    gen_last: tuple[int, int] | None = None
+    added_count: int = 0
+    added_first: tuple[int, int] | None = None
+    added_last: tuple[int, int] | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.exc_type}: {self.exc_value}"
+
+    @property
+    def culprit(self) -> str:
+        return f"{self.module} in {self.function}"
+
+    @property
+    def count(self) -> int:
+        return self.gen_count + self.added_count
+
+    @property
+    def user_count(self) -> int:
+        return min(self.count, self.users)
+
+    @property
+    def first_seen(self) -> tuple[int, int]:
+        cands = [x for x in (self.gen_first, self.added_first) if x is not None]
+        return min(cands)
+
+    @property
+    def last_seen(self) -> tuple[int, int]:
+        cands = [x for x in (self.gen_last, self.added_last) if x is not None]
+        return max(cands)
+
+
+@dataclass(eq=False)
+class Project:
+    idx: int
+    id: str
+    slug: str
+    name: str
+    platform: str
+    team: tuple[str, str, str]
+    date_created: int
+    n_events: int
+    start: int
+    span: int
+    jit: int
+    bounds: list[int] = field(default_factory=list)  # segment starts, len m+1
+    active: list[tuple[int, ...]] = field(default_factory=list)  # ranked local issue numbers
+    cum: list[tuple[int, ...]] = field(default_factory=list)  # occurrences before segment
+    issues: list[Issue] = field(default_factory=list)  # generated issues (local index)
+    added_keys: list[tuple[int, int]] = field(default_factory=list)  # sorted (t, seq)
+    added: dict[int, dict] = field(default_factory=dict)  # seq -> event record
+    releases: list[tuple[int, int]] = field(default_factory=list)  # sorted (dateCreated, release id)
+
+
+@dataclass(eq=False)
+class Deploy:
+    id: str
+    release: Release
+    environment: str
+    name: str | None
+    url: str | None
+    date_started: tuple[int, int] | None
+    date_finished: tuple[int, int]
+    projects: tuple[int, ...]
+
+
+@dataclass(eq=False)
+class Release:
+    id: int
+    version: str
+    projects: list[int]
+    date_created: tuple[int, int]
+    date_released: tuple[int, int] | None = None
+    ref: str | None = None
+    url: str | None = None
+    status: str = "open"
+    commit_count: int = 0
+    deploys: list[Deploy] = field(default_factory=list)
+
+
+class World:
+    """All data of the emulated organization; thread-safe through ``self.lock``."""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        org: str = "acme",
+        projects: int = 3,
+        events: int = 500,
+        issues: int = 40,
+        releases: int = 30,
+        span_days: float = 30.0,
+        anchor_us: int | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.seed = seed
+        self.org_slug = org
+        self.org_id = str(1 + _h(seed, "org") % 9000)
+        self.org_name = org.replace("-", " ").title()
+        self.web_url = "http://127.0.0.1"
+        self.anchor = quantize(anchor_us if anchor_us is not None else now_us(), 0)
+        self.span = max(int(span_days * DAY), US)
+        self.org_created = self.anchor - self.span - 400 * DAY
+        self.projects: list[Project] = []
+        self.issues_by_id: dict[str, Issue] = {}
+        self.releases: list[Release] = []
+        self.releases_by_version: dict[str, Release] = {}
+        self._next_gid = 0
+        self._next_seq = 0
+        self._next_release_id = 1000 + _h(seed, "rid") % 1000
+        self._next_deploy_id = 50_000 + _h(seed, "did") % 10_000
+        self._build_projects(projects, events, issues)
+        self._build_releases(releases)
+
+    # ------------------------------------------------------------------ generation
+    def _build_projects(self, n_projects: int, n_events: int, n_issues: int) -> None:
+        ev_split = _split(n_events, n_projects, self.seed, "events")
+        is_split = _split(n_issues, n_projects, self.seed, "issues")
+        used: set[str] = set()
+        for k in range(n_projects):
+            word = PROJECT_WORDS[(_h(self.seed, "slug", k) + k) % len(PROJECT_WORDS)]
+            slug = word
+            n = 2
+            while slug in used:
+                slug = f"{word}-{n}"
+                n += 1
+            used.add(slug)
+            n_ev = ev_split[k]
+            span = self.span
+            step = span // n_ev if n_ev else span
+            p = Project(
+                idx=k,
+                id=str(4_505_278_000 + k * 17 + _h(self.seed, "pid", k) % 7),
+                slug=slug,
+                name=slug.replace("-", " ").title(),
+                platform=PLATFORMS[_h(self.seed, "plat", k) % len(PLATFORMS)],
+                team=TEAMS[k % len(TEAMS)],
+                date_created=quantize(self.org_created + (k + 1) * DAY + _h(self.seed, "pc", k) % DAY, 6),
+                n_events=n_ev,
+                start=self.anchor - span,
+                span=span,
+                jit=max(1, step // 2),
+            )
+            self.projects.append(p)
+            self._layout_issues(p, min(is_split[k], n_ev) if n_ev else 0)
+
+    def _new_issue(self, p: Project, local: int) -> Issue:
+        gid = self._next_gid
+        self._next_gid += 1
+        hv = _h(self.seed, "issue", p.idx, local, gid)
+        exc_type, value = EXCEPTIONS[hv % len(EXCEPTIONS)]
+        short = p.slug.upper() + "-" + _base36(gid + 1)
+        users = 0 if hv % 7 == 0 else 1 + (hv >> 8) % 40
+        n_env = 1 + (hv >> 16) % 3
+        issue = Issue(
+            gid=gid,
+            id=str(5_000_000_000 + gid * 3 + (hv >> 20) % 3),
+            project=p,
+            local=local,
+            short_id=short,
+            exc_type=exc_type,
+            exc_value=value.format(n=(hv >> 24) % 10_000),
+            module=MODULES[(hv >> 28) % len(MODULES)],
+            function=FUNCTIONS[(hv >> 32) % len(FUNCTIONS)],
+            lineno=10 + (hv >> 36) % 400,
+            level=("error", "error", "error", "fatal", "warning")[(hv >> 40) % 5],
+            users=users,
+            envs=ENVIRONMENTS[:n_env],
+            weight=(hv >> 44) % 1000,
+            life=1,
+            priority=("high", "medium", "low")[(hv >> 50) % 3],
+            unhandled=(hv >> 52) % 3 == 0,
+        )
+        r = (hv >> 54) % 10
+        if r < 2:
+            issue.status, issue.substatus = "resolved", None
+        elif r == 2:
+            issue.status, issue.substatus = "ignored", "archived_until_escalating"
+        self.issues_by_id[issue.id] = issue
+        return issue
+
+    def _layout_issues(self, p: Project, m: int) -> None:
+        n = p.n_events
+        if m == 0:
+            return
+        p.issues = [self._new_issue(p, j) for j in range(m)]
+        for j, iss in enumerate(p.issues):
+            hv = _h(self.seed, "life", p.idx, j)
+            iss.life = m - j if hv % 4 == 0 else 1 + (hv >> 8) % max(1, m // 3)
+        p.bounds = [(s * n) // m for s in range(m + 1)]
+        alive: list[tuple[int, int]] = []  # sorted (-weight, j)
+        ends: dict[int, list[int]] = {}
+        running = [0] * m
+        for s in range(m):
+            for j in ends.pop(s, []):
+                key = (-p.issues[j].weight, j)
+                alive.pop(bisect.bisect_left(alive, key))
+            ranked = [s] + [j for _, j in alive[: MAX_ACTIVE - 1]]
+            bisect.insort(alive, (-p.issues[s].weight, s))
+            ends.setdefault(s + p.issues[s].life, []).append(s)
+            k = len(ranked)
+            length = p.bounds[s + 1] - p.bounds[s]
+            cum = []
+            for r, j in enumerate(ranked):
+                cum.append(running[j])
+                c, per = _prog(r, k)
+                cnt = _prog_count(c, per, length)
+                if cnt:
+                    running[j] += cnt
+                    iss = p.issues[j]
+                    first_i = p.bounds[s] + c
+                    last_i = first_i + per * (cnt - 1)
+                    if iss.gen_first is None:
+                        iss.gen_first = self.event_time(p, first_i)
+                    iss.gen_last = self.event_time(p, last_i)
+            p.active.append(tuple(ranked))
+            p.cum.append(tuple(cum))
+        for j, iss in enumerate(p.issues):
+            iss.gen_count = running[j]
+
+    def _build_releases(self, n: int) -> None:
+        if not self.projects:
+            return
+        np_ = len(self.projects)
+        for r in range(n):
+            hv = _h(self.seed, "release", r)
+            t = self.anchor - self.span + (r + 1) * self.span // (n + 1) + hv % (self.span // (4 * (n + 1)) + 1)
+            digits = 6 if hv % 4 else 3
+            projs = [r % np_]
+            if np_ > 1 and (hv >> 8) % 3 == 0:
+                projs.append((r * 7 + 3) % np_ if (r * 7 + 3) % np_ != r % np_ else (r + 1) % np_)
+            major, minor, patch = 1 + r // 20, (r // 5) % 4, r % 5
+            pkg = self.projects[projs[0]].slug
+            kind = r % 4
+            if kind == 0:
+                version = f"{pkg}@{major}.{minor}.{patch}"
+            elif kind == 1:
+                version = _hex32(self.seed, "sha", r) + _hex32(self.seed, "sha2", r)[:8]
+            elif kind == 2:
+                version = f"{major}.{minor}.{patch}+build.{r}"
+            else:
+                version = f"{pkg}@{major}.{minor}.{patch}-rc.1#{hv % 97}"
+            rel = self._insert_release(version, projs, (quantize(t, digits), digits))
+            rel.ref = _hex32(self.seed, "ref", r) + "abcdef01" if hv % 3 else None
+            rel.commit_count = (hv >> 12) % 12
+            if r < n - max(1, n // 5):  # the newest fifth stays unfinalized
+                released = quantize(t + (5 + (hv >> 16) % 120) * 60 * US, 6)
+                rel.date_released = (released, 6)
+                for d in range((hv >> 24) % 3 + 1):
+                    env = ("staging", "production", "production")[d]
+                    fin = released + d * 20 * 60 * US + (hv >> 28) % (60 * US)
+                    started = (fin - 3 * 60 * US, 6) if d % 2 == 0 else None
+                    self._insert_deploy(rel, env, None, None, started, (fin, 6), tuple(projs))
+
+    # ------------------------------------------------------------------ events
+    def _base(self, p: Project, i: int) -> tuple[int, int]:
+        hv = _h(self.seed, "e", p.idx, i)
+        return p.start + (i * p.span) // p.n_events + hv % p.jit, hv
+
+    def event_time(self, p: Project, i: int) -> tuple[int, int]:
+        """(microseconds, digits) of generated event ``i``; non-decreasing in ``i``."""
+        g, hv = self._base(p, i)
+        digits = DIGITS[(hv >> 32) % 3]
+        cand = quantize(g, digits)
+        if i > 0 and cand < self._base(p, i - 1)[0]:
+            return g, 6
+        return cand, digits
+
+    def first_index_at_or_after(self, p: Project, t: int) -> int:
+        lo, hi = 0, p.n_events
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.event_time(p, mid)[0] < t:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def first_index_after(self, p: Project, t: int) -> int:
+        lo, hi = 0, p.n_events
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.event_time(p, mid)[0] <= t:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def generated_event(self, p: Project, i: int) -> dict:
+        t, digits = self.event_time(p, i)
+        s = bisect.bisect_right(p.bounds, i) - 1
+        x = i - p.bounds[s]
+        ranked = p.active[s]
+        r = min(_trailing_ones(x), len(ranked) - 1)
+        c, per = _prog(r, len(ranked))
+        issue = p.issues[ranked[r]]
+        k = p.cum[s][r] + (x - c) // per
+        hv = _h(self.seed, "ev", p.idx, i)
+        return {
+            "id": _hex32(self.seed, "eid", p.idx, i),
+            "project": p,
+            "issue": issue,
+            "t": t,
+            "digits": digits,
+            "received": t + 20_000 + hv % 900_000,
+            "k": k,
+            "hv": hv,
+        }
+
+    def window(self, p: Project, start: int | None, end: int | None) -> tuple[int, int, list[dict]]:
+        """Generated index range [lo, hi) and added events (newest first) in [start, end)."""
+        lo = 0 if start is None else self.first_index_at_or_after(p, start)
+        hi = p.n_events if end is None else self.first_index_at_or_after(p, end)
+        hi = max(lo, hi)
+        a_lo = 0 if start is None else bisect.bisect_left(p.added_keys, (start, -1))
+        a_hi = len(p.added_keys) if end is None else bisect.bisect_left(p.added_keys, (end, -1))
+        added = [p.added[seq] for _, seq in reversed(p.added_keys[a_lo:a_hi])]
+        return lo, hi, added
+
+    def events_slice(
+        self, p: Project, start: int | None, end: int | None, offset: int, limit: int, sample: bool = False
+    ) -> tuple[list[dict], int]:
+        """Events newest first (or deterministic pseudo-random order) in the window."""
+        lo, hi, added = self.window(p, start, end)
+        n_gen = hi - lo
+        total = n_gen + len(added)
+        # merged rank of each added event: added events win ties (they were ingested later)
+        ranks = []
+        for pos, ev in enumerate(added):
+            newer_gen = hi - max(lo, self.first_index_after(p, ev["t"]))
+            ranks.append(pos + newer_gen)
+
+        def at(rank: int) -> dict:
+            j = bisect.bisect_left(ranks, rank)
+            if j < len(ranks) and ranks[j] == rank:
+                return added[j]
+            return self.generated_event(p, hi - 1 - (rank - j))
+
+        if sample and total:
+            a = 1_000_003 if total % 1_000_003 else 999_983
+            b = _h(self.seed, "sample", p.idx) % total
+            order = [(a * k + b) % total for k in range(offset, min(total, offset + limit))]
+        else:
+            order = list(range(offset, min(total, offset + limit)))
+        return [at(r) for r in order], total
+
+    def all_events(self, p: Project) -> list[dict]:
+        items, _ = self.events_slice(p, None, None, 0, p.n_events + len(p.added_keys))
+        return items
+
+    def release_for(self, p: Project, t: int) -> str | None:
+        j = bisect.bisect_right(p.releases, (t, 1 << 62)) - 1
+        if j < 0:
+            return None
+        rid = p.releases[j][1]
+        for rel in self.releases:
+            if rel.id == rid:
+                return rel.version
+        return None
+
+    # ------------------------------------------------------------------ mutations
+    def add_events(
+        self, p: Project, n: int, *, issue: Issue | None = None, late_by_us: int | None = None
+    ) -> list[dict]:
+        with self.lock:
+            if issue is None:
+                issue = self._new_issue(p, -1)
+                issue.status, issue.substatus = "unresolved", "new"
+            out = []
+            for _ in range(n):
+                now = now_us()
+                t_raw = now - late_by_us if late_by_us else now
+                digits = DIGITS[self._next_seq % 3]
+                t = quantize(t_raw, digits)
+                seq = self._next_seq
+                self._next_seq += 1
+                ev = {
+                    "id": _hex32(self.seed, "added", seq),
+                    "project": p,
+                    "issue": issue,
+                    "t": t,
+                    "digits": digits,
+                    "received": max(now, t) + 1,
+                    "k": issue.count,
+                    "hv": _h(self.seed, "added-ev", seq),
+                }
+                p.added[seq] = ev
+                bisect.insort(p.added_keys, (t, seq))
+                issue.added_count += 1
+                stamp = (t, digits)
+                if issue.added_first is None or stamp < issue.added_first:
+                    issue.added_first = stamp
+                if issue.added_last is None or stamp > issue.added_last:
+                    issue.added_last = stamp
+                if issue.status == "resolved":  # a new event on a resolved issue is a regression
+                    issue.status, issue.substatus = "unresolved", "regressed"
+                out.append(ev)
+            return out
+
+    def set_status(self, issue: Issue, status: str) -> None:
+        if status not in ("resolved", "unresolved", "ignored"):
+            raise ValueError(f"bad status {status!r}")
+        with self.lock:
+            issue.status = status
+            issue.substatus = {"resolved": None, "unresolved": "ongoing", "ignored": "archived_forever"}[status]
+
+    def _insert_release(self, version: str, projects: list[int], created: tuple[int, int]) -> Release:
+        rel = Release(id=self._next_release_id, version=version, projects=list(projects), date_created=created)
+        self._next_release_id += 1 + _h(self.seed, "rstep", rel.id) % 3
+        self.releases.append(rel)
+        self.releases_by_version[version] = rel
+        for k in projects:
+            bisect.insort(self.projects[k].releases, (created[0], rel.id))
+        return rel
+
+    def create_release(self, version: str, projects: list[int], *, ref=None, url=None, date_released=None):
+        """Returns (release, created_or_linked)."""
+        with self.lock:
+            rel = self.releases_by_version.get(version)
+            if rel is None:
+                rel = self._insert_release(version, projects, (now_us(), 6))
+                rel.ref, rel.url, rel.date_released = ref, url, date_released
+                return rel, True
+            linked = False
+            for k in projects:
+                if k not in rel.projects:
+                    rel.projects.append(k)
+                    bisect.insort(self.projects[k].releases, (rel.date_created[0], rel.id))
+                    linked = True
+            return rel, linked
+
+    def _insert_deploy(self, rel, env, name, url, started, finished, projects) -> Deploy:
+        dep = Deploy(
+            id=str(self._next_deploy_id), release=rel, environment=env, name=name, url=url,
+            date_started=started, date_finished=finished, projects=tuple(projects),
+        )
+        self._next_deploy_id += 1 + _h(self.seed, "dstep", dep.id) % 5
+        rel.deploys.append(dep)
+        return dep
+
+    def create_deploy(self, rel, env, name, url, started, finished, projects) -> Deploy:
+        with self.lock:
+            return self._insert_deploy(rel, env, name, url, started, finished, projects)
+
+    def latest_deploys(self, rel: Release) -> list[Deploy]:
+        """Newest deploy per (project, environment), deduplicated, newest first."""
+        latest: dict[tuple[int, str], Deploy] = {}
+        for dep in rel.deploys:  # insertion order = creation order
+            for k in dep.projects:
+                cur = latest.get((k, dep.environment))
+                if cur is None or dep.date_finished >= cur.date_finished:
+                    latest[(k, dep.environment)] = dep
+        uniq = {id(d): d for d in latest.values()}.values()
+        return sorted(uniq, key=lambda d: (d.date_finished, int(d.id)), reverse=True)
+
+    # ------------------------------------------------------------------ lookups
+    def project(self, id_or_slug: str) -> Project | None:
+        for p in self.projects:
+            if p.slug == id_or_slug or p.id == id_or_slug:
+                return p
+        return None
+
+    def all_issues(self) -> list[Issue]:
+        return list(self.issues_by_id.values())
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
