@@ -186,6 +186,14 @@ def resolve_settings(config: Mapping[str, Any]) -> Settings:
     )
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _clock() -> float:
+    return time.time()
+
+
 def _user_agent() -> str:
     from importlib import metadata
 
@@ -197,14 +205,17 @@ def _user_agent() -> str:
 
 
 def describe_error(response: requests.Response) -> str:
-    """A short, readable reason from an error body that may be JSON or an HTML page."""
+    """A short, readable reason from an error body that may be JSON or an HTML page.
+
+    No final full stop, so callers can carry on the sentence.
+    """
     text = response.text or ""
     try:
         body: Any = response.json()
     except ValueError:
         body = None
     if isinstance(body, str):
-        return body.strip()
+        return body.strip().rstrip(".")
     if isinstance(body, dict):
         parts = []
         for key, value in body.items():
@@ -214,13 +225,14 @@ def describe_error(response: requests.Response) -> str:
                 value = value.get("message") or value.get("detail") or json.dumps(value)
             elif isinstance(value, list):
                 value = " ".join(str(v) for v in value)
-            parts.append(str(value) if key == "detail" else f"{key}: {value}")
+            value = str(value).strip().rstrip(".")
+            parts.append(value if key == "detail" else f"{key}: {value}")
         message = "; ".join(parts) or "no details"
         if body.get("errorId"):
             message += f" (errorId {body['errorId']})"
         return message
     if isinstance(body, list):
-        return "; ".join(str(v) for v in body)
+        return "; ".join(str(v).rstrip(".") for v in body)
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
     plain = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
     plain = " ".join(html.unescape(plain).split())
@@ -253,8 +265,8 @@ class SentryApi:
         self._max_rate_limit_waits = max_rate_limit_waits
         self._max_retries = max_retries
         self._max_connect_retries = max_connect_retries
-        self._sleep = sleep or time.sleep
-        self._clock = clock or time.time
+        self._sleep = sleep or _sleep
+        self._clock = clock or _clock
         self._headers = {
             "Authorization": f"Bearer {token}",
             "User-Agent": _user_agent(),

@@ -102,6 +102,18 @@ def _stream_entries(raw: Any) -> list[Any]:
     return []
 
 
+def _without_global_cursor(blob: Any) -> Any:
+    """Drop the CDK's organization-wide cursor from a per-project state.
+
+    The CDK starts a project that has no entry of its own from that global cursor, so a project
+    added to `projects`, or one the token could not read before, would skip its history. Without
+    it such a project starts from start_date; the projects already in the state are unaffected.
+    """
+    if isinstance(blob, Mapping) and "states" in blob and "state" in blob:
+        return {key: value for key, value in blob.items() if key != "state"}
+    return blob
+
+
 def sanitize_state(raw: Any) -> tuple[list[Any], list[str]]:
     """Return the usable part of a state file and one warning per stream state left out."""
     warnings: list[str] = []
@@ -124,5 +136,13 @@ def sanitize_state(raw: Any) -> tuple[list[Any], list[str]]:
                 "the stream starts over from start_date."
             )
             continue
+        if stream_cursors().get(stream, (None, False))[1]:
+            entry = {
+                **entry,
+                "stream": {
+                    **entry["stream"],
+                    "stream_state": _without_global_cursor(entry["stream"].get("stream_state")),
+                },
+            }
         clean.append(entry)
     return clean, warnings

@@ -28,9 +28,13 @@ def read_stream(
     return read(source, dict(config), catalog, built_state, expecting_exception=expecting_exception)
 
 
+SLEEPS: list[float] = []
+
+
 @pytest.fixture(autouse=True)
 def _no_real_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Backoff waits are asserted from logs; the tests do not sleep through them."""
+    """Backoff waits are recorded in SLEEPS for the tests to assert; nobody sleeps through them."""
     import time
 
-    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    SLEEPS.clear()
+    monkeypatch.setattr(time, "sleep", SLEEPS.append)

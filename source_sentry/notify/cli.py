@@ -155,7 +155,7 @@ class _Run:
         self.out, self.err = out, err
         self.token = ""
         self.as_json = False
-        self.report: dict[str, Any] = {"ok": False}
+        self.report: dict[str, Any] = {"ok": False, "dry_run": False}
 
     def execute(self, args: list[str], environ: Mapping[str, str]) -> int:
         try:

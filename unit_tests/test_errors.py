@@ -1,0 +1,130 @@
+"""How the connector answers Sentry's failures: rate limits, server errors, bad bodies, auth."""
+
+from __future__ import annotations
+
+import calendar
+import json
+from unittest import TestCase
+
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
+from freezegun import freeze_time
+
+from unit_tests.conftest import SLEEPS, read_stream
+from unit_tests.sentry import TOKEN, config, error, page, projects_request, projects_url, record
+
+NOW = "2024-06-01T12:00:00Z"
+NOW_EPOCH = calendar.timegm((2024, 6, 1, 12, 0, 0))
+
+
+def projects_page() -> HttpResponse:
+    return page(projects_url(), [record("projects", slug="backend", id="11")])
+
+
+@freeze_time(NOW)
+class RateLimitTest(TestCase):
+    @HttpMocker()
+    def test_given_429_with_reset_header_when_read_then_waits_until_reset_and_retries(self, http_mocker: HttpMocker) -> None:
+        limited = error(
+            429,
+            "You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds",
+            {"X-Sentry-Rate-Limit-Reset": str(NOW_EPOCH + 7), "X-Sentry-Rate-Limit-Remaining": "0",
+             "X-Sentry-Rate-Limit-Limit": "40", "Content-Type": "text/html"},
+        )
+        req = projects_request()
+        http_mocker.get(req, [limited, projects_page()])
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh)
+
+        assert [r.record.data["slug"] for r in output.records] == ["backend"]
+        # the reset is 7 s away; the CDK adds one second of margin to a header-derived wait
+        assert SLEEPS and 7 <= SLEEPS[0] <= 8, SLEEPS
+        http_mocker.assert_number_of_calls(req, 2)
+
+    @HttpMocker()
+    def test_given_429_with_retry_after_when_read_then_waits_that_long(self, http_mocker: HttpMocker) -> None:
+        req = projects_request()
+        http_mocker.get(req, [error(429, {"detail": "Limit is 3/1s"}, {"Retry-After": "3"}), projects_page()])
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh)
+
+        assert len(output.records) == 1
+        assert 3 <= SLEEPS[0] <= 4, SLEEPS
+
+
+@freeze_time(NOW)
+class TransientFailureTest(TestCase):
+    @HttpMocker()
+    def test_given_502_html_page_then_success_when_read_then_page_is_not_lost(self, http_mocker: HttpMocker) -> None:
+        req = projects_request()
+        http_mocker.get(req, [error(502, "<html><body>Bad Gateway</body></html>"), projects_page()])
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh)
+
+        assert len(output.records) == 1
+        http_mocker.assert_number_of_calls(req, 2)
+
+    @HttpMocker()
+    def test_given_500_json_then_success_when_read_then_retried(self, http_mocker: HttpMocker) -> None:
+        req = projects_request()
+        http_mocker.get(req, [error(500, {"detail": "Internal Error", "errorId": "x"}), projects_page()])
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh)
+
+        assert len(output.records) == 1
+
+    @HttpMocker()
+    def test_given_truncated_json_with_200_when_read_then_retried_instead_of_read_as_empty(self, http_mocker: HttpMocker) -> None:
+        truncated = HttpResponse('[{"id": "11", "slug": "back', 200)
+        req = projects_request()
+        http_mocker.get(req, [truncated, projects_page()])
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh)
+
+        assert [r.record.data["slug"] for r in output.records] == ["backend"]
+        http_mocker.assert_number_of_calls(req, 2)
+
+    @HttpMocker()
+    def test_given_server_errors_that_never_end_when_read_then_sync_fails_loudly(self, http_mocker: HttpMocker) -> None:
+        req = projects_request()
+        http_mocker.get(req, [error(503, "<html>Service Unavailable</html>")] * 9)
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
+
+        assert output.records == []
+        assert output.errors
+
+
+@freeze_time(NOW)
+class ConfigErrorTest(TestCase):
+    def _assert_config_error(self, output, *fragments: str) -> None:
+        traces = [m.trace.error for m in output.errors]
+        assert traces, "expected an error trace"
+        assert traces[0].failure_type == FailureType.config_error
+        for fragment in fragments:
+            assert fragment in traces[0].message, traces[0].message
+        assert TOKEN not in json.dumps([m.model_dump(mode="json") if hasattr(m, "model_dump") else str(m) for m in output.errors], default=str)
+
+    @HttpMocker()
+    def test_given_rejected_token_when_read_then_config_error_says_to_replace_it(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(projects_request(), error(401, {"detail": "Invalid token"}))
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
+
+        self._assert_config_error(output, "401", "auth_token")
+
+    @HttpMocker()
+    def test_given_unknown_organization_when_read_then_config_error_names_the_slug(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(projects_request(), error(404, {"detail": "The requested resource does not exist"}))
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
+
+        self._assert_config_error(output, "404", "`acme`")
+
+    @HttpMocker()
+    def test_given_token_without_scope_when_read_then_config_error_names_the_scopes(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(projects_request(), error(403, {"detail": "You do not have permission to perform this action."}))
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
+
+        self._assert_config_error(output, "403", "org:read", "project:read")
