@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests_mock as rm
+
+from source_sentry import connection
+from source_sentry.notify import cli
+from source_sentry.notify.settings import ENV_NAMES
+
+TOKEN = "sntryu_notify_unit_test_token_8b1e"
+ORG = "acme"
+HOST = "sentry.example.com"
+BASE = f"https://{HOST}/api/0"
+NOW = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
+NOW_EPOCH = NOW.timestamp()
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.out)
+
+
+class FakeClock:
+    """The notifier's clock: sleeps are recorded and move time forward, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = NOW_EPOCH
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Sentry setting of the machine running the tests may leak in."""
+    wanted = {name for names in ENV_NAMES.values() for name in names}
+    for name in list(os.environ):
+        if name.upper() in wanted:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(connection, "_sleep", fake.sleep)
+    monkeypatch.setattr(connection, "_clock", fake.time)
+    monkeypatch.setattr(cli, "_utcnow", lambda: NOW)
+    return fake
+
+
+@pytest.fixture
+def ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings as a CI job gives them: sentry-cli's environment names."""
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("SENTRY_ORG", ORG)
+    monkeypatch.setenv("SENTRY_URL", HOST)
+
+
+@pytest.fixture
+def sentry() -> Iterator[rm.Mocker]:
+    """Loopback-free Sentry: URLs matched case-sensitively, so encoded versions are checked exactly."""
+    with rm.Mocker(case_sensitive=True) as mocker:
+        yield mocker
+
+
+@pytest.fixture
+def healthy_sentry(sentry: rm.Mocker) -> rm.Mocker:
+    """A Sentry where the token may do everything and project ``web`` exists; no writes mocked."""
+    sentry.get(f"{BASE}/organizations/{ORG}/", json={"slug": ORG, "id": "1"})
+    sentry.get(f"{BASE}/projects/{ORG}/web/", json={"slug": "web", "id": "11"})
+    sentry.get(f"{BASE}/projects/{ORG}/api/", json={"slug": "api", "id": "12"})
+    sentry.get(f"{BASE}/organizations/{ORG}/releases/", json=[])
+    return sentry
+
+
+def deploy_json(deploy_id: str = "42", **fields: Any) -> dict[str, Any]:
+    body = {
+        "id": deploy_id,
+        "environment": "production",
+        "name": None,
+        "url": None,
+        "dateStarted": None,
+        "dateFinished": "2024-05-01T10:00:00.000000Z",
+    }
+    body.update(fields)
+    return body
+
+
+def release_json(version: str = "1.2.3") -> dict[str, Any]:
+    return {"id": 7, "version": version, "dateReleased": None, "projects": [{"slug": "web"}]}
+
+
+@pytest.fixture
+def run_notify(capsys: pytest.CaptureFixture[str]):
+    """Run ``source-sentry notify`` in-process; returns exit code, stdout and stderr."""
+
+    def run(*args: str) -> Outcome:
+        code = cli.main(["notify", *args])
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return run
+
+
+def writes(mocker: rm.Mocker) -> list[Any]:
+    return [r for r in mocker.request_history if r.method != "GET"]
