@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import requests
 
@@ -278,7 +279,7 @@ class SentryApi:
 
     @property
     def host(self) -> str:
-        return requests.utils.urlparse(self.base_url).netloc
+        return urlsplit(self.base_url).netloc
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -304,16 +305,17 @@ class SentryApi:
         url = self.url(path)
         rate_limit_waits = retries = connect_retries = 0
         while True:
+            status: int | None = None
             try:
                 response = self._session.request(
                     method, url, params=params, json=json_body, headers=self._headers, timeout=self._timeout
                 )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                response = None
                 problem = _reason(exc)
                 never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc)
             else:
-                if response.status_code == 429:
+                status = response.status_code
+                if status == 429:
                     if rate_limit_waits >= self._max_rate_limit_waits:
                         raise SentryUnavailable(
                             f"Sentry kept rate-limiting {method} {path} (429): {describe_error(response)}",
@@ -322,10 +324,9 @@ class SentryApi:
                     rate_limit_waits += 1
                     self._sleep(self.rate_limit_wait(response, rate_limit_waits))
                     continue
-                if response.status_code not in (502, 503, 504):
+                if status not in (502, 503, 504):
                     return response
-                problem, never_sent = f"answered {response.status_code}", False
-            status = response.status_code if response is not None else None
+                problem, never_sent = f"answered {status}", False
 
             if never_sent:
                 if connect_retries >= self._max_connect_retries:

@@ -38,46 +38,50 @@ def transcript(run_notify):
     return check
 
 
-def test_help_transcript(sentry, transcript):
+def test_given_help_flag_when_run_then_transcript_matches_golden(sentry, transcript):
     transcript("help", "--help")
     assert sentry.call_count == 0
 
 
-def test_new_release_transcript(healthy_sentry, transcript):
+def test_given_new_release_when_notifying_then_transcript_matches_golden(healthy_sentry, transcript):
     healthy_sentry.post(RELEASES, status_code=201, json=release_json())
     healthy_sentry.post(DEPLOYS, status_code=201, json=deploy_json())
     transcript("new_release", *ARGS, "--name", "build 9", "--url", "https://ci.example.com/9", "--time", "95")
 
 
-def test_existing_release_finalized_transcript(healthy_sentry, transcript):
+def test_given_existing_release_and_finalize_when_notifying_then_transcript_matches_golden(
+    healthy_sentry, transcript
+):
     healthy_sentry.post(RELEASES, status_code=208, json=release_json())
     healthy_sentry.put(f"{RELEASES}1.2.3/", json=release_json())
     healthy_sentry.post(DEPLOYS, status_code=201, json=deploy_json())
     transcript("existing_release_finalized", *ARGS, "--project", "api", "--finalize")
 
 
-def test_json_transcript(healthy_sentry, transcript):
+def test_given_json_flag_when_notifying_then_transcript_matches_golden(healthy_sentry, transcript):
     healthy_sentry.post(RELEASES, status_code=208, json=release_json())
     healthy_sentry.post(DEPLOYS, status_code=201, json=deploy_json(dateStarted="2024-05-01T09:58:00Z"))
     transcript("json", *ARGS, "--started", "2024-05-01T11:58:00+02:00", "--json")
 
 
-def test_dry_run_transcript(healthy_sentry, transcript):
+def test_given_dry_run_when_notifying_then_transcript_matches_golden(healthy_sentry, transcript):
     transcript("dry_run", *ARGS, "--dry-run", "--finalize", "--started", "1714557480")
 
 
-def test_deploy_found_after_uncertain_answer_transcript(healthy_sentry, transcript):
+def test_given_uncertain_deploy_answer_when_notifying_then_transcript_matches_golden(
+    healthy_sentry, transcript
+):
     healthy_sentry.post(RELEASES, status_code=208)
     healthy_sentry.post(DEPLOYS, status_code=502, text="<title>502 Bad Gateway</title>")
     healthy_sentry.get(DEPLOYS, json=[deploy_json("42")])
     transcript("deploy_found_after_uncertain_answer", *ARGS)
 
 
-def test_bad_version_transcript(sentry, transcript):
+def test_given_bad_version_when_notifying_then_transcript_matches_golden(sentry, transcript):
     transcript("bad_version", "--release", "feature/login", "--env", "production", "--project", "web")
 
 
-def test_missing_scope_transcript(healthy_sentry, transcript):
+def test_given_missing_scope_when_notifying_then_transcript_matches_golden(healthy_sentry, transcript):
     healthy_sentry.get(
         RELEASES, status_code=403, json={"detail": "You do not have permission to perform this action."}
     )
