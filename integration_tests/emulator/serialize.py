@@ -1,0 +1,477 @@
+"""Turn the emulator's records into the JSON bodies Sentry returns (shapes per the OpenAPI subset)."""
+
+from __future__ import annotations
+
+from .data import BROWSERS, OSES, Deploy, Issue, Project, Release, World, _h, _hex32
+from .timeutil import US, fmt
+
+
+def _d(stamp: tuple[int, int] | None) -> str | None:
+    return None if stamp is None else fmt(*stamp)
+
+
+def organization(w: World) -> dict:
+    return {
+        "avatar": {"avatarType": "letter_avatar", "avatarUuid": None, "avatarUrl": None},
+        "dateCreated": fmt(w.org_created, 3),
+        "hasAuthProvider": False,
+        "id": w.org_id,
+        "isEarlyAdopter": False,
+        "allowMemberInvite": True,
+        "allowMemberProjectCreation": True,
+        "allowSuperuserAccess": False,
+        "links": {"organizationUrl": w.web_url, "regionUrl": w.web_url},
+        "name": w.org_name,
+        "require2FA": False,
+        "slug": w.org_slug,
+        "status": {"id": "active", "name": "active"},
+        "features": ["discover-basic", "incidents", "monitors"],
+    }
+
+
+def _latest_release(w: World, p: Project) -> dict | None:
+    if not p.releases:
+        return None
+    rid = p.releases[-1][1]
+    rel = next((r for r in w.releases if r.id == rid), None)
+    return {"version": rel.version} if rel else None
+
+
+def _first_event(w: World, p: Project) -> str | None:
+    stamps = []
+    if p.n_events:
+        stamps.append(w.event_time(p, 0))
+    if p.added_keys:
+        ev = p.added[p.added_keys[0][1]]
+        stamps.append((ev["t"], ev["digits"]))
+    return fmt(*min(stamps)) if stamps else None
+
+
+def project_summary(w: World, p: Project, scopes: list[str], access: bool) -> dict:
+    team = {"id": p.team[0], "name": p.team[1], "slug": p.team[2]}
+    return {
+        "id": p.id,
+        "slug": p.slug,
+        "name": p.name,
+        "platform": p.platform,
+        "dateCreated": fmt(p.date_created, 6 if p.idx % 2 else 3),
+        "isBookmarked": False,
+        "isMember": access,
+        "features": ["alert-filters", "releases", "servicehooks"],
+        "firstEvent": _first_event(w, p),
+        "firstTransactionEvent": False,
+        "access": scopes if access else [],
+        "hasAccess": access,
+        "hasFeedbacks": False,
+        "hasFlags": False,
+        "hasMinifiedStackTrace": False,
+        "hasMonitors": False,
+        "hasNewFeedbacks": False,
+        "hasProfiles": False,
+        "hasReplays": False,
+        "hasSessions": False,
+        "hasInsightsHttp": False,
+        "hasInsightsDb": False,
+        "hasInsightsAssets": False,
+        "hasInsightsAppStart": False,
+        "hasInsightsScreenLoad": False,
+        "hasInsightsVitals": False,
+        "hasInsightsCaches": False,
+        "hasInsightsQueues": False,
+        "hasInsightsAgentMonitoring": False,
+        "hasInsightsMCP": False,
+        "hasLogs": False,
+        "hasTraceMetrics": False,
+        "team": team,
+        "teams": [team],
+        "platforms": [p.platform],
+        "hasUserReports": False,
+        "environments": ["production", "staging", "development"],
+        "latestRelease": _latest_release(w, p),
+    }
+
+
+def project_detail(w: World, p: Project, scopes: list[str], access: bool) -> dict:
+    d = project_summary(w, p, scopes, access)
+    for k in ("hasUserReports", "environments"):
+        d.pop(k)
+    token = _hex32(w.seed, "ptoken", p.idx)
+    d.update(
+        {
+            "isInternal": False,
+            "isPublic": False,
+            "avatar": {"avatarType": "letter_avatar", "avatarUuid": None},
+            "color": "#%06x" % (_h(w.seed, "color", p.idx) % 0xFFFFFF),
+            "status": "active",
+            "options": {
+                "sentry:resolve_age": 0,
+                "sentry:scrub_data": True,
+                "sentry:scrub_defaults": True,
+                "sentry:token": token,
+                "sentry:grouping_config": "newstyle:2023-01-11",
+                "sentry:default_environment": "production",
+                "sentry:verify_ssl": False,
+                "filters:blacklisted_ips": "",
+                "filters:releases": "",
+                "filters:error_messages": "",
+            },
+            "digestsMinDelay": 300,
+            "digestsMaxDelay": 1800,
+            "subjectPrefix": "",
+            "allowedDomains": ["*"],
+            "resolveAge": 0,
+            "dataScrubber": True,
+            "dataScrubberDefaults": True,
+            "safeFields": [],
+            "storeCrashReports": None,
+            "sensitiveFields": [],
+            "subjectTemplate": "$shortID - $title",
+            "securityToken": token,
+            "securityTokenHeader": None,
+            "verifySSL": False,
+            "scrubIPAddresses": False,
+            "scrapeJavaScript": True,
+            "highlightTags": [],
+            "highlightContext": {},
+            "highlightPreset": {"tags": [], "context": {}},
+            "groupingConfig": "newstyle:2023-01-11",
+            "derivedGroupingEnhancements": "",
+            "groupingEnhancements": "",
+            "secondaryGroupingExpiry": 0,
+            "secondaryGroupingConfig": None,
+            "fingerprintingRules": "",
+            "organization": organization(w),
+            "plugins": [],
+            "processingIssues": 0,
+            "defaultEnvironment": "production",
+            "relayPiiConfig": None,
+            "builtinSymbolSources": ["ios", "microsoft", "android"],
+            "dynamicSamplingBiases": [{"id": "boostEnvironments", "active": True}],
+            "symbolSources": "[]",
+            "isDynamicallySampled": False,
+            "tempestFetchScreenshots": False,
+            "autofixAutomationTuning": "off",
+            "seerScannerAutomation": False,
+            "debugFilesRole": None,
+        }
+    )
+    return d
+
+
+# ---------------------------------------------------------------------- events
+def _user(w: World, ev: dict) -> dict | None:
+    issue: Issue = ev["issue"]
+    if issue.users == 0:
+        return None
+    n = ev["k"] % issue.users
+    uid = _h(w.seed, "user", issue.gid, n) % 900_000 + 100_000
+    return {
+        "id": str(uid),
+        "email": f"user{uid}@example.com",
+        "username": f"user{uid}",
+        "ip_address": f"10.{uid % 250}.{(uid >> 8) % 250}.{uid % 199 + 1}",
+        "name": f"User {uid}",
+        "geo": None,
+        "data": None,
+    }
+
+
+def _env(ev: dict) -> str:
+    envs = ev["issue"].envs
+    return envs[ev["hv"] % len(envs)]
+
+
+def _tags(w: World, ev: dict) -> list[dict]:
+    issue: Issue = ev["issue"]
+    hv = ev["hv"]
+    tags = {
+        "browser": BROWSERS[(hv >> 8) % len(BROWSERS)],
+        "environment": _env(ev),
+        "handled": "no" if issue.unhandled else "yes",
+        "level": issue.level,
+        "os": OSES[(hv >> 12) % len(OSES)],
+        "runtime": "CPython 3.11.9",
+        "server_name": f"web{(hv >> 16) % 4 + 1}.example.com",
+    }
+    release = w.release_for(ev["project"], ev["t"])
+    if release is not None:
+        tags["release"] = release
+    return [{"key": k, "value": v} for k, v in sorted(tags.items())]
+
+
+def _metadata(issue: Issue) -> dict:
+    return {
+        "type": issue.exc_type,
+        "value": issue.exc_value,
+        "filename": issue.module.replace(".", "/") + ".py",
+        "function": issue.function,
+        "in_app_frame_mix": "in-app-only",
+    }
+
+
+def event_simple(w: World, ev: dict) -> dict:
+    issue: Issue = ev["issue"]
+    return {
+        "id": ev["id"],
+        "event.type": "error",
+        "groupID": issue.id,
+        "eventID": ev["id"],
+        "projectID": ev["project"].id,
+        "message": "",
+        "title": issue.title,
+        "location": issue.module.replace(".", "/") + ".py",
+        "culprit": issue.culprit,
+        "user": _user(w, ev),
+        "tags": _tags(w, ev),
+        "platform": ev["project"].platform,
+        "dateCreated": fmt(ev["t"], ev["digits"]),
+        "crashFile": None,
+        "metadata": _metadata(issue),
+    }
+
+
+def event_full(w: World, ev: dict) -> dict:
+    """``full=`` form: Sentry's EventSerializer (``type`` instead of ``event.type``)."""
+    issue: Issue = ev["issue"]
+    hv = ev["hv"]
+    filename = issue.module.replace(".", "/") + ".py"
+    frames = [
+        {
+            "filename": "app/main.py", "absPath": "/srv/app/main.py", "module": "app.main",
+            "function": "main", "lineNo": 42, "colNo": None, "inApp": True, "context": [[42, "    run()"]],
+            "vars": None, "package": None, "platform": None, "instructionAddr": None,
+            "symbolAddr": None, "trust": None, "symbol": None, "errors": None,
+        },
+        {
+            "filename": filename, "absPath": "/srv/" + filename, "module": issue.module,
+            "function": issue.function, "lineNo": issue.lineno, "colNo": None, "inApp": True,
+            "context": [[issue.lineno, f"    raise {issue.exc_type}(...)"]],
+            "vars": {"attempt": str(ev["k"] % 5)}, "package": None, "platform": None,
+            "instructionAddr": None, "symbolAddr": None, "trust": None, "symbol": None, "errors": None,
+        },
+    ]
+    t_str = fmt(ev["t"], ev["digits"])
+    entries = [
+        {
+            "type": "exception",
+            "data": {
+                "values": [
+                    {
+                        "type": issue.exc_type,
+                        "value": issue.exc_value,
+                        "module": None,
+                        "threadId": None,
+                        "mechanism": {"type": "generic", "handled": not issue.unhandled},
+                        "stacktrace": {
+                            "frames": frames, "framesOmitted": None, "registers": None,
+                            "hasSystemFrames": False,
+                        },
+                        "rawStacktrace": None,
+                    }
+                ],
+                "excOmitted": None,
+                "hasSystemFrames": False,
+            },
+        },
+        {
+            "type": "breadcrumbs",
+            "data": {
+                "values": [
+                    {
+                        "type": "http", "category": "httplib", "level": "info", "event_id": None,
+                        "timestamp": fmt(max(0, ev["t"] - 1_500_000), 6), "message": None,
+                        "data": {"url": "https://svc.internal/api", "method": "GET", "status_code": 200},
+                    }
+                ]
+            },
+        },
+        {
+            "type": "request",
+            "data": {
+                "url": f"https://app.example.com/{issue.function.replace('_', '-')}/",
+                "method": "GET", "query": [], "fragment": None, "data": None, "cookies": [],
+                "headers": [["User-Agent", "Mozilla/5.0"]], "env": None, "inferredContentType": None,
+            },
+        },
+    ]
+    return {
+        "id": ev["id"],
+        "groupID": issue.id,
+        "eventID": ev["id"],
+        "projectID": ev["project"].id,
+        "size": 4000 + hv % 60_000,
+        "entries": entries,
+        "dist": None,
+        "message": "",
+        "title": issue.title,
+        "location": filename,
+        "user": _user(w, ev),
+        "contexts": {
+            "browser": {"name": BROWSERS[(hv >> 8) % len(BROWSERS)].split()[0], "type": "browser"},
+            "os": {"name": OSES[(hv >> 12) % len(OSES)].rsplit(" ", 1)[0], "type": "os"},
+            "runtime": {"name": "CPython", "version": "3.11.9", "type": "runtime"},
+            "trace": {"trace_id": _hex32(w.seed, "trace", ev["id"]), "span_id": ev["id"][:16], "type": "trace"},
+        },
+        "sdk": {"name": "sentry.python", "version": "2.3.1"},
+        "context": {},
+        "packages": {},
+        "type": "error",
+        "metadata": _metadata(issue),
+        "tags": _tags(w, ev),
+        "platform": ev["project"].platform,
+        "dateReceived": fmt(ev["received"], 6),
+        "errors": [],
+        "occurrence": None,
+        "_meta": {"entries": {}, "message": None, "user": None, "contexts": None, "sdk": None,
+                  "context": None, "packages": None, "tags": {}},
+        "crashFile": None,
+        "culprit": issue.culprit,
+        "dateCreated": t_str,
+        "fingerprints": [_hex32(w.seed, "fp", issue.gid)],
+        "groupingConfig": {"id": "newstyle:2023-01-11", "enhancements": "eJybzDRxY3J-bm5-npWRgaGlroGxrpEJAC3eBKs"},
+    }
+
+
+# ---------------------------------------------------------------------- issues
+def _stats(w: World, issue: Issue) -> dict:
+    hour = 3600 * US
+    end = w.anchor - w.anchor % hour
+    buckets = []
+    for b in range(24):
+        ts = (end - (23 - b) * hour) // US
+        buckets.append([ts, _h(w.seed, "stat", issue.gid, b) % 50 if issue.count else 0])
+    return {"24h": buckets}
+
+
+def issue(w: World, iss: Issue, *, org_endpoint: bool) -> dict:
+    p = iss.project
+    first, last = _d(iss.first_seen), _d(iss.last_seen)
+    d = {
+        "annotations": [],
+        "assignedTo": None,
+        "count": str(iss.count),
+        "culprit": iss.culprit,
+        "firstSeen": first,
+        "hasSeen": False,
+        "id": iss.id,
+        "isBookmarked": False,
+        "isPublic": False,
+        "isSubscribed": False,
+        "lastSeen": last,
+        "level": iss.level,
+        "logger": None,
+        "metadata": _metadata(iss) | {"title": iss.title},
+        "numComments": 0,
+        "permalink": f"{w.web_url}/organizations/{w.org_slug}/issues/{iss.id}/",
+        "project": {"id": p.id, "name": p.name, "slug": p.slug},
+        "shareId": None,
+        "shortId": iss.short_id,
+        "stats": _stats(w, iss),
+        "status": iss.status,
+        "statusDetails": {},
+        "subscriptionDetails": None,
+        "title": iss.title,
+        "type": "error",
+        "userCount": iss.user_count,
+    }
+    if org_endpoint:
+        d["project"]["platform"] = p.platform
+        d.update(
+            {
+                "filtered": None,
+                "inbox": None,
+                "integrationIssues": [],
+                "isUnhandled": iss.unhandled,
+                "issueCategory": "error",
+                "issueType": "error",
+                "latestEventHasAttachments": False,
+                "lifetime": {"count": str(iss.count), "userCount": iss.user_count, "firstSeen": first,
+                             "lastSeen": last, "stats": None},
+                "owners": None,
+                "platform": p.platform,
+                "pluginActions": [],
+                "pluginIssues": [],
+                "priority": iss.priority,
+                "priorityLockedAt": None,
+                "seerAutofixLastTriggered": None,
+                "seerFixabilityScore": None,
+                "sentryAppIssues": [],
+                "sessionCount": 0,
+                "substatus": iss.substatus,
+            }
+        )
+    return d
+
+
+# ---------------------------------------------------------------------- releases
+def _short_version(version: str) -> str:
+    ver = version.split("@", 1)[1] if "@" in version else version
+    if len(ver) == 40 and all(c in "0123456789abcdef" for c in ver):
+        return ver[:7]
+    return ver
+
+
+def _version_info(version: str) -> dict | None:
+    package, _, raw = version.rpartition("@")
+    build = raw.split("+", 1)[1] if "+" in raw else None
+    is_hash = len(raw) == 40 and all(c in "0123456789abcdef" for c in raw)
+    return {
+        "package": package or None,
+        "version": {"raw": raw},
+        "description": raw[:7] if is_hash else raw,
+        "buildHash": raw if is_hash else build,
+    }
+
+
+def deploy(dep: Deploy) -> dict:
+    return {
+        "id": dep.id,
+        "environment": dep.environment,
+        "dateStarted": _d(dep.date_started),
+        "dateFinished": fmt(*dep.date_finished),
+        "name": dep.name,
+        "url": dep.url,
+    }
+
+
+def release(w: World, rel: Release) -> dict:
+    last = max(rel.deploys, key=lambda d: (d.date_finished, int(d.id)), default=None)
+    projects = []
+    for k in rel.projects:
+        p = w.projects[k]
+        projects.append(
+            {
+                "id": int(p.id),
+                "slug": p.slug,
+                "name": p.name,
+                "newGroups": 0,
+                "platform": p.platform,
+                "platforms": [p.platform],
+                "hasHealthData": False,
+            }
+        )
+    return {
+        "id": rel.id,
+        "version": rel.version,
+        "status": rel.status,
+        "shortVersion": _short_version(rel.version),
+        "versionInfo": _version_info(rel.version),
+        "ref": rel.ref,
+        "url": rel.url,
+        "dateReleased": _d(rel.date_released),
+        "dateCreated": fmt(*rel.date_created),
+        "data": {},
+        "newGroups": 0,
+        "owner": None,
+        "commitCount": rel.commit_count,
+        "lastCommit": None,
+        "deployCount": len(rel.deploys),
+        "lastDeploy": deploy(last) if last else None,
+        "authors": [],
+        "projects": projects,
+        "firstEvent": None,
+        "lastEvent": None,
+        "currentProjectMeta": {},
+        "userAgent": None,
+        "adoptionStages": {},
+    }
