@@ -47,9 +47,7 @@ def _run_protocol(args: list[str]) -> int:
     try:
         parsed = AirbyteEntrypoint.parse_args(args)
         config = _read_json(parsed.config, "config") if getattr(parsed, "config", None) else None
-        catalog = (
-            SourceSentry.read_catalog(parsed.catalog) if getattr(parsed, "catalog", None) else None
-        )
+        catalog = SourceSentry.read_catalog(parsed.catalog) if getattr(parsed, "catalog", None) else None
         state_path = getattr(parsed, "state", None)
         if state_path:
             clean_path = _sanitized_state_file(state_path)
@@ -58,19 +56,59 @@ def _run_protocol(args: list[str]) -> int:
         else:
             state = None
     except AirbyteTracedException as error:
-        print(json.dumps(error.as_airbyte_message().model_dump(mode="json", exclude_none=True)))
+        _emit(error.as_airbyte_message())
         return 1
     except Exception as error:  # noqa: BLE001 - a bad file is the user's to fix: say so plainly
-        traced = AirbyteTracedException(
-            message=f"Could not read the command's input files: {error}",
-            internal_message=str(error),
-            failure_type=FailureType.config_error,
+        _emit(
+            AirbyteTracedException(
+                message=f"Could not read the command's input files: {error}",
+                internal_message=str(error),
+                failure_type=FailureType.config_error,
+            ).as_airbyte_message()
         )
-        print(traced.as_airbyte_message().model_dump_json(exclude_none=True))
+        return 1
+    problem = _config_problem(config) if isinstance(config, dict) else None
+    if problem:
+        # The spec's pattern would say the same as a raw regular expression; say it in words.
+        if args[0] == "check":
+            _emit(_connection_failed(problem))
+            return 0
+        _emit(
+            AirbyteTracedException(
+                message=problem, failure_type=FailureType.config_error
+            ).as_airbyte_message()
+        )
         return 1
     source = SourceSentry(config=config, catalog=catalog, state=state)
     launch(source, args)
     return 0
+
+
+def _config_problem(config: dict[str, Any]) -> str | None:
+    from source_sentry.connection import ConfigError, base_api_url
+
+    if "hostname" not in config:
+        return None
+    try:
+        base_api_url(str(config["hostname"]))
+    except ConfigError as error:
+        return f"`hostname` is not usable: {error}"
+    return None
+
+
+def _emit(message: Any) -> None:
+    from airbyte_cdk.models import AirbyteMessageSerializer
+
+    print(json.dumps(AirbyteMessageSerializer.dump(message)), flush=True)
+
+
+def _connection_failed(text: str) -> Any:
+    from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, Status, Type
+
+    return AirbyteMessage(
+        type=Type.CONNECTION_STATUS,
+        connectionStatus=AirbyteConnectionStatus(status=Status.FAILED, message=text),
+    )
 
 
 def _read_json(path: str, what: str) -> Any:

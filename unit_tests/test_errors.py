@@ -24,12 +24,18 @@ def projects_page() -> HttpResponse:
 @freeze_time(NOW)
 class RateLimitTest(TestCase):
     @HttpMocker()
-    def test_given_429_with_reset_header_when_read_then_waits_until_reset_and_retries(self, http_mocker: HttpMocker) -> None:
+    def test_given_429_with_reset_header_when_read_then_waits_until_reset_and_retries(
+        self, http_mocker: HttpMocker
+    ) -> None:
         limited = error(
             429,
             "You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds",
-            {"X-Sentry-Rate-Limit-Reset": str(NOW_EPOCH + 7), "X-Sentry-Rate-Limit-Remaining": "0",
-             "X-Sentry-Rate-Limit-Limit": "40", "Content-Type": "text/html"},
+            {
+                "X-Sentry-Rate-Limit-Reset": str(NOW_EPOCH + 7),
+                "X-Sentry-Rate-Limit-Remaining": "0",
+                "X-Sentry-Rate-Limit-Limit": "40",
+                "Content-Type": "text/html",
+            },
         )
         req = projects_request()
         http_mocker.get(req, [limited, projects_page()])
@@ -38,7 +44,8 @@ class RateLimitTest(TestCase):
 
         assert [r.record.data["slug"] for r in output.records] == ["backend"]
         # the reset is 7 s away; the CDK adds one second of margin to a header-derived wait
-        assert SLEEPS and 7 <= SLEEPS[0] <= 8, SLEEPS
+        assert SLEEPS
+        assert 7 <= SLEEPS[0] <= 8, SLEEPS
         http_mocker.assert_number_of_calls(req, 2)
 
     @HttpMocker()
@@ -55,7 +62,9 @@ class RateLimitTest(TestCase):
 @freeze_time(NOW)
 class TransientFailureTest(TestCase):
     @HttpMocker()
-    def test_given_502_html_page_then_success_when_read_then_page_is_not_lost(self, http_mocker: HttpMocker) -> None:
+    def test_given_502_html_page_then_success_when_read_then_page_is_not_lost(
+        self, http_mocker: HttpMocker
+    ) -> None:
         req = projects_request()
         http_mocker.get(req, [error(502, "<html><body>Bad Gateway</body></html>"), projects_page()])
 
@@ -74,7 +83,9 @@ class TransientFailureTest(TestCase):
         assert len(output.records) == 1
 
     @HttpMocker()
-    def test_given_truncated_json_with_200_when_read_then_retried_instead_of_read_as_empty(self, http_mocker: HttpMocker) -> None:
+    def test_given_truncated_json_with_200_when_read_then_retried_instead_of_read_as_empty(
+        self, http_mocker: HttpMocker
+    ) -> None:
         truncated = HttpResponse('[{"id": "11", "slug": "back', 200)
         req = projects_request()
         http_mocker.get(req, [truncated, projects_page()])
@@ -85,7 +96,9 @@ class TransientFailureTest(TestCase):
         http_mocker.assert_number_of_calls(req, 2)
 
     @HttpMocker()
-    def test_given_server_errors_that_never_end_when_read_then_sync_fails_loudly(self, http_mocker: HttpMocker) -> None:
+    def test_given_server_errors_that_never_end_when_read_then_sync_fails_loudly(
+        self, http_mocker: HttpMocker
+    ) -> None:
         req = projects_request()
         http_mocker.get(req, [error(503, "<html>Service Unavailable</html>")] * 9)
 
@@ -103,10 +116,15 @@ class ConfigErrorTest(TestCase):
         assert traces[0].failure_type == FailureType.config_error
         for fragment in fragments:
             assert fragment in traces[0].message, traces[0].message
-        assert TOKEN not in json.dumps([m.model_dump(mode="json") if hasattr(m, "model_dump") else str(m) for m in output.errors], default=str)
+        assert TOKEN not in json.dumps(
+            [m.model_dump(mode="json") if hasattr(m, "model_dump") else str(m) for m in output.errors],
+            default=str,
+        )
 
     @HttpMocker()
-    def test_given_rejected_token_when_read_then_config_error_says_to_replace_it(self, http_mocker: HttpMocker) -> None:
+    def test_given_rejected_token_when_read_then_config_error_says_to_replace_it(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(projects_request(), error(401, {"detail": "Invalid token"}))
 
         output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
@@ -114,7 +132,9 @@ class ConfigErrorTest(TestCase):
         self._assert_config_error(output, "401", "auth_token")
 
     @HttpMocker()
-    def test_given_unknown_organization_when_read_then_config_error_names_the_slug(self, http_mocker: HttpMocker) -> None:
+    def test_given_unknown_organization_when_read_then_config_error_names_the_slug(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(projects_request(), error(404, {"detail": "The requested resource does not exist"}))
 
         output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
@@ -122,8 +142,12 @@ class ConfigErrorTest(TestCase):
         self._assert_config_error(output, "404", "`acme`")
 
     @HttpMocker()
-    def test_given_token_without_scope_when_read_then_config_error_names_the_scopes(self, http_mocker: HttpMocker) -> None:
-        http_mocker.get(projects_request(), error(403, {"detail": "You do not have permission to perform this action."}))
+    def test_given_token_without_scope_when_read_then_config_error_names_the_scopes(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(
+            projects_request(), error(403, {"detail": "You do not have permission to perform this action."})
+        )
 
         output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
 

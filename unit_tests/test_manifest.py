@@ -1,0 +1,111 @@
+"""The manifest as a whole: Cloud-importable copy, schemas against Sentry's documented shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from scripts.build_cloud_manifest import TARGET, build
+from source_sentry.connection import HOSTNAME_PATTERN, base_api_url
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = yaml.safe_load((ROOT / "source_sentry" / "manifest.yaml").read_text())
+TEMPLATES = Path(__file__).parent / "resource" / "http" / "response"
+STREAMS = ["projects", "project_detail", "events", "issues", "releases"]
+
+
+def test_given_packaged_manifest_when_cloud_copy_is_rebuilt_then_committed_copy_is_identical() -> None:
+    assert TARGET.read_text() == build(), "run: python scripts/build_cloud_manifest.py"
+
+
+def test_given_cloud_manifest_then_it_needs_no_python_component_and_no_schema_file() -> None:
+    text = TARGET.read_text()
+    assert "Custom" not in text
+    assert "JsonFileSchemaLoader" not in text
+    assert "source_sentry" not in text.replace("source_sentry/manifest.yaml", "").replace(
+        "source_sentry/schemas/", ""
+    )
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_given_sentry_documented_response_when_validated_then_stream_schema_accepts_it(stream: str) -> None:
+    schema = json.loads((ROOT / "source_sentry" / "schemas" / f"{stream}.json").read_text())
+    for item in json.loads((TEMPLATES / f"{stream}.json").read_text()):
+        jsonschema.validate(item, schema)
+
+
+def test_given_null_in_every_field_when_validated_then_schemas_accept_it() -> None:
+    for stream in STREAMS:
+        schema = json.loads((ROOT / "source_sentry" / "schemas" / f"{stream}.json").read_text())
+        nulls = {name: None for name in schema["properties"] if name != "id"}
+        jsonschema.validate({"id": 1 if stream == "releases" else "1", **nulls}, schema)
+
+
+def test_given_spec_then_hostname_pattern_is_the_one_the_notifier_validates_with() -> None:
+    spec = MANIFEST["spec"]["connection_specification"]["properties"]
+    assert spec["hostname"]["pattern"] == HOSTNAME_PATTERN
+
+
+@pytest.mark.parametrize(
+    ("hostname", "expected"),
+    [
+        ("sentry.io", "https://sentry.io/api/0/"),
+        ("de.sentry.io", "https://de.sentry.io/api/0/"),
+        ("sentry.example.com:9000", "https://sentry.example.com:9000/api/0/"),
+        ("http://127.0.0.1:9000", "http://127.0.0.1:9000/api/0/"),
+        ("https://sentry.example.com/sentry/", "https://sentry.example.com/sentry/api/0/"),
+        ("  http://10.0.0.5:9000/  ", "http://10.0.0.5:9000/api/0/"),
+    ],
+)
+def test_given_hostname_forms_when_manifest_builds_base_url_then_it_matches_the_notifier(
+    hostname: str, expected: str
+) -> None:
+    from airbyte_cdk.sources.declarative.interpolation.jinja import JinjaInterpolation
+
+    template = MANIFEST["definitions"]["requester"]["url_base"]
+    rendered = JinjaInterpolation().eval(template, config={"hostname": hostname})
+    assert rendered == expected
+    assert base_api_url(hostname) + "/" == expected
+
+
+def test_given_every_field_of_spec_then_it_has_title_description_and_example() -> None:
+    for name, field in MANIFEST["spec"]["connection_specification"]["properties"].items():
+        assert field.get("title"), name
+        assert len(field.get("description", "")) > 40, name
+        assert field.get("examples"), name
+
+
+def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_discover_lists_every_stream(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auth_token": "x", "organization": "acme"}))
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run(
+        [
+            str(bin_dir / "source-declarative-manifest"),
+            "discover",
+            "--config",
+            str(config),
+            "--manifest-path",
+            str(TARGET),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    catalogs = [json.loads(line)["catalog"] for line in result.stdout.splitlines() if '"CATALOG"' in line]
+    assert catalogs, result.stdout[-2000:] + result.stderr[-2000:]
+    streams = {s["name"]: s for s in catalogs[0]["streams"]}
+    assert sorted(streams) == sorted(STREAMS)
+    assert streams["events"]["default_cursor_field"] == ["dateReceived"]
+    assert "entries" in streams["events"]["json_schema"]["properties"]

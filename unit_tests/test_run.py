@@ -1,0 +1,87 @@
+"""The `source-sentry` command as Airbyte runs it: a process, messages on stdout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+COMMAND = str(Path(sys.executable).parent / "source-sentry")
+
+
+def run(*args: str, cwd: Path) -> tuple[list[dict], subprocess.CompletedProcess]:
+    result = subprocess.run([COMMAND, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return messages, result
+
+
+def test_given_spec_when_run_from_another_directory_then_prints_the_packaged_spec(tmp_path: Path) -> None:
+    messages, _ = run("spec", cwd=tmp_path)
+
+    specs = [m["spec"] for m in messages if m["type"] == "SPEC"]
+    assert specs
+    assert specs[0]["connectionSpecification"]["required"] == ["auth_token", "organization"]
+
+
+def test_given_config_without_token_when_check_then_config_error_names_the_field(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"organization": "acme"}))
+
+    messages, _ = run("check", "--config", str(config), cwd=tmp_path)
+
+    statuses = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
+    assert statuses[0]["status"] == "FAILED"
+    assert "'auth_token' is a required property" in statuses[0]["message"]
+
+
+def test_given_hostname_that_is_not_a_host_when_check_then_config_error_before_any_request(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"auth_token": "tok-1234567890", "organization": "acme", "hostname": "ftp://sentry io"})
+    )
+
+    messages, result = run("check", "--config", str(config), cwd=tmp_path)
+
+    statuses = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
+    assert statuses[0]["status"] == "FAILED"
+    assert "`hostname` is not usable" in statuses[0]["message"]
+    assert "tok-1234567890" not in result.stdout + result.stderr
+
+
+def test_given_hostname_that_is_not_a_host_when_read_then_config_error_trace(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"auth_token": "tok-1234567890", "organization": "acme", "hostname": "sentry io"})
+    )
+
+    messages, result = run("discover", "--config", str(config), cwd=tmp_path)
+
+    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE"]
+    assert errors[0]["failure_type"] == "config_error"
+    assert "`hostname` is not usable" in errors[0]["message"]
+    assert result.returncode == 1
+
+
+def test_given_config_file_that_is_not_json_when_discover_then_config_error_not_a_stack_trace(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text("{auth_token: oops")
+
+    messages, result = run("discover", "--config", str(config), cwd=tmp_path)
+
+    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE"]
+    assert errors
+    assert errors[0]["failure_type"] == "config_error"
+    assert "not valid JSON" in errors[0]["message"]
+    assert "Traceback" not in result.stderr
+
+
+def test_given_unknown_verb_when_run_then_usage_and_exit_2(tmp_path: Path) -> None:
+    _, result = run("frobnicate", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "usage: source-sentry" in result.stderr

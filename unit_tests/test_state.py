@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from source_sentry.state import sanitize_state, stream_cursors
+
+
+def message(stream: str, blob) -> dict:
+    return {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": blob}}
+
+
+GOOD_EVENTS = {
+    "states": [
+        {
+            "partition": {"parent_slice": {}, "project_id": "11"},
+            "cursor": {"dateReceived": "2024-05-01T00:00:00.000000Z"},
+        }
+    ],
+    "state": {"dateReceived": "2024-05-01T00:00:00.000000Z"},
+    "use_global_cursor": False,
+    "lookback_window": 0,
+}
+
+
+def test_given_manifest_then_cursor_fields_and_partitioning_are_read_from_it() -> None:
+    assert stream_cursors()["events"] == ("dateReceived", True)
+    assert stream_cursors()["issues"] == ("lastSeen", True)
+    assert stream_cursors()["releases"] == ("dateCreated", False)
+
+
+def test_given_own_state_when_sanitized_then_kept_without_the_global_cursor() -> None:
+    clean, warnings = sanitize_state(
+        [message("events", GOOD_EVENTS), message("releases", {"dateCreated": "2024-01-01T00:00:00Z"})]
+    )
+
+    assert warnings == []
+    assert clean[0]["stream"]["stream_state"] == {k: v for k, v in GOOD_EVENTS.items() if k != "state"}
+    assert clean[1]["stream"]["stream_state"] == {"dateCreated": "2024-01-01T00:00:00Z"}
+
+
+def test_given_official_connector_state_when_sanitized_then_dropped_with_a_warning_naming_the_stream() -> (
+    None
+):
+    clean, warnings = sanitize_state([message("events", {"dateCreated": "2024-01-01T00:00:00Z"})])
+
+    assert clean == []
+    assert len(warnings) == 1
+    assert "`events`" in warnings[0]
+    assert "dateCreated" in warnings[0]
+
+
+def test_given_unparseable_cursor_when_sanitized_then_dropped() -> None:
+    clean, warnings = sanitize_state([message("releases", {"dateCreated": "yesterday"})])
+
+    assert clean == []
+    assert "'yesterday'" in warnings[0]
+
+
+def test_given_legacy_map_state_when_sanitized_then_converted_to_stream_messages() -> None:
+    clean, warnings = sanitize_state(
+        {"releases": {"dateCreated": "2024-01-01T00:00:00Z"}, "issues": "garbage"}
+    )
+
+    assert [m["stream"]["stream_descriptor"]["name"] for m in clean] == ["releases"]
+    assert len(warnings) == 1
+
+
+def test_given_not_a_state_at_all_when_sanitized_then_everything_starts_over() -> None:
+    clean, warnings = sanitize_state("nonsense")
+
+    assert clean == []
+    assert warnings
