@@ -241,7 +241,8 @@ class Emulator:
         self.port = server.server_address[1]
         self._server = server
         self.world.web_url = self.base_url
-        self._thread = threading.Thread(target=server.serve_forever, name="sentry-emulator", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="sentry-emulator", daemon=True)
         self._thread.start()
         return self
 
@@ -426,25 +427,26 @@ class Emulator:
         auth = h.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             entry["token"] = auth[len("Bearer "):].strip()
-        cat = None
+        entry["_started"] = started
+        h.emulator_entry = entry  # logged by _send / _record just before the bytes go out
         key = entry["token"] or h.client_address[0]
-        entered = False
         try:
-            status, payload, headers = self._api(ctx, h, segments, entry)
-            cat = entry.pop("_cat", None)
-            entered = entry.pop("_entered", False)
+            self._api(ctx, h, segments, entry)
         except _Closed:
-            cat = entry.pop("_cat", None)
-            entered = entry.pop("_entered", False)
-            status, payload, headers = None, None, {}
+            self._record(h, None, {})
         finally:
-            if entered and cat:
-                self.limiter.leave(cat, key)
-        entry["duration"] = time.monotonic() - started
-        if status is not None:
-            entry["status"] = status
-            entry["response_headers"] = {k: v for k, v in headers.items()
-                                         if k.startswith("X-") or k in ("Link", "Content-Type", "Location")}
+            if entry.pop("_entered", False):
+                self.limiter.leave(entry["_cat"], key)
+            entry.pop("_cat", None)
+
+    def _record(self, h: _Handler, status: int | None, headers: dict) -> None:
+        entry = getattr(h, "emulator_entry", None)
+        if entry is None or "duration" in entry:
+            return
+        entry["status"] = status
+        entry["response_headers"] = {k: v for k, v in headers.items()
+                                     if k.startswith("X-") or k in ("Link", "Content-Type", "Location")}
+        entry["duration"] = time.monotonic() - entry.pop("_started")
         with self._log_lock:
             self._log.append(entry)
 
@@ -506,6 +508,7 @@ class Emulator:
     def _fault_early(self, h: _Handler, rule: Rule, cat: str):
         action = rule.action
         if action == "reset":
+            self._record(h, None, {})
             with contextlib.suppress(OSError):
                 h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 h.connection.close()
@@ -541,6 +544,7 @@ class Emulator:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers = dict(headers or {})
         headers.setdefault("Content-Type", content_type)
+        self._record(h, status, headers)
         h.send_response(status)
         for k, v in headers.items():
             h.send_header(k, v)
@@ -550,6 +554,7 @@ class Emulator:
         return status, raw, headers
 
     def _send_incomplete(self, h: _Handler, raw: bytes, headers: dict) -> None:
+        self._record(h, 200, headers)
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         for k, v in headers.items():
