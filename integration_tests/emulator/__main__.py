@@ -34,8 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--releases", type=int, default=30)
     ap.add_argument("--span-days", type=float, default=30.0, help="generated events cover this many days")
     ap.add_argument("--rate-limits", choices=("sentry", "none"), default="sentry")
-    ap.add_argument("--rate-limit", action="append", type=_rate_override, default=[], metavar="CAT=N/WINDOW[/CONC]",
-                    help="override one sentry limit (events, issues, releases, default); repeatable")
+    ap.add_argument(
+        "--rate-limit",
+        action="append",
+        type=_rate_override,
+        default=[],
+        metavar="CAT=N/WINDOW[/CONC]",
+        help="override one sentry limit (events, issues, releases, default); repeatable",
+    )
     ap.add_argument("--faults", default=None, help="fault spec, see README.md")
     ap.add_argument("--short-pages", type=int, default=4, help="every ~Nth issue page is short; 0 disables")
     ap.add_argument("--tls", action="store_true", help="serve https with a generated CA")
@@ -46,9 +52,21 @@ def main(argv: list[str] | None = None) -> int:
         if rate == "none":
             ap.error("--rate-limit needs --rate-limits sentry")
         rate = dict(args.rate_limit)
-    emu = Emulator(seed=args.seed, projects=args.projects, events=args.events, issues=args.issues,
-                   releases=args.releases, rate_limits=rate, faults=args.faults, tls=args.tls, host=args.host,
-                   port=args.port, org=args.org, span_days=args.span_days, short_pages=args.short_pages)
+    emu = Emulator(
+        seed=args.seed,
+        projects=args.projects,
+        events=args.events,
+        issues=args.issues,
+        releases=args.releases,
+        rate_limits=rate,
+        faults=args.faults,
+        tls=args.tls,
+        host=args.host,
+        port=args.port,
+        org=args.org,
+        span_days=args.span_days,
+        short_pages=args.short_pages,
+    )
     emu.start()
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

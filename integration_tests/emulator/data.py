@@ -22,7 +22,7 @@ import hashlib
 import threading
 from dataclasses import dataclass, field
 
-from .timeutil import US, fmt, now_us, quantize
+from .timeutil import US, now_us, quantize
 
 DAY = 86_400 * US
 MAX_ACTIVE = 6  # issues sharing one segment
@@ -30,8 +30,20 @@ DIGITS = (0, 3, 6)
 ENVIRONMENTS = ("production", "staging", "development")
 PLATFORMS = ("python", "javascript", "node", "java", "go", "ruby", "php", "csharp")
 PROJECT_WORDS = (
-    "backend", "frontend", "payments", "mobile-app", "worker", "api-gateway", "ingest",
-    "billing", "search", "notifications", "checkout", "auth-service", "scheduler", "reports",
+    "backend",
+    "frontend",
+    "payments",
+    "mobile-app",
+    "worker",
+    "api-gateway",
+    "ingest",
+    "billing",
+    "search",
+    "notifications",
+    "checkout",
+    "auth-service",
+    "scheduler",
+    "reports",
 )
 TEAMS = (("2", "Powerful Abolitionist", "powerful-abolitionist"), ("3", "Platform Crew", "platform-crew"))
 EXCEPTIONS = (
@@ -46,7 +58,15 @@ EXCEPTIONS = (
     ("RuntimeError", "dictionary changed size during iteration"),
     ("IndexError", "list index out of range"),
 )
-MODULES = ("app.views", "app.models", "app.tasks", "billing.charge", "api.handlers", "core.cache", "sync.worker")
+MODULES = (
+    "app.views",
+    "app.models",
+    "app.tasks",
+    "billing.charge",
+    "api.handlers",
+    "core.cache",
+    "sync.worker",
+)
 FUNCTIONS = ("handle_request", "process", "charge_card", "load_user", "run", "dispatch", "fetch_page")
 BROWSERS = ("Chrome 124.0", "Firefox 125.0", "Safari 17.4", "Edge 124.0")
 OSES = ("Mac OS X 14.4", "Windows 10", "Ubuntu 22.04", "iOS 17.4", "Android 14")
@@ -338,7 +358,12 @@ class World:
         np_ = len(self.projects)
         for r in range(n):
             hv = _h(self.seed, "release", r)
-            t = self.anchor - self.span + (r + 1) * self.span // (n + 1) + hv % (self.span // (4 * (n + 1)) + 1)
+            t = (
+                self.anchor
+                - self.span
+                + (r + 1) * self.span // (n + 1)
+                + hv % (self.span // (4 * (n + 1)) + 1)
+            )
             digits = 6 if hv % 4 else 3
             projs = [r % np_]
             if np_ > 1 and (hv >> 8) % 3 == 0:
@@ -516,10 +541,14 @@ class World:
             raise ValueError(f"bad status {status!r}")
         with self.lock:
             issue.status = status
-            issue.substatus = {"resolved": None, "unresolved": "ongoing", "ignored": "archived_forever"}[status]
+            issue.substatus = {"resolved": None, "unresolved": "ongoing", "ignored": "archived_forever"}[
+                status
+            ]
 
     def _insert_release(self, version: str, projects: list[int], created: tuple[int, int]) -> Release:
-        rel = Release(id=self._next_release_id, version=version, projects=list(projects), date_created=created)
+        rel = Release(
+            id=self._next_release_id, version=version, projects=list(projects), date_created=created
+        )
         self._next_release_id += 1 + _h(self.seed, "rstep", rel.id) % 3
         self.releases.append(rel)
         self.releases_by_version[version] = rel
@@ -545,8 +574,14 @@ class World:
 
     def _insert_deploy(self, rel, env, name, url, started, finished, projects) -> Deploy:
         dep = Deploy(
-            id=str(self._next_deploy_id), release=rel, environment=env, name=name, url=url,
-            date_started=started, date_finished=finished, projects=tuple(projects),
+            id=str(self._next_deploy_id),
+            release=rel,
+            environment=env,
+            name=name,
+            url=url,
+            date_started=started,
+            date_finished=finished,
+            projects=tuple(projects),
         )
         self._next_deploy_id += 1 + _h(self.seed, "dstep", dep.id) % 5
         rel.deploys.append(dep)

@@ -34,8 +34,20 @@ import threading
 from dataclasses import dataclass, field
 
 TARGETS = {
-    "*", "orgs", "org", "projects", "project", "events", "issues", "org_issues", "project_issues",
-    "releases", "release_create", "release_update", "deploys", "deploy_create",
+    "*",
+    "orgs",
+    "org",
+    "projects",
+    "project",
+    "events",
+    "issues",
+    "org_issues",
+    "project_issues",
+    "releases",
+    "release_create",
+    "release_update",
+    "deploys",
+    "deploy_create",
 }
 _RULE = re.compile(
     r"^(?P<target>[\w*]+):(?P<action>\d{3}(?:html|legacy)?(?:=[0-9.]+)?|reset|slow=[0-9.]+|truncated"
@@ -69,8 +81,15 @@ def parse(spec: str, seed: int = 0) -> list[Rule]:
         if prob is not None and not 0 <= prob <= 1:
             raise ValueError(f"probability out of range in {raw.strip()!r}")
         rules.append(
-            Rule(target, action, float(arg) if arg else None,
-                 int(m["count"]) if m["count"] else None, prob, random.Random(f"{seed}:{pos}:{text}"), text)
+            Rule(
+                target,
+                action,
+                float(arg) if arg else None,
+                int(m["count"]) if m["count"] else None,
+                prob,
+                random.Random(f"{seed}:{pos}:{text}"),
+                text,
+            )
         )
     return rules
 

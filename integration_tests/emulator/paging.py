@@ -42,8 +42,13 @@ def parse_cursor(raw: str | None) -> Cursor | None:
     return Cursor(value, offset, bool(is_prev))
 
 
-def parse_per_page(params: dict[str, list[str]], name: str = "per_page", default: int = 100,
-                   maximum: int = 100, clamp: bool = False) -> int:
+def parse_per_page(
+    params: dict[str, list[str]],
+    name: str = "per_page",
+    default: int = 100,
+    maximum: int = 100,
+    clamp: bool = False,
+) -> int:
     raw = params.get(name, [None])[-1]
     if raw is None or raw == "":
         return default

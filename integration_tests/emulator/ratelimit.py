@@ -68,12 +68,16 @@ class RateLimiter:
             self._windows[(cat, key)] = (bucket, count)
             inflight = self._inflight.get((cat, key), 0)
             if count > limit:
-                msg = (f"You are attempting to use this endpoint too frequently. Limit is {limit} "
-                       f"requests in {_num(window)} seconds")
+                msg = (
+                    f"You are attempting to use this endpoint too frequently. Limit is {limit} "
+                    f"requests in {_num(window)} seconds"
+                )
                 return False, self.headers_for(cat, 0, reset, conc - inflight), msg
             if inflight >= conc:
-                msg = ("You are attempting to go above the allowed concurrency for this endpoint. "
-                       f"Concurrency limit is {conc}")
+                msg = (
+                    "You are attempting to go above the allowed concurrency for this endpoint. "
+                    f"Concurrency limit is {conc}"
+                )
                 return False, self.headers_for(cat, limit - count, reset, 0), msg
             self._inflight[(cat, key)] = inflight + 1
             return True, self.headers_for(cat, limit - count, reset, conc - inflight - 1), None

@@ -33,7 +33,7 @@ def _date_pred(key: str, raw: str, now: int, negate: bool) -> Callable[[Issue], 
         try:
             delta = parse_period(value[1:])
         except ValueError as exc:
-            raise SearchError(f"Invalid format for \"{key}\" search: {raw}") from exc
+            raise SearchError(f'Invalid format for "{key}" search: {raw}') from exc
         bound = now - delta
         op = ">=" if value[0] == "-" else "<="
     else:
@@ -86,8 +86,14 @@ def parse(query: str, now: int) -> Callable[[Issue], bool]:
                 bound = int(num)
             except ValueError as exc:
                 raise SearchError(f'Invalid number for "timesSeen" search: {value}') from exc
-            cmp = {None: bound.__eq__, "=": bound.__eq__, ">": bound.__lt__, ">=": bound.__le__,
-                   "<": bound.__gt__, "<=": bound.__ge__}[op]
+            cmp = {
+                None: bound.__eq__,
+                "=": bound.__eq__,
+                ">": bound.__lt__,
+                ">=": bound.__le__,
+                "<": bound.__gt__,
+                "<=": bound.__ge__,
+            }[op]
             preds.append(lambda i, c=cmp, n=negate: c(i.count) != n)
         else:  # tag search on a tag no issue has
             preds.append(lambda i, n=negate: n)

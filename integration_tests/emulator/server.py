@@ -27,14 +27,30 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from . import search, serialize
 from .data import Issue, Project, Release, World, _h, _hex32
 from .faults import Faults, Rule
-from .paging import BadRequest, Cursor, link_header, offset_page, parse_cursor, parse_per_page, score_cursors
-from .paging import score_window
+from .paging import (
+    BadRequest,
+    Cursor,
+    link_header,
+    offset_page,
+    parse_cursor,
+    parse_per_page,
+    score_cursors,
+    score_window,
+)
 from .ratelimit import RateLimiter
 from .timeutil import US, fmt, now_us, parse_iso, parse_period
 
 ALL_SCOPES = (
-    "org:read", "org:write", "project:read", "project:write", "project:releases",
-    "event:read", "event:write", "team:read", "member:read", "alerts:read",
+    "org:read",
+    "org:write",
+    "project:read",
+    "project:write",
+    "project:releases",
+    "event:read",
+    "event:write",
+    "team:read",
+    "member:read",
+    "alerts:read",
 )
 ORG_READ = {"org:read", "org:write", "org:admin"}
 PROJECT_READ = {"project:read", "project:write", "project:admin"}
@@ -48,8 +64,12 @@ RETENTION = 90 * 86_400 * US
 DEFAULT_ORG_ISSUES_PERIOD = 14 * 86_400 * US
 MAX_HITS = 1000
 
-_HTML_TITLES = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temporarily Unavailable",
-                504: "Gateway Time-out"}
+_HTML_TITLES = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
 _STATUS_BODIES = {
     400: {"detail": "Bad request"},
     401: {"detail": "Invalid token"},
@@ -88,23 +108,48 @@ class Route:
 _ROUTES = [
     Route("orgs", ("organizations",), {"GET": ("h_orgs", {"orgs"}, "default")}),
     Route("org", ("organizations", "{org}"), {"GET": ("h_org", {"org"}, "default")}),
-    Route("projects", ("organizations", "{org}", "projects"), {"GET": ("h_projects", {"projects"}, "default")}),
+    Route(
+        "projects", ("organizations", "{org}", "projects"), {"GET": ("h_projects", {"projects"}, "default")}
+    ),
     Route("legacy_projects", ("projects",), {"GET": ("h_legacy_projects", {"projects"}, "default")}),
     Route("project", ("projects", "{org}", "{project}"), {"GET": ("h_project", {"project"}, "default")}),
-    Route("events", ("projects", "{org}", "{project}", "events"), {"GET": ("h_events", {"events"}, "events")}),
-    Route("project_issues", ("projects", "{org}", "{project}", "issues"),
-          {"GET": ("h_project_issues", {"issues", "project_issues"}, "issues")}),
-    Route("org_issues", ("organizations", "{org}", "issues"),
-          {"GET": ("h_org_issues", {"issues", "org_issues"}, "issues")}),
-    Route("releases", ("organizations", "{org}", "releases"),
-          {"GET": ("h_releases", {"releases"}, "releases"),
-           "POST": ("h_release_create", {"releases", "release_create"}, "releases")}),
-    Route("release", ("organizations", "{org}", "releases", "{version}"),
-          {"GET": ("h_release", {"releases"}, "releases"),
-           "PUT": ("h_release_update", {"releases", "release_update"}, "releases")}),
-    Route("deploys", ("organizations", "{org}", "releases", "{version}", "deploys"),
-          {"GET": ("h_deploys", {"deploys"}, "releases"),
-           "POST": ("h_deploy_create", {"deploys", "deploy_create"}, "releases")}),
+    Route(
+        "events", ("projects", "{org}", "{project}", "events"), {"GET": ("h_events", {"events"}, "events")}
+    ),
+    Route(
+        "project_issues",
+        ("projects", "{org}", "{project}", "issues"),
+        {"GET": ("h_project_issues", {"issues", "project_issues"}, "issues")},
+    ),
+    Route(
+        "org_issues",
+        ("organizations", "{org}", "issues"),
+        {"GET": ("h_org_issues", {"issues", "org_issues"}, "issues")},
+    ),
+    Route(
+        "releases",
+        ("organizations", "{org}", "releases"),
+        {
+            "GET": ("h_releases", {"releases"}, "releases"),
+            "POST": ("h_release_create", {"releases", "release_create"}, "releases"),
+        },
+    ),
+    Route(
+        "release",
+        ("organizations", "{org}", "releases", "{version}"),
+        {
+            "GET": ("h_release", {"releases"}, "releases"),
+            "PUT": ("h_release_update", {"releases", "release_update"}, "releases"),
+        },
+    ),
+    Route(
+        "deploys",
+        ("organizations", "{org}", "releases", "{version}", "deploys"),
+        {
+            "GET": ("h_deploys", {"deploys"}, "releases"),
+            "POST": ("h_deploy_create", {"deploys", "deploy_create"}, "releases"),
+        },
+    ),
 ]
 
 
@@ -128,8 +173,16 @@ def _match(segments: list[str]) -> tuple[Route, dict[str, str]] | None:
 class _Ctx:
     """One request as the handlers see it."""
 
-    def __init__(self, emu: Emulator, method: str, path: str, pairs: list[tuple[str, str]], headers, body: bytes,
-                 scheme: str) -> None:
+    def __init__(
+        self,
+        emu: Emulator,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        headers,
+        body: bytes,
+        scheme: str,
+    ) -> None:
         self.emu = emu
         self.method = method
         self.path = path
@@ -156,8 +209,14 @@ class _Ctx:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise ApiError(400, {"non_field_errors": [
-                f"Invalid data. Expected a dictionary, but got {type(data).__name__}."]})
+            raise ApiError(
+                400,
+                {
+                    "non_field_errors": [
+                        f"Invalid data. Expected a dictionary, but got {type(data).__name__}."
+                    ]
+                },
+            )
         return data
 
     def link(self, prev: Cursor, nxt: Cursor) -> None:
@@ -202,8 +261,16 @@ class Emulator:
         anchor_us: int | None = None,
     ) -> None:
         self.seed = seed
-        self.world = World(seed=seed, org=org, projects=projects, events=events, issues=issues,
-                           releases=releases, span_days=span_days, anchor_us=anchor_us)
+        self.world = World(
+            seed=seed,
+            org=org,
+            projects=projects,
+            events=events,
+            issues=issues,
+            releases=releases,
+            span_days=span_days,
+            anchor_us=anchor_us,
+        )
         self.limiter = RateLimiter(rate_limits)
         self.rate_mode = "none" if rate_limits == "none" else "sentry"
         self.faults = Faults(seed)
@@ -241,8 +308,9 @@ class Emulator:
         self.port = server.server_address[1]
         self._server = server
         self.world.web_url = self.base_url
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="sentry-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="sentry-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -275,18 +343,31 @@ class Emulator:
         return [p.slug for p in self.world.projects]
 
     def info(self) -> dict:
-        return {"base_url": self.base_url, "token": self.token, "organization": self.organization,
-                "projects": self.project_slugs, "ca_cert": self.ca_cert}
+        return {
+            "base_url": self.base_url,
+            "token": self.token,
+            "organization": self.organization,
+            "projects": self.project_slugs,
+            "ca_cert": self.ca_cert,
+        }
 
     def make_token(self, scopes=None, forbidden_projects=(), kind: str = "user") -> str:
         """A new token. ``kind="user"``: ``sntryu_`` + 64 hex, default scopes ALL_SCOPES;
         ``kind="org"``: ``sntrys_`` + base64(JSON url/region_url/org) + ``_`` + secret, default
         scopes ``["org:ci"]``. ``forbidden_projects`` (slugs or ids) answer 403 to this token."""
         self._token_counter += 1
-        secret = _hex32(self.seed, "token", self._token_counter) + _hex32(self.seed, "token2", self._token_counter)
+        secret = _hex32(self.seed, "token", self._token_counter) + _hex32(
+            self.seed, "token2", self._token_counter
+        )
         if kind == "org":
-            payload = json.dumps({"iat": 1_700_000_000 + self._token_counter, "url": self.base_url,
-                                  "region_url": self.base_url, "org": self.organization}).encode()
+            payload = json.dumps(
+                {
+                    "iat": 1_700_000_000 + self._token_counter,
+                    "url": self.base_url,
+                    "region_url": self.base_url,
+                    "org": self.organization,
+                }
+            ).encode()
             value = "sntrys_" + base64.b64encode(payload).decode().rstrip("=") + "_" + secret[:43]
             default = ["org:ci"]
         elif kind == "user":
@@ -300,8 +381,9 @@ class Emulator:
             if p is None:
                 raise ValueError(f"unknown project {ref!r}")
             forbidden.add(p.idx)
-        self._tokens[value] = Token(value, frozenset(default if scopes is None else scopes), frozenset(forbidden),
-                                    kind)
+        self._tokens[value] = Token(
+            value, frozenset(default if scopes is None else scopes), frozenset(forbidden), kind
+        )
         return value
 
     def _project_arg(self, ref: str) -> Project:
@@ -334,8 +416,14 @@ class Emulator:
                 return [serialize.release(w, r) for r in rels]
         raise ValueError(f"unknown ground truth kind {kind!r}")
 
-    def add_events(self, project_slug: str, n: int, *, issue_id: str | None = None,
-                   late_by: timedelta | float | None = None) -> list[dict]:
+    def add_events(
+        self,
+        project_slug: str,
+        n: int,
+        *,
+        issue_id: str | None = None,
+        late_by: timedelta | float | None = None,
+    ) -> list[dict]:
         """``n`` new events (full form). ``issue_id=None`` makes one new issue for them; otherwise
         they join that issue (moving its lastSeen if newer; a resolved issue regresses).
         ``late_by`` (timedelta or seconds) backdates dateCreated while dateReceived is now."""
@@ -408,25 +496,34 @@ class Emulator:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         if raw_path.startswith("/_emulator/"):
-            self._control(h, raw_path[len("/_emulator/"):].strip("/"), pairs, body)
+            self._control(h, raw_path[len("/_emulator/") :].strip("/"), pairs, body)
             return
         segments = [unquote(s) for s in raw_path.split("/")]
         path = "/".join(segments)
         ctx = _Ctx(self, h.command, path, pairs, h.headers, body, "https" if self.tls else "http")
         entry = {
-            "time": time.time(), "method": h.command, "path": path, "query": ctx.params,
-            "status": None, "fault": None, "token": None,
+            "time": time.time(),
+            "method": h.command,
+            "path": path,
+            "query": ctx.params,
+            "status": None,
+            "fault": None,
+            "token": None,
             "user_agent": h.headers.get("User-Agent"),
-            "request_headers": {k: v for k, v in h.headers.items()
-                                if k.lower() in ("authorization", "user-agent", "content-type", "accept")},
-            "body": None, "response_headers": {},
+            "request_headers": {
+                k: v
+                for k, v in h.headers.items()
+                if k.lower() in ("authorization", "user-agent", "content-type", "accept")
+            },
+            "body": None,
+            "response_headers": {},
         }
         if body:
             with contextlib.suppress(ValueError, UnicodeDecodeError):
                 entry["body"] = json.loads(body)
         auth = h.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
-            entry["token"] = auth[len("Bearer "):].strip()
+            entry["token"] = auth[len("Bearer ") :].strip()
         entry["_started"] = started
         h.emulator_entry = entry  # logged by _send / _record just before the bytes go out
         key = entry["token"] or h.client_address[0]
@@ -444,8 +541,11 @@ class Emulator:
         if entry is None or "duration" in entry:
             return
         entry["status"] = status
-        entry["response_headers"] = {k: v for k, v in headers.items()
-                                     if k.startswith("X-") or k in ("Link", "Content-Type", "Location")}
+        entry["response_headers"] = {
+            k: v
+            for k, v in headers.items()
+            if k.startswith("X-") or k in ("Link", "Content-Type", "Location")
+        }
         entry["duration"] = time.monotonic() - entry.pop("_started")
         with self._log_lock:
             self._log.append(entry)
@@ -460,12 +560,18 @@ class Emulator:
         if match is None:
             if not has_slash and rest and _match([s for s in rest if s != ""] if rest[-1] else rest):
                 hint = ctx.path + "/"
-                return self._send(h, 404, {"info": f"Route not found, did you forget a trailing slash? try: {hint}"})
+                return self._send(
+                    h, 404, {"info": f"Route not found, did you forget a trailing slash? try: {hint}"}
+                )
             return self._send(h, 404, {"info": "Route not found"})
         route, args = match
         if ctx.method not in route.methods:
-            return self._send(h, 405, {"detail": f'Method "{ctx.method}" not allowed.'},
-                              {"Allow": ", ".join(sorted(route.methods))})
+            return self._send(
+                h,
+                405,
+                {"detail": f'Method "{ctx.method}" not allowed.'},
+                {"Allow": ", ".join(sorted(route.methods))},
+            )
         handler_name, fault_names, cat = route.methods[ctx.method]
         rule = self.faults.pick(fault_names)
         if rule is not None:
@@ -479,8 +585,9 @@ class Emulator:
             key = entry["token"] or h.client_address[0]
             allowed, rate_headers, msg = self.limiter.enter(cat, key)
             if not allowed:
-                return self._send(h, 429, json.dumps(msg).encode(), rate_headers,
-                                  content_type="text/html; charset=utf-8")
+                return self._send(
+                    h, 429, json.dumps(msg).encode(), rate_headers, content_type="text/html; charset=utf-8"
+                )
             entry["_entered"] = True
         if rule is not None and rule.action == "slow":
             time.sleep(rule.arg or 0)
@@ -520,19 +627,28 @@ class Emulator:
                 return None  # performed by the handler, then answered with 409
             if action.endswith("html"):
                 title = f"{code} {_HTML_TITLES.get(code, 'Error')}"
-                page = (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1>"
-                        f"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n").encode()
+                page = (
+                    f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1>"
+                    f"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+                ).encode()
                 return self._send(h, code, page, content_type="text/html")
             if action.endswith("legacy"):
-                return self._send(h, code, {"detail": "You are attempting to use this endpoint too frequently. "
-                                                      "Limit is 3/1s"})
+                return self._send(
+                    h,
+                    code,
+                    {"detail": "You are attempting to use this endpoint too frequently. Limit is 3/1s"},
+                )
             if code == 429:
                 limit, window, conc = self.limiter.limits[cat]
                 reset = math.ceil(time.time() + (rule.arg if rule.arg is not None else 1))
                 headers = self.limiter.headers_for(cat, 0, reset, conc)
-                msg = (f"You are attempting to use this endpoint too frequently. Limit is {limit} requests in "
-                       f"{int(window) if float(window).is_integer() else window} seconds")
-                return self._send(h, 429, json.dumps(msg).encode(), headers, content_type="text/html; charset=utf-8")
+                msg = (
+                    f"You are attempting to use this endpoint too frequently. Limit is {limit} requests in "
+                    f"{int(window) if float(window).is_integer() else window} seconds"
+                )
+                return self._send(
+                    h, 429, json.dumps(msg).encode(), headers, content_type="text/html; charset=utf-8"
+                )
             if code == 500:
                 body = {"detail": "Internal Error", "errorId": _hex32(self.seed, "err", time.time_ns())}
             else:
@@ -662,8 +778,10 @@ class Emulator:
         start, stop, prev, nxt = offset_page(len(projects), parse_cursor(ctx.param("cursor")), per_page)
         ctx.link(prev, nxt)
         scopes = sorted(ctx.token.scopes)
-        return 200, [serialize.project_summary(self.world, p, scopes, p.idx not in ctx.token.forbidden)
-                     for p in projects[start:stop]]
+        return 200, [
+            serialize.project_summary(self.world, p, scopes, p.idx not in ctx.token.forbidden)
+            for p in projects[start:stop]
+        ]
 
     def h_projects(self, ctx: _Ctx, org: str):
         self._org(ctx, org)
@@ -687,7 +805,9 @@ class Emulator:
         start = floor if start is None else max(start, floor)
         offset = cursor.offset if cursor else 0
         if self.event_offset_limit is not None and offset > self.event_offset_limit:
-            raise ApiError(400, {"detail": f"Pagination offset too large: {offset} > {self.event_offset_limit}"})
+            raise ApiError(
+                400, {"detail": f"Pagination offset too large: {offset} > {self.event_offset_limit}"}
+            )
         full = bool(ctx.param("full"))
         sample = bool(ctx.param("sample"))
         items, total = self.world.events_slice(p, start, end, offset, per_page, sample=sample)
@@ -739,7 +859,8 @@ class Emulator:
         lo, hi = score_window(neg, cursor, limit)
         if self.short_pages and (cursor is None or not cursor.is_prev) and hi < len(items):
             key = f"{ctx.path}|{ctx.param('cursor') or 'first'}|" + "&".join(
-                f"{k}={v}" for k, v in sorted(ctx.pairs) if k != "cursor")
+                f"{k}={v}" for k, v in sorted(ctx.pairs) if k != "cursor"
+            )
             hv = _h(self.seed, "short", key)
             if hv % self.short_pages == 0:
                 if (hv >> 8) % 3 == 0 and key not in self._served_empty:
@@ -766,10 +887,27 @@ class Emulator:
             raise ApiError(400, {"detail": "Invalid stats_period. Valid choices are '', '24h', and '14d'"})
         status, body = self._issue_list(ctx, [p], (None, None))
         for item in body:
-            for k in ("filtered", "inbox", "integrationIssues", "isUnhandled", "issueCategory", "issueType",
-                      "latestEventHasAttachments", "lifetime", "owners", "platform", "pluginActions",
-                      "pluginIssues", "priority", "priorityLockedAt", "seerAutofixLastTriggered",
-                      "seerFixabilityScore", "sentryAppIssues", "sessionCount", "substatus"):
+            for k in (
+                "filtered",
+                "inbox",
+                "integrationIssues",
+                "isUnhandled",
+                "issueCategory",
+                "issueType",
+                "latestEventHasAttachments",
+                "lifetime",
+                "owners",
+                "platform",
+                "pluginActions",
+                "pluginIssues",
+                "priority",
+                "priorityLockedAt",
+                "seerAutofixLastTriggered",
+                "seerFixabilityScore",
+                "sentryAppIssues",
+                "sessionCount",
+                "substatus",
+            ):
                 item.pop(k, None)
             item["project"].pop("platform", None)
         return status, body
@@ -797,8 +935,18 @@ class Emulator:
         if status not in ("open", "archived"):
             raise ApiError(400, {"detail": "invalid status"})
         sort = ctx.param("sort") or "date"
-        if sort not in ("date", "build", "semver", "adoption", "crash_free_users", "crash_free_sessions",
-                        "sessions", "users", "sessions_24h", "users_24h"):
+        if sort not in (
+            "date",
+            "build",
+            "semver",
+            "adoption",
+            "crash_free_users",
+            "crash_free_sessions",
+            "sessions",
+            "users",
+            "sessions_24h",
+            "users_24h",
+        ):
             raise ApiError(400, {"detail": "invalid sort"})
         query = (ctx.param("query") or "").lower()
         envs = set(ctx.params.get("environment", []))
@@ -852,7 +1000,8 @@ class Emulator:
             raise ApiError(400, {"projects": ["Invalid project ids or slugs"]})
         released = _opt_date(data, "dateReleased")
         rel, changed = self.world.create_release(
-            version, projects, ref=data.get("ref"), url=data.get("url"), date_released=released)
+            version, projects, ref=data.get("ref"), url=data.get("url"), date_released=released
+        )
         return (201 if changed else 208), serialize.release(self.world, rel)
 
     def h_release_update(self, ctx: _Ctx, org: str, version: str):
@@ -919,11 +1068,16 @@ class Emulator:
                 elif p.idx not in projects:
                     projects.append(p.idx)
             if bad:
-                raise ApiError(400, {"detail": {
-                    "code": "parameter-validation-error",
-                    "message": f"Invalid projects for this release: {', '.join(bad)}",
-                    "extra": None,
-                }})
+                raise ApiError(
+                    400,
+                    {
+                        "detail": {
+                            "code": "parameter-validation-error",
+                            "message": f"Invalid projects for this release: {', '.join(bad)}",
+                            "extra": None,
+                        }
+                    },
+                )
         dep = self.world.create_deploy(rel, env, name, url, started, finished, projects)
         return 201, serialize.deploy(dep)
 
@@ -949,8 +1103,9 @@ class Emulator:
         if action == "ground_truth":
             return self.ground_truth(d["kind"], d.get("projects"), full=bool(d.get("full")))
         if action == "add_events":
-            return self.add_events(d["project"], int(d.get("n", 1)), issue_id=d.get("issue_id"),
-                                   late_by=d.get("late_by_seconds"))
+            return self.add_events(
+                d["project"], int(d.get("n", 1)), issue_id=d.get("issue_id"), late_by=d.get("late_by_seconds")
+            )
         if action == "add_issues":
             return self.add_issues(d["project"], int(d.get("n", 1)))
         if action == "resolve_issue":
@@ -966,7 +1121,11 @@ class Emulator:
             self.clear_faults()
             return {"ok": True}
         if action == "make_token":
-            return {"token": self.make_token(d.get("scopes"), d.get("forbidden_projects", ()), d.get("kind", "user"))}
+            return {
+                "token": self.make_token(
+                    d.get("scopes"), d.get("forbidden_projects", ()), d.get("kind", "user")
+                )
+            }
         if action == "requests":
             return self.requests
         if action == "reset_log":
@@ -1000,8 +1159,15 @@ def _opt_date(data: dict, key: str):
     try:
         us = parse_iso(str(raw))
     except ValueError as exc:
-        raise ApiError(400, {key: ["Datetime has wrong format. Use one of these formats instead: "
-                                   "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]}) from exc
+        raise ApiError(
+            400,
+            {
+                key: [
+                    "Datetime has wrong format. Use one of these formats instead: "
+                    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+                ]
+            },
+        ) from exc
     return (us, 6)
 
 
