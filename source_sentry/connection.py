@@ -479,6 +479,8 @@ class _Checker:
             projects = ()
         if self.purpose == "notify":
             self._check_release_access()
+        elif projects:
+            self._check_event_access(projects[0][0])
         return ConnectionInfo(self.api.base_url, self.org, projects)
 
     def _needed_scopes(self) -> str:
@@ -537,6 +539,13 @@ class _Checker:
             on_error=lambda response: self._fail(response, f"list the projects of {self.org!r}"),
         )
         return tuple((str(p["slug"]), str(p["id"])) for p in pages)
+
+    def _check_event_access(self, slug: str) -> None:
+        """event:read is only needed for events and issues: without this probe a token lacking it
+        would pass the check and fail on the first sync."""
+        status, _, response = self.api.get_json(f"projects/{self.org}/{slug}/events/", {"per_page": 1})
+        if status != 200:
+            self._fail(response, f"read the events of project {slug!r}")
 
     def _check_release_access(self) -> None:
         status, _, response = self.api.get_json(f"organizations/{self.org}/releases/", {"per_page": 1})

@@ -1,0 +1,310 @@
+"""The installed `source-sentry` command against the Sentry emulator over loopback HTTP,
+compared record by record with the emulator's ground truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from integration_tests.sync import COMMAND, STREAMS, Run, parse, source, write_inputs
+
+pytestmark = pytest.mark.e2e
+
+
+def config_for(emu, **extra) -> dict:
+    return {"auth_token": emu.token, "organization": emu.organization, "hostname": emu.base_url, **extra}
+
+
+def assert_token_hidden(run: Run, token: str) -> None:
+    assert token not in run.stdout
+    assert token not in run.stderr
+
+
+def assert_matches_ground_truth(run: Run, emu, projects=None, streams=STREAMS) -> None:
+    for stream in streams:
+        expected = sorted(str(r["id"]) for r in emu.ground_truth(stream, projects))
+        got = run.ids(stream)
+        assert len(got) == len(set(got)), f"{stream}: duplicates"
+        assert sorted(got) == expected, f"{stream}: {len(got)} read, {len(expected)} expected"
+
+
+# ---- check and discover -----------------------------------------------------------------------
+
+
+def test_given_good_config_when_check_then_succeeds(emulator, workdir: Path) -> None:
+    run = source("check", workdir, config_for(emulator))
+
+    assert run.messages[-1]["connectionStatus"]["status"] == "SUCCEEDED"
+    assert_token_hidden(run, emulator.token)
+
+
+@pytest.mark.parametrize(
+    ("case", "fragment"),
+    [
+        ("bad_token", "401"),
+        ("unknown_org", "nope-org"),
+        ("unknown_project", "no-such-project"),
+        ("missing_scope", "event:read"),
+    ],
+)
+def test_given_bad_config_when_check_then_fails_with_actionable_message(
+    emulator, workdir: Path, case, fragment
+) -> None:
+    config = config_for(emulator)
+    if case == "bad_token":
+        config["auth_token"] = "sntryu_" + "0" * 64
+    elif case == "unknown_org":
+        config["organization"] = "nope-org"
+    elif case == "unknown_project":
+        config["projects"] = [emulator.project_slugs[0], "no-such-project"]
+    elif case == "missing_scope":
+        config["auth_token"] = emulator.make_token(scopes=["org:read", "project:read"])
+
+    run = source("check", workdir, config)
+
+    status = run.messages[-1]["connectionStatus"]
+    assert status["status"] == "FAILED"
+    assert fragment in status["message"]
+    assert_token_hidden(run, config["auth_token"])
+
+
+def test_given_unreachable_host_when_check_then_fails_within_seconds(workdir: Path) -> None:
+    started = time.monotonic()
+    run = source(
+        "check",
+        workdir,
+        {"auth_token": "t0ken-abcdef", "organization": "acme", "hostname": "http://127.0.0.1:9"},
+    )
+    elapsed = time.monotonic() - started
+
+    status = run.messages[-1]["connectionStatus"]
+    assert status["status"] == "FAILED"
+    assert "127.0.0.1" in status["message"]
+    assert elapsed < 30, f"check took {elapsed:.1f}s"
+
+
+def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
+    emulator, workdir: Path
+) -> None:
+    run = source("discover", workdir, config_for(emulator))
+
+    streams = {s["name"]: s for s in run.messages[-1]["catalog"]["streams"]}
+    assert sorted(streams) == sorted(STREAMS)
+    assert all(s["source_defined_primary_key"] == [["id"]] for s in streams.values())
+    cursors = {name: s.get("default_cursor_field") for name, s in streams.items()}
+    assert cursors == {
+        "projects": ["dateCreated"],
+        "project_detail": None,
+        "events": ["dateReceived"],
+        "issues": ["lastSeen"],
+        "releases": ["dateCreated"],
+    }
+    assert streams["project_detail"]["supported_sync_modes"] == ["full_refresh"]
+    assert streams["events"]["supported_sync_modes"] == ["full_refresh", "incremental"]
+
+
+# ---- full reads -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scope", ["organization", "projects", "project"])
+def test_given_scope_when_full_read_then_exactly_the_ground_truth(
+    emulator, workdir: Path, scope: str
+) -> None:
+    slugs = emulator.project_slugs
+    extra, projects = {}, None
+    if scope == "projects":
+        extra, projects = {"projects": slugs[:2]}, slugs[:2]
+    elif scope == "project":
+        extra, projects = {"project": slugs[1]}, [slugs[1]]
+
+    run = source("read", workdir, config_for(emulator, **extra), mode="full_refresh")
+
+    assert not run.errors, run.errors
+    assert_matches_ground_truth(run, emulator, projects)
+    assert_token_hidden(run, emulator.token)
+
+
+def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_same_records(
+    emulator, workdir: Path
+) -> None:
+    args = write_inputs(workdir, config_for(emulator), mode="full_refresh")
+    manifest = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
+    result = subprocess.run(
+        [
+            str(Path(COMMAND).parent / "source-declarative-manifest"),
+            "read",
+            *args,
+            "--manifest-path",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=workdir,
+    )
+    run = parse(result.stdout, result.stderr, result.returncode)
+
+    assert not run.errors, run.errors
+    assert_matches_ground_truth(run, emulator)
+
+
+# ---- incremental ------------------------------------------------------------------------------
+
+
+def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_then_none(
+    emulator, workdir: Path
+) -> None:
+    config = config_for(emulator)
+    first = source("read", workdir, config)
+    assert_matches_ground_truth(first, emulator)
+    slug = emulator.project_slugs[0]
+    old_issue = emulator.ground_truth("issues", [slug])[-1]["id"]
+
+    new_events = emulator.add_events(slug, 5)  # a new issue
+    joined = emulator.add_events(slug, 2, issue_id=old_issue)  # moves an old issue's lastSeen
+    release = emulator.add_release("2.0.0+build.7", [slug])
+    emulator.reset_log()
+    second = source("read", workdir, config, state=first.final_state())
+
+    assert not second.errors, second.errors
+    assert sorted(second.ids("events")) == sorted(e["id"] for e in new_events + joined)
+    assert sorted(second.ids("issues")) == sorted({new_events[0]["groupID"], old_issue})
+    assert second.ids("releases") == [str(release["id"])]
+    assert second.ids("projects") == []
+
+    emulator.reset_log()
+    third = source("read", workdir, config, state=second.final_state())
+
+    assert not third.errors
+    assert {s: third.ids(s) for s in ("events", "issues", "releases", "projects")} == {
+        "events": [],
+        "issues": [],
+        "releases": [],
+        "projects": [],
+    }
+    # The cost of an incremental sync with nothing new: a constant, not the history.
+    assert len(emulator.requests) <= 4 + 3 * len(emulator.project_slugs), len(emulator.requests)
+
+
+def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emulator, workdir: Path) -> None:
+    config = config_for(emulator, lookback_minutes=120)
+    first = source("read", workdir, config, streams=["events"])
+    slug = emulator.project_slugs[1]
+    project_id = next(p["id"] for p in emulator.ground_truth("projects") if p["slug"] == slug)
+    cursor = next(
+        entry["cursor"]["dateReceived"]
+        for entry in first.final_state()[0]["stream"]["stream_state"]["states"]
+        if entry["partition"]["project_id"] == project_id
+    )
+    behind = datetime.now(timezone.utc) - datetime.fromisoformat(cursor.replace("Z", "+00:00"))
+
+    # Both happened before the last sync's cursor and reached Sentry after it.
+    late = emulator.add_events(slug, 1, late_by=behind + timedelta(minutes=90))
+    too_late = emulator.add_events(slug, 1, late_by=behind + timedelta(hours=5))
+    second = source("read", workdir, config, streams=["events"], state=first.final_state())
+
+    assert second.ids("events") == [late[0]["id"]]
+    assert too_late[0]["id"] not in second.ids("events")
+
+
+def test_given_partitioned_stream_when_read_then_state_is_checkpointed_per_project(
+    emulator, workdir: Path
+) -> None:
+    run = source("read", workdir, config_for(emulator), streams=["events"])
+
+    final = run.final_state()[0]["stream"]["stream_state"]
+    partitions = {entry["partition"]["project_id"] for entry in final["states"]}
+    assert len(partitions) == len(emulator.project_slugs)
+    assert all("states" in state["stream"]["stream_state"] for state in run.states)
+
+
+def test_given_foreign_state_when_read_then_warns_and_starts_over(emulator, workdir: Path) -> None:
+    foreign = [
+        {
+            "type": "STREAM",
+            "stream": {
+                "stream_descriptor": {"name": "events"},
+                "stream_state": {"dateCreated": "2099-01-01T00:00:00Z"},
+            },
+        }
+    ]
+
+    run = source("read", workdir, config_for(emulator), streams=["events"], state=foreign)
+
+    assert not run.errors
+    assert any("Ignored the saved state of stream `events`" in line for line in run.logs())
+    assert sorted(run.ids("events")) == sorted(e["id"] for e in emulator.ground_truth("events"))
+
+
+# ---- failures ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        "events:429=1x3,issues:429legacyx2",
+        "events:503@0.2,issues:502htmlx2,releases:500x1",
+        "events:reset@0.15,projects:resetx1",
+        "events:truncatedx2,issues:malformedx1,releases:incompletex1",
+    ],
+    ids=["rate-limited", "server-errors", "connection-resets", "broken-bodies"],
+)
+def test_given_injected_faults_when_read_then_still_exactly_the_ground_truth(
+    make_emulator, workdir: Path, faults
+) -> None:
+    emu = make_emulator(faults=faults)
+
+    run = source("read", workdir, config_for(emu), mode="full_refresh")
+
+    assert not run.errors, run.errors
+    assert_matches_ground_truth(run, emu)
+    assert_token_hidden(run, emu.token)
+
+
+def test_given_forbidden_project_when_read_then_skipped_by_name_and_others_sync(
+    emulator, workdir: Path
+) -> None:
+    secret = emulator.project_slugs[2]
+    token = emulator.make_token(forbidden_projects=[secret])
+    config = {**config_for(emulator), "auth_token": token}
+
+    run = source("read", workdir, config, streams=["events"], mode="full_refresh")
+
+    assert not run.errors, run.errors
+    assert any(secret in line and "403" in line for line in run.logs())
+    assert sorted(run.ids("events")) == sorted(
+        e["id"] for e in emulator.ground_truth("events", emulator.project_slugs[:2])
+    )
+
+
+def test_given_sync_killed_midway_when_resumed_from_last_state_then_nothing_is_lost(
+    make_emulator, workdir: Path
+) -> None:
+    emu = make_emulator(events=900, faults="*:slow=0.02")
+    args = write_inputs(workdir, config_for(emu), streams=["events"])
+    proc = subprocess.Popen(
+        [COMMAND, "read", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir
+    )
+    seen, states = [], []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            seen.append(message["record"]["data"]["id"])
+        elif message["type"] == "STATE" and seen:
+            states.append(message["state"])
+            break  # the first checkpoint after some records: kill here
+    proc.kill()
+    proc.wait()
+    assert states, "no checkpoint was emitted before the kill"
+
+    resumed = source("read", workdir, config_for(emu), streams=["events"], state=states[-1:])
+
+    assert not resumed.errors
+    everything = set(seen) | set(resumed.ids("events"))
+    assert everything == {e["id"] for e in emu.ground_truth("events")}
