@@ -410,7 +410,7 @@ def issue(w: World, iss: Issue, *, org_endpoint: bool) -> dict:
         "lastSeen": last,
         "level": iss.level,
         "logger": None,
-        "metadata": _metadata(iss) | {"title": iss.title},
+        "metadata": _metadata(iss),
         "numComments": 0,
         "permalink": f"{w.web_url}/organizations/{w.org_slug}/issues/{iss.id}/",
         "project": {"id": p.id, "name": p.name, "slug": p.slug},
@@ -429,7 +429,7 @@ def issue(w: World, iss: Issue, *, org_endpoint: bool) -> dict:
         d.update(
             {
                 "filtered": None,
-                "inbox": None,
+                "inbox": {"reason": 0, "reason_details": None, "date_added": first},
                 "integrationIssues": [],
                 "isUnhandled": iss.unhandled,
                 "issueCategory": "error",
