@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -201,7 +201,7 @@ def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emula
         for entry in first.final_state()[0]["stream"]["stream_state"]["states"]
         if entry["partition"]["project_id"] == project_id
     )
-    behind = datetime.now(timezone.utc) - datetime.fromisoformat(cursor.replace("Z", "+00:00"))
+    behind = datetime.now(UTC) - datetime.fromisoformat(cursor.replace("Z", "+00:00"))
 
     # Both happened before the last sync's cursor and reached Sentry after it.
     late = emulator.add_events(slug, 1, late_by=behind + timedelta(minutes=90))
