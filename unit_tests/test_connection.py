@@ -384,6 +384,7 @@ def test_given_no_projects_configured_when_checking_read_then_all_org_projects_o
             {"json": [{"slug": "api", "id": "2"}], "headers": {"Link": link_header(url, "0:200:0", False)}},
         ],
     )
+    requests_mock.get(f"{BASE}/projects/{ORG}/web/events/", json=[])
     info = check_connection(config(), api=api())
     assert info.organization == ORG
     assert info.projects == (("web", "1"), ("api", "2"))
@@ -396,9 +397,19 @@ def test_given_configured_projects_when_checking_read_then_each_project_detail_f
     requests_mock.get(ORG_URL, json={"slug": ORG})
     requests_mock.get(project_detail_url("web"), json={"slug": "web", "id": "11"})
     requests_mock.get(project_detail_url("api"), json={"slug": "api", "id": "12"})
+    requests_mock.get(f"{BASE}/projects/{ORG}/web/events/", json=[])
     info = check_connection(config(projects=["web", "api"]), api=api())
     assert info.projects == (("web", "11"), ("api", "12"))
-    assert requests_mock.call_count == 3
+    assert requests_mock.call_count == 4
+
+
+def test_given_token_without_event_read_when_checking_read_then_error_names_read_scopes(requests_mock):
+    requests_mock.get(ORG_URL, json={"slug": ORG})
+    requests_mock.get(project_detail_url("web"), json={"slug": "web", "id": "11"})
+    requests_mock.get(f"{BASE}/projects/{ORG}/web/events/", status_code=403, json={"detail": "no"})
+    with pytest.raises(ConfigError, match=r"events of project 'web' \(403\).*event:read"):
+        check_connection(config(project="web"), api=api())
+    assert requests_mock.last_request.qs == {"per_page": ["1"]}
 
 
 def test_given_rejected_token_when_checking_then_config_error_says_401(requests_mock):
