@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 from airbyte_cdk.test.models.scenario import ConnectorTestScenario
+from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
 from integration_tests.emulator import Emulator
 from source_sentry.source import SourceSentry
@@ -24,7 +24,9 @@ CONFIG = ROOT / "secrets" / "emulator_config.json"
 def emulator_config():
     with Emulator(seed=7, projects=2, events=120, issues=10, releases=6, rate_limits="none") as emu:
         CONFIG.parent.mkdir(exist_ok=True)
-        CONFIG.write_text(json.dumps({"auth_token": emu.token, "organization": emu.organization, "hostname": emu.base_url}))
+        CONFIG.write_text(
+            json.dumps({"auth_token": emu.token, "organization": emu.organization, "hostname": emu.base_url})
+        )
         yield
         CONFIG.unlink(missing_ok=True)
 

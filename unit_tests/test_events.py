@@ -9,13 +9,13 @@ from freezegun import freeze_time
 from unit_tests.conftest import read_stream
 from unit_tests.sentry import (
     config,
+    error,
     events_request,
     events_url,
     page,
     projects_request,
     projects_url,
     record,
-    error,
 )
 
 NOW = "2024-06-01T12:00:00Z"
@@ -34,7 +34,9 @@ def event(eid: str, created: str, received: str | None = None) -> dict:
 @freeze_time(NOW)
 class EventsTest(TestCase):
     @HttpMocker()
-    def test_given_two_pages_when_full_refresh_then_follows_link_cursor_and_reads_all(self, http_mocker: HttpMocker) -> None:
+    def test_given_two_pages_when_full_refresh_then_follows_link_cursor_and_reads_all(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
         http_mocker.get(
             events_request("backend", START, END),
@@ -45,7 +47,9 @@ class EventsTest(TestCase):
             page(events_url("backend"), [event("b" * 32, "2024-05-20T10:00:00.123Z")]),
         )
 
-        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z"), sync_mode=SyncMode.full_refresh)
+        output = read_stream(
+            "events", config(start_date="2024-05-01T00:00:00Z"), sync_mode=SyncMode.full_refresh
+        )
 
         assert [r.record.data["id"] for r in output.records] == ["a" * 32, "b" * 32]
 
@@ -107,20 +111,29 @@ class EventsIncrementalTest(TestCase):
         http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
         http_mocker.get(
             events_request("backend", "2024-05-30T09:00:00.000000", END),
-            page(events_url("backend"), [event("edge" + "0" * 28, "2024-05-30T10:00:00Z", "2024-05-30T10:00:00.000Z")]),
+            page(
+                events_url("backend"),
+                [event("edge" + "0" * 28, "2024-05-30T10:00:00Z", "2024-05-30T10:00:00.000Z")],
+            ),
         )
 
-        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z"), state=partition_state(("11", STATE_AT)))
+        output = read_stream(
+            "events", config(start_date="2024-05-01T00:00:00Z"), state=partition_state(("11", STATE_AT))
+        )
 
         assert output.records == []
-        assert output.most_recent_state.stream_state.__dict__["states"][0]["cursor"] == {"dateReceived": STATE_AT}
+        assert output.most_recent_state.stream_state.__dict__["states"][0]["cursor"] == {
+            "dateReceived": STATE_AT
+        }
 
     @HttpMocker()
     def test_given_lookback_before_start_date_when_read_then_window_never_starts_before_start_date(
         self, http_mocker: HttpMocker
     ) -> None:
         http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
-        http_mocker.get(events_request("backend", "2024-05-30T09:50:00.000000", END), page(events_url("backend"), []))
+        http_mocker.get(
+            events_request("backend", "2024-05-30T09:50:00.000000", END), page(events_url("backend"), [])
+        )
 
         output = read_stream(
             "events",
@@ -132,8 +145,12 @@ class EventsIncrementalTest(TestCase):
         assert not output.errors
 
     @HttpMocker()
-    def test_given_two_projects_when_read_then_each_project_keeps_its_own_cursor(self, http_mocker: HttpMocker) -> None:
-        http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11"), project("web", "12")]))
+    def test_given_two_projects_when_read_then_each_project_keeps_its_own_cursor(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(
+            projects_request(), page(projects_url(), [project("backend", "11"), project("web", "12")])
+        )
         http_mocker.get(
             events_request("backend", "2024-05-30T09:00:00.000000", END),
             page(events_url("backend"), [event("b" * 32, "2024-05-31T00:00:00Z")]),
@@ -143,9 +160,14 @@ class EventsIncrementalTest(TestCase):
             page(events_url("web"), [event("w" * 32, "2024-05-02T00:00:00.123456Z")]),
         )
 
-        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z"), state=partition_state(("11", STATE_AT)))
+        output = read_stream(
+            "events", config(start_date="2024-05-01T00:00:00Z"), state=partition_state(("11", STATE_AT))
+        )
 
-        cursors = {s["partition"]["project_id"]: s["cursor"]["dateReceived"] for s in output.most_recent_state.stream_state.__dict__["states"]}
+        cursors = {
+            s["partition"]["project_id"]: s["cursor"]["dateReceived"]
+            for s in output.most_recent_state.stream_state.__dict__["states"]
+        }
         assert cursors == {"11": "2024-05-31T00:00:00.000000Z", "12": "2024-05-02T00:00:00.123456Z"}
         assert sorted(r.record.data["id"][0] for r in output.records) == ["b", "w"]
 
@@ -153,21 +175,33 @@ class EventsIncrementalTest(TestCase):
 @freeze_time(NOW)
 class EventsScopeTest(TestCase):
     @HttpMocker()
-    def test_given_projects_configured_when_read_then_only_those_projects_are_requested(self, http_mocker: HttpMocker) -> None:
+    def test_given_projects_configured_when_read_then_only_those_projects_are_requested(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(
             projects_request(),
             page(projects_url(), [project("backend", "11"), project("web", "12"), project("mobile", "13")]),
         )
-        http_mocker.get(events_request("web", START, END), page(events_url("web"), [event("w" * 32, "2024-05-02T00:00:00Z")]))
+        http_mocker.get(
+            events_request("web", START, END),
+            page(events_url("web"), [event("w" * 32, "2024-05-02T00:00:00Z")]),
+        )
 
         output = read_stream("events", config(start_date="2024-05-01T00:00:00Z", projects=["web"]))
 
         assert [r.record.data["id"] for r in output.records] == ["w" * 32]
 
     @HttpMocker()
-    def test_given_official_single_project_field_when_read_then_that_project_is_synced(self, http_mocker: HttpMocker) -> None:
-        http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11"), project("web", "12")]))
-        http_mocker.get(events_request("backend", START, END), page(events_url("backend"), [event("b" * 32, "2024-05-02T00:00:00Z")]))
+    def test_given_official_single_project_field_when_read_then_that_project_is_synced(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(
+            projects_request(), page(projects_url(), [project("backend", "11"), project("web", "12")])
+        )
+        http_mocker.get(
+            events_request("backend", START, END),
+            page(events_url("backend"), [event("b" * 32, "2024-05-02T00:00:00Z")]),
+        )
 
         output = read_stream("events", config(start_date="2024-05-01T00:00:00Z", project="backend"))
 
@@ -177,8 +211,13 @@ class EventsScopeTest(TestCase):
     def test_given_forbidden_project_when_read_then_it_is_skipped_with_its_name_and_others_sync(
         self, http_mocker: HttpMocker
     ) -> None:
-        http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11"), project("secret", "12")]))
-        http_mocker.get(events_request("backend", START, END), page(events_url("backend"), [event("b" * 32, "2024-05-02T00:00:00Z")]))
+        http_mocker.get(
+            projects_request(), page(projects_url(), [project("backend", "11"), project("secret", "12")])
+        )
+        http_mocker.get(
+            events_request("backend", START, END),
+            page(events_url("backend"), [event("b" * 32, "2024-05-02T00:00:00Z")]),
+        )
         http_mocker.get(
             events_request("secret", START, END),
             error(403, {"detail": "You do not have permission to perform this action."}),

@@ -29,15 +29,26 @@ class IssuesTest(TestCase):
         start = "2024-05-01T00:00:00.000000"
         http_mocker.get(projects_request(), projects_page())
         # Sentry may return a short (even empty) page while more exist: paging goes on.
-        http_mocker.get(issues_request("11", start, END), page(issues_url(), [], next_cursor="1717000000000:100:0"))
+        http_mocker.get(
+            issues_request("11", start, END), page(issues_url(), [], next_cursor="1717000000000:100:0")
+        )
         http_mocker.get(
             issues_request("11", start, END, cursor="1717000000000:100:0"),
-            page(issues_url(), [issue("1", "2024-05-31T10:00:00Z", "resolved"), issue("2", "2024-05-20T10:00:00.5Z", "ignored")]),
+            page(
+                issues_url(),
+                [
+                    issue("1", "2024-05-31T10:00:00Z", "resolved"),
+                    issue("2", "2024-05-20T10:00:00.5Z", "ignored"),
+                ],
+            ),
         )
 
         output = read_stream("issues", config(start_date="2024-05-01T00:00:00Z"))
 
-        assert [(r.record.data["id"], r.record.data["status"]) for r in output.records] == [("1", "resolved"), ("2", "ignored")]
+        assert [(r.record.data["id"], r.record.data["status"]) for r in output.records] == [
+            ("1", "resolved"),
+            ("2", "ignored"),
+        ]
         cursor = output.most_recent_state.stream_state.__dict__["states"][0]["cursor"]
         assert cursor == {"lastSeen": "2024-05-31T10:00:00.000000Z"}
 
@@ -49,19 +60,30 @@ class IssuesTest(TestCase):
         http_mocker.get(projects_request(), projects_page())
         http_mocker.get(
             issues_request("11", state_at, END),
-            page(issues_url(), [issue("3", "2024-06-01T09:00:00.123456Z"), issue("1", "2024-05-31T10:00:00Z")]),
+            page(
+                issues_url(), [issue("3", "2024-06-01T09:00:00.123456Z"), issue("1", "2024-05-31T10:00:00Z")]
+            ),
         )
 
         output = read_stream(
             "issues",
             config(start_date="2024-05-01T00:00:00Z"),
-            state={"states": [{"partition": {"parent_slice": {}, "project_id": "11"}, "cursor": {"lastSeen": state_at + "Z"}}]},
+            state={
+                "states": [
+                    {
+                        "partition": {"parent_slice": {}, "project_id": "11"},
+                        "cursor": {"lastSeen": state_at + "Z"},
+                    }
+                ]
+            },
         )
 
         assert [r.record.data["id"] for r in output.records] == ["3"]
 
     @HttpMocker()
-    def test_given_no_start_date_when_read_then_window_is_sentry_retention_of_90_days(self, http_mocker: HttpMocker) -> None:
+    def test_given_no_start_date_when_read_then_window_is_sentry_retention_of_90_days(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(projects_request(), projects_page())
         http_mocker.get(issues_request("11", "2024-03-03T12:00:00.000000", END), page(issues_url(), []))
 

@@ -27,7 +27,9 @@ def project(slug: str, pid: str, created: str = "2021-01-14T22:08:52.711809Z") -
 @freeze_time(NOW)
 class ProjectsTest(TestCase):
     @HttpMocker()
-    def test_given_two_pages_when_full_refresh_then_whole_organization_is_read(self, http_mocker: HttpMocker) -> None:
+    def test_given_two_pages_when_full_refresh_then_whole_organization_is_read(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(projects_request(), page(projects_url(), [project("a", "1")], next_cursor="0:100:0"))
         http_mocker.get(projects_request(cursor="0:100:0"), page(projects_url(), [project("b", "2")]))
 
@@ -36,11 +38,19 @@ class ProjectsTest(TestCase):
         assert [r.record.data["slug"] for r in output.records] == ["a", "b"]
 
     @HttpMocker()
-    def test_given_state_when_incremental_then_only_projects_created_after_it(self, http_mocker: HttpMocker) -> None:
+    def test_given_state_when_incremental_then_only_projects_created_after_it(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(
             projects_request(),
-            page(projects_url(), [project("old", "1", "2020-01-01T00:00:00Z"), project("edge", "2", "2023-01-01T00:00:00Z"),
-                                  project("new", "3", "2024-01-01T00:00:00.5Z")]),
+            page(
+                projects_url(),
+                [
+                    project("old", "1", "2020-01-01T00:00:00Z"),
+                    project("edge", "2", "2023-01-01T00:00:00Z"),
+                    project("new", "3", "2024-01-01T00:00:00.5Z"),
+                ],
+            ),
         )
 
         output = read_stream("projects", config(), state={"dateCreated": "2023-01-01T00:00:00.000000Z"})
@@ -48,8 +58,13 @@ class ProjectsTest(TestCase):
         assert [r.record.data["slug"] for r in output.records] == ["new"]
 
     @HttpMocker()
-    def test_given_projects_configured_when_read_then_others_are_left_out(self, http_mocker: HttpMocker) -> None:
-        http_mocker.get(projects_request(), page(projects_url(), [project("a", "1"), project("b", "2"), project("c", "3")]))
+    def test_given_projects_configured_when_read_then_others_are_left_out(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(
+            projects_request(),
+            page(projects_url(), [project("a", "1"), project("b", "2"), project("c", "3")]),
+        )
 
         output = read_stream("projects", config(projects=["c", "a"]), sync_mode=SyncMode.full_refresh)
 

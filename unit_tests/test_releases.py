@@ -13,7 +13,13 @@ NOW = "2024-06-01T12:00:00Z"
 
 
 def release(rid: int, created: str, *slugs: str) -> dict:
-    return record("releases", id=rid, version=f"v{rid}", dateCreated=created, projects=[{"slug": s, "name": s} for s in slugs])
+    return record(
+        "releases",
+        id=rid,
+        version=f"v{rid}",
+        dateCreated=created,
+        projects=[{"slug": s, "name": s} for s in slugs],
+    )
 
 
 @freeze_time(NOW)
@@ -41,10 +47,14 @@ class ReleasesTest(TestCase):
 
         assert [r.record.data["id"] for r in output.records] == [9]
         http_mocker.assert_number_of_calls(first, 1)
-        assert output.most_recent_state.stream_state.__dict__ == {"dateCreated": "2024-05-31T00:00:00.000000Z"}
+        assert output.most_recent_state.stream_state.__dict__ == {
+            "dateCreated": "2024-05-31T00:00:00.000000Z"
+        }
 
     @HttpMocker()
-    def test_given_projects_configured_when_read_then_only_releases_of_those_projects(self, http_mocker: HttpMocker) -> None:
+    def test_given_projects_configured_when_read_then_only_releases_of_those_projects(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(
             releases_request(),
             page(
@@ -57,14 +67,24 @@ class ReleasesTest(TestCase):
             ),
         )
 
-        output = read_stream("releases", config(projects=["backend", "mobile"]), sync_mode=SyncMode.full_refresh)
+        output = read_stream(
+            "releases", config(projects=["backend", "mobile"]), sync_mode=SyncMode.full_refresh
+        )
 
         assert [r.record.data["id"] for r in output.records] == [2, 1]
 
     @HttpMocker()
-    def test_given_no_start_date_when_full_refresh_then_every_page_is_read(self, http_mocker: HttpMocker) -> None:
-        http_mocker.get(releases_request(), page(releases_url(), [release(2, "2020-01-01T00:00:00Z", "a")], next_cursor="0:100:0"))
-        http_mocker.get(releases_request(cursor="0:100:0"), page(releases_url(), [release(1, "2019-01-01T00:00:00Z", "a")]))
+    def test_given_no_start_date_when_full_refresh_then_every_page_is_read(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(
+            releases_request(),
+            page(releases_url(), [release(2, "2020-01-01T00:00:00Z", "a")], next_cursor="0:100:0"),
+        )
+        http_mocker.get(
+            releases_request(cursor="0:100:0"),
+            page(releases_url(), [release(1, "2019-01-01T00:00:00Z", "a")]),
+        )
 
         output = read_stream("releases", config(), sync_mode=SyncMode.full_refresh)
 
