@@ -396,7 +396,13 @@ class SentryApi:
             if response.status_code != 200:
                 (on_error or (lambda r: raise_for_status(r, f"GET {path}")))(response)
                 raise_for_status(response, f"GET {path}")
-            yield from response.json()
+            try:
+                items = response.json()
+            except ValueError:
+                items = None
+            if not isinstance(items, list):
+                raise SentryError(f"GET {path}: Sentry answered 200 without a JSON list", status=200)
+            yield from items
             following = response.links.get("next", {})
             if following.get("results") != "true" or not following.get("cursor"):
                 return

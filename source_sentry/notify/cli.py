@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+import requests
+
 from source_sentry.connection import (
     ConfigError,
     SentryApi,
@@ -171,6 +173,8 @@ class _Run:
             return self._fail(EXIT_INPUT if exc.status is None else EXIT_SENTRY, str(exc))
         except (SentryUnavailable, SentryError) as exc:
             return self._fail(EXIT_SENTRY, str(exc))
+        except requests.RequestException as exc:
+            return self._fail(EXIT_SENTRY, f"Unexpected answer from Sentry: {exc.__class__.__name__}")
 
     def _notify(self, parsed: argparse.Namespace, environ: Mapping[str, str]) -> int:
         config = connection_config(

@@ -331,3 +331,20 @@ def test_given_org_token_without_project_read_when_notifying_then_release_post_v
     result = run_notify(*ARGS)
     assert result.code == 0, result.err
     assert len(writes(sentry)) == 2
+
+
+def test_given_deploy_list_not_json_when_looking_for_uncertain_deploy_then_exit_1(healthy_sentry, run_notify):
+    healthy_sentry.post(RELEASES, status_code=208)
+    healthy_sentry.post(DEPLOYS, status_code=502)
+    healthy_sentry.get(DEPLOYS, text=")]}',\n[]")
+    result = run_notify(*ARGS)
+    assert result.code == 1
+    assert "without a JSON list" in result.err
+    assert len(posts_to(healthy_sentry, DEPLOYS)) == 1
+
+
+def test_given_truncated_body_when_notifying_then_exit_1_without_traceback(healthy_sentry, run_notify):
+    healthy_sentry.post(RELEASES, exc=requests.exceptions.ChunkedEncodingError)
+    result = run_notify(*ARGS)
+    assert result.code == 1
+    assert result.err == "error: Unexpected answer from Sentry: ChunkedEncodingError\n"
