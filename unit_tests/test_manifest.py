@@ -62,6 +62,7 @@ def test_given_spec_then_hostname_pattern_is_the_one_the_notifier_validates_with
         ("http://127.0.0.1:9000", "http://127.0.0.1:9000/api/0/"),
         ("https://sentry.example.com/sentry/", "https://sentry.example.com/sentry/api/0/"),
         ("  http://10.0.0.5:9000/  ", "http://10.0.0.5:9000/api/0/"),
+        ("https://sentry.example.com/sentry/api/0/", "https://sentry.example.com/sentry/api/0/"),
     ],
 )
 def test_given_hostname_forms_when_manifest_builds_base_url_then_it_matches_the_notifier(
