@@ -28,6 +28,22 @@ def read_stream(
     return read(source, dict(config), catalog, built_state, expecting_exception=expecting_exception)
 
 
+class FakeClock:
+    """A wall clock for code that takes `sleep` and `clock` callables (the notifier, the
+    connection check): sleeps are recorded and move time forward, nothing waits."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 SLEEPS: list[float] = []
 
 

@@ -24,6 +24,7 @@ from source_sentry.connection import (
     project_slugs,
     resolve_settings,
 )
+from unit_tests.conftest import FakeClock
 from unit_tests.sentry import (
     BASE,
     ORG,
@@ -38,23 +39,8 @@ from unit_tests.sentry import (
 ORG_URL = f"{BASE}/organizations/{ORG}/"
 
 
-class Clock:
-    """A fake wall clock whose sleeps move time forward and are recorded."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def api(clock: Clock | None = None, **kwargs: Any) -> SentryApi:
-    clock = clock or Clock()
+def api(clock: FakeClock | None = None, **kwargs: Any) -> SentryApi:
+    clock = clock or FakeClock()
     return SentryApi(BASE, TOKEN, sleep=clock.sleep, clock=clock.time, **kwargs)
 
 
@@ -252,7 +238,7 @@ def test_given_request_when_sent_then_bearer_token_user_agent_and_trailing_slash
 
 
 def test_given_429_with_reset_header_when_requesting_then_waits_until_reset_and_retries(requests_mock):
-    clock = Clock(now=1_700_000_000.0)
+    clock = FakeClock(now=1_700_000_000.0)
     requests_mock.get(
         ORG_URL,
         [
@@ -270,7 +256,7 @@ def test_given_429_with_reset_header_when_requesting_then_waits_until_reset_and_
 
 
 def test_given_429_with_retry_after_when_requesting_then_retry_after_wins(requests_mock):
-    clock = Clock()
+    clock = FakeClock()
     requests_mock.get(
         ORG_URL,
         [
@@ -286,7 +272,7 @@ def test_given_429_with_retry_after_when_requesting_then_retry_after_wins(reques
 
 
 def test_given_429_resetting_far_away_when_requesting_then_wait_is_capped(requests_mock):
-    clock = Clock()
+    clock = FakeClock()
     requests_mock.get(
         ORG_URL,
         [
@@ -299,7 +285,7 @@ def test_given_429_resetting_far_away_when_requesting_then_wait_is_capped(reques
 
 
 def test_given_endless_429_when_requesting_then_gives_up_after_bounded_waits(requests_mock):
-    clock = Clock()
+    clock = FakeClock()
     requests_mock.get(ORG_URL, status_code=429, json={"detail": "Limit is 3/1s"})
     with pytest.raises(SentryUnavailable, match="rate-limiting .* Limit is 3/1s"):
         api(clock).request("GET", f"organizations/{ORG}/")
@@ -308,7 +294,7 @@ def test_given_endless_429_when_requesting_then_gives_up_after_bounded_waits(req
 
 
 def test_given_503_then_200_when_reading_then_retried_with_backoff(requests_mock):
-    clock = Clock()
+    clock = FakeClock()
     requests_mock.get(
         ORG_URL, [{"status_code": 503, "text": "<h1>down</h1>"}, {"status_code": 200, "json": {}}]
     )
@@ -317,7 +303,7 @@ def test_given_503_then_200_when_reading_then_retried_with_backoff(requests_mock
 
 
 def test_given_persistent_502_when_reading_then_unavailable_after_bounded_retries(requests_mock):
-    clock = Clock()
+    clock = FakeClock()
     requests_mock.get(ORG_URL, status_code=502, text="<title>Bad Gateway</title>")
     with pytest.raises(SentryUnavailable, match="sentry.example.com answered 502"):
         api(clock).request("GET", f"organizations/{ORG}/")
@@ -346,7 +332,7 @@ def test_given_write_that_may_have_arrived_when_it_fails_then_outcome_unknown_wi
 
 
 def test_given_write_whose_connection_never_opened_when_sent_then_retried_once(requests_mock):
-    clock = Clock()
+    clock = FakeClock()
     requests_mock.post(releases_url(), [{"exc": requests.exceptions.ConnectTimeout}, {"status_code": 201}])
     got = api(clock).request("POST", f"organizations/{ORG}/releases/", json_body={}, idempotent=False)
     assert got.status_code == 201

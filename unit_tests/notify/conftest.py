@@ -13,6 +13,7 @@ import requests_mock as rm
 from source_sentry import connection
 from source_sentry.notify import cli
 from source_sentry.notify.settings import ENV_NAMES
+from unit_tests.conftest import FakeClock
 
 TOKEN = "sntryu_notify_unit_test_token_8b1e"
 ORG = "acme"
@@ -33,21 +34,6 @@ class Outcome:
         return json.loads(self.out)
 
 
-class FakeClock:
-    """The notifier's clock: sleeps are recorded and move time forward, nothing waits."""
-
-    def __init__(self) -> None:
-        self.now = NOW_EPOCH
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No Sentry setting of the machine running the tests may leak in."""
@@ -59,7 +45,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
+    fake = FakeClock(NOW_EPOCH)
     monkeypatch.setattr(connection, "_sleep", fake.sleep)
     monkeypatch.setattr(connection, "_clock", fake.time)
     monkeypatch.setattr(cli, "_utcnow", lambda: NOW)
