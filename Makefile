@@ -2,31 +2,59 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# One stamp per set of extras, so `make sync` does not install the test tools and `make test`
+# does not reinstall what `make sync` already put there.
+SYNC_STAMP  := $(VENV)/.installed-sync
+TEST_STAMP  := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install test lint unit e2e clean
+.PHONY: install sync test lint unit e2e bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
+	@echo "Creating $(VENV) with $(PYTHON) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-install: $(STAMP)
+$(SYNC_STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing source-sentry and PyAirbyte into $(VENV) (a minute or two on a fresh machine) ..."
+	$(BIN)/pip install --quiet -e '.[airbyte]'
+	touch $@
 
-lint: $(STAMP)
-	$(BIN)/ruff check source_sentry unit_tests integration_tests scripts main.py
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing source-sentry with its test tools and PyAirbyte into $(VENV) ..."
+	$(BIN)/pip install --quiet -e '.[test,airbyte]'
+	touch $@
 
-# Every test: unit tests, the CDK's standard tests, the emulator's own tests and the end-to-end
-# runs of the installed command against it over loopback HTTP.
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,airbyte,bench]'
+	touch $@
+
+install: $(TEST_STAMP)
+
+# Sync every stream into a local DuckDB file through PyAirbyte, then sync again incrementally.
+# CONFIG=path/to/config.json syncs that Sentry organization; without it, the project's Sentry
+# emulator starts on 127.0.0.1 with sample data and is synced instead.
+sync: $(SYNC_STAMP)
+	AIRBYTE_OFFLINE_MODE=1 $(BIN)/python scripts/local_sync.py $(if $(CONFIG),--config '$(CONFIG)')
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check source_sentry unit_tests integration_tests scripts bench main.py
+
+# Every test: unit tests, the CDK's standard tests, the emulator's own tests, the end-to-end
+# runs of the installed command against it over loopback HTTP, the local sync and the
+# benchmark's smoke mode.
 test: lint
 	$(BIN)/python -m pytest
 
-unit: $(STAMP)
+unit: $(TEST_STAMP)
 	$(BIN)/python -m pytest unit_tests
 
-e2e: $(STAMP)
+e2e: $(TEST_STAMP)
 	$(BIN)/python -m pytest integration_tests
+
+# The full benchmark (not part of `make test`): writes docs/benchmarks.md.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks of source-sentry against its Sentry emulator: `make bench` writes docs/benchmarks.md."""
