@@ -110,3 +110,33 @@ def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_disco
     assert sorted(streams) == sorted(STREAMS)
     assert streams["events"]["default_cursor_field"] == ["dateReceived"]
     assert "entries" in streams["events"]["json_schema"]["properties"]
+
+
+def _api_budget():
+    from airbyte_cdk.sources.declarative.models.declarative_component_schema import HTTPAPIBudget
+    from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+
+    return ModelToComponentFactory().create_component(HTTPAPIBudget, MANIFEST["api_budget"], config={})
+
+
+REQUEST_PATHS = {
+    "projects": "organizations/acme/projects/",
+    "project_detail": "projects/acme/billing/",
+    "events": "projects/acme/billing/events/",
+    "issues": "organizations/acme/issues/",
+    "releases": "organizations/acme/releases/",
+}
+
+
+@pytest.mark.parametrize("base", ["https://sentry.io/api/0/", "http://127.0.0.1:9000/sentry/api/0/"])
+def test_given_each_stream_request_when_budget_matches_then_each_has_its_own_policy(base: str) -> None:
+    import requests
+
+    budget = _api_budget()
+    policies = {}
+    for stream, path in REQUEST_PATHS.items():
+        request = requests.Request("GET", f"{base}{path}?cursor=0:100:0&per_page=100").prepare()
+        policies[stream] = budget.get_matching_policy(request)
+
+    assert all(policies.values()), {s: p for s, p in policies.items() if p is None}
+    assert len({id(p) for p in policies.values()}) == len(REQUEST_PATHS)
