@@ -79,6 +79,9 @@ def _run_protocol(args: list[str]) -> int:
             ).as_airbyte_message()
         )
         return 1
+    from source_sentry import pacing
+
+    pacing.install()
     source = SourceSentry(config=config, catalog=catalog, state=state)
     launch(source, args)
     return 0

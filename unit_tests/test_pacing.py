@@ -1,0 +1,129 @@
+"""Rate-limit waits are reported in words Airbyte shows: how long, and why.
+
+The CDK's own code paths produce the messages here, so a CDK release that changes its wording
+fails these tests instead of silently dropping our log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+from airbyte_cdk.sources.streams import call_rate
+from airbyte_cdk.sources.streams.call_rate import (
+    FixedWindowCallRatePolicy,
+    HttpAPIBudget,
+    HttpRequestRegexMatcher,
+)
+from airbyte_cdk.sources.streams.http import rate_limiting
+from airbyte_cdk.sources.streams.http.exceptions import UserDefinedBackoffException
+
+from source_sentry import pacing
+
+URL = "https://sentry.example.com/api/0/projects/acme/billing/events/?full=true&cursor=0:100:0"
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+    monkeypatch.setattr(call_rate, "logger", call_rate.logger)
+    monkeypatch.setattr(rate_limiting, "logger", rate_limiting.logger)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    pacing.install()
+    caplog.set_level(logging.INFO, logger="airbyte")
+    return caplog
+
+
+def _info(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+
+
+def test_given_budget_used_up_when_next_request_then_info_says_path_and_seconds(installed) -> None:
+    policy = FixedWindowCallRatePolicy(
+        next_reset_ts=datetime.now() + timedelta(seconds=42), period=timedelta(minutes=1), call_limit=1,
+        matchers=[HttpRequestRegexMatcher(url_path_pattern="/events$")],
+    )
+    budget = HttpAPIBudget(policies=[policy])
+    request = requests.Request("GET", URL).prepare()
+
+    budget.acquire_call(request)
+    # time.sleep is a no-op here, so the window never resets and the CDK gives up after its tries.
+    with pytest.raises(call_rate.CallRateLimitHit):
+        budget.acquire_call(request)
+
+    waits = [m for m in _info(installed) if m.startswith("Rate limit:")]
+    assert waits
+    assert "/api/0/projects/acme/billing/events/ has no requests left" in waits[0]
+    assert "cursor" not in waits[0]
+    seconds = float(waits[0].split("waiting ")[1].split(" s")[0])
+    assert 40 <= seconds <= 42
+
+
+def _retry_log(status: int | None, backoff: float, caplog: pytest.LogCaptureFixture) -> list[str]:
+    response = requests.Response()
+    response.status_code = status or 0
+    request = requests.Request("GET", URL).prepare()
+    error = UserDefinedBackoffException(backoff=backoff, request=request, response=response)
+    if not status:
+        error.response = None
+    calls = iter([error])
+
+    @rate_limiting.user_defined_backoff_handler(max_tries=2)
+    def send() -> str:
+        error = next(calls, None)
+        if error:
+            raise error
+        return "ok"
+
+    assert send() == "ok"
+    return _info(caplog)
+
+
+def test_given_429_when_retrying_then_info_names_rate_limit_and_wait(installed) -> None:
+    messages = _retry_log(429, 4.5, installed)
+
+    assert messages == [
+        "Rate limit: Sentry answered HTTP 429 (too many requests); waiting 5.5 s, until the time its "
+        "Retry-After or X-Sentry-Rate-Limit-Reset header gives, then retrying."
+    ]
+
+
+def test_given_server_error_when_retrying_then_info_does_not_call_it_a_rate_limit(installed) -> None:
+    messages = _retry_log(502, 2, installed)
+
+    assert messages == ["Sentry answered HTTP 502; retrying in 3.0 s, with longer waits after each failure."]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Acquiring call for endpoint https://x/ using policy: p",
+        "Caught retryable error 'boom' after 1 tries. Waiting 1 seconds then retrying...",
+        "Policy p matched nothing",
+    ],
+)
+def test_given_other_messages_then_passed_through_unchanged(message: str) -> None:
+    assert pacing.budget_wait_message(message) is None
+    assert pacing.header_retry_message(message) is None
+
+
+def test_given_long_wait_then_said_in_minutes() -> None:
+    message = pacing.budget_wait_message(
+        f"Policy P reached call limit for endpoint {URL} (rate). Sleeping for 0:03:00 on attempt 1."
+    )
+
+    assert message is not None
+    assert "waiting 3.0 min" in message
+
+
+def test_given_install_twice_then_wrapped_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(call_rate, "logger", call_rate.logger)
+    monkeypatch.setattr(rate_limiting, "logger", rate_limiting.logger)
+
+    pacing.install()
+    first = call_rate.logger
+    pacing.install()
+
+    assert call_rate.logger is first
+    assert isinstance(first, pacing._PacingLogger)
