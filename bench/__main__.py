@@ -1,0 +1,140 @@
+"""``python -m bench``: the benchmarks of issue 6, written to docs/benchmarks.md.
+
+``--smoke`` runs every section with tiny data, our connector and the floor only (no PyPI
+downloads, no profile), in well under a minute; `make test` runs it so the benchmark cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench import report, sections
+from bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
+from bench.emulator import ROOT
+from bench.plan import FULL, SMOKE
+
+SECTIONS = ("throughput", "official", "rate_limited", "startup")
+NOTE = ROOT / "bench" / "note.md"
+
+
+def environment() -> dict[str, str]:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        memory = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
+    except ImportError:
+        memory = "?"
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, {memory}",
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": platform.python_version(),
+        "source-sentry": f"{metadata.version('source-sentry')} (commit {commit or '?'})",
+        "airbyte-cdk (ours)": metadata.version("airbyte-cdk"),
+        "requests": metadata.version("requests"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap.add_argument("--smoke", action="store_true", help="tiny data, no PyPI programs, no profile")
+    ap.add_argument(
+        "--out", type=Path, help="markdown output (default docs/benchmarks.md; required with --smoke)"
+    )
+    ap.add_argument("--json", type=Path, help="also write the raw results here")
+    ap.add_argument(
+        "--render", type=Path, metavar="JSON", help="only render the markdown from saved --json results"
+    )
+    ap.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}"
+    )
+    args = ap.parse_args(argv)
+    if args.smoke and args.out is None:
+        ap.error("--smoke needs --out (the smoke run must not overwrite docs/benchmarks.md)")
+    out = args.out or ROOT / "docs" / "benchmarks.md"
+    if args.render:
+        saved = _int_keys(json.loads(args.render.read_text()))
+        if NOTE.exists() and saved["meta"]["plan"] == "full":
+            saved["results"]["note"] = NOTE.read_text()
+        out.write_text(report.render(saved["results"], saved["meta"]))
+        return 0
+    plan = SMOKE if args.smoke else FULL
+    only = set(args.only.split(","))
+    started = time.perf_counter()
+
+    def log(text: str) -> None:
+        print(f"[{time.perf_counter() - started:6.0f} s] {text}", flush=True)
+
+    meta = {"plan": plan.name, "environment": environment()}
+    if plan.external and "official" in only:
+        ensure_venv(OFFICIAL_VENV, "airbyte-source-sentry")
+    if plan.external and "startup" in only:
+        ensure_venv(CLI_VENV, "sentry-cli")
+    problems = sections.Problems()
+    results: dict = {"plan_issues_per_events": plan.issues_per_events}
+    steps = {
+        "throughput": lambda: results.update(sections.throughput_and_incremental(plan, work, problems, log)),
+        "official": lambda: results.__setitem__("official", sections.official(plan, work, problems, log)),
+        "rate_limited": lambda: results.__setitem__(
+            "rate_limited", sections.rate_limited(plan, work, problems, log)
+        ),
+        "startup": lambda: results.__setitem__("startup", sections.startup(plan, work, problems, log)),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Workdir(Path(tmp))
+        for name, step in steps.items():
+            if name not in only or (name == "official" and not plan.external):
+                continue
+            try:
+                step()
+            except Exception as error:  # noqa: BLE001 - one broken section must not lose the others
+                problems.append(f"section {name} failed: {error!r}")
+                log(f"section {name} failed: {error!r}")
+            if args.json:  # a checkpoint: --render can write the page from it
+                args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
+    if not args.smoke and NOTE.exists():
+        results["note"] = NOTE.read_text()
+    meta["environment"]["benchmark wall time"] = f"{time.perf_counter() - started:.0f} s"
+    meta["problems"] = list(problems)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.render(results, meta))
+    if args.json:
+        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
+    log(f"wrote {out}")
+    for problem in problems:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _int_keys(obj):
+    """JSON turned the sizes used as keys into strings: turn them back."""
+    if isinstance(obj, dict):
+        return {(int(k) if isinstance(k, str) and k.isdigit() else k): _int_keys(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_int_keys(v) for v in obj]
+    return obj
+
+
+if __name__ == "__main__":
+    sys.exit(main())

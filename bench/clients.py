@@ -1,0 +1,163 @@
+"""The programs being compared, run as their real commands: our `source-sentry`, Airbyte's own
+Sentry connector and sentry-cli (each from PyPI, in its own virtual environment under .bench/),
+and the plain-requests floor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import measure
+from bench.emulator import ROOT, EmulatorProcess
+from integration_tests.sync import catalog
+
+OURS = str(Path(sys.executable).parent / "source-sentry")
+BENCH_DIR = ROOT / ".bench"
+OFFICIAL_PACKAGE = "airbyte-source-sentry"
+OFFICIAL_VENV = BENCH_DIR / "venv-airbyte-source-sentry"
+CLI_VENV = BENCH_DIR / "venv-sentry-cli"
+
+
+class Workdir:
+    """Config, catalog and state files for runs, in one directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self._n = 0
+
+    def read_args(self, config: dict, streams: list[str] | None, mode: str, state: Any = None) -> list[str]:
+        self._n += 1
+        stem = self.path / f"run{self._n}"
+        Path(f"{stem}.config.json").write_text(json.dumps(config))
+        Path(f"{stem}.catalog.json").write_text(json.dumps(catalog(streams, mode)))
+        args = ["read", "--config", f"{stem}.config.json", "--catalog", f"{stem}.catalog.json"]
+        if state is not None:
+            Path(f"{stem}.state.json").write_text(json.dumps(state))
+            args += ["--state", f"{stem}.state.json"]
+        return args
+
+
+def our_config(emu: EmulatorProcess, projects: list[str] | None = None, bare_host: bool = False) -> dict:
+    config = {
+        "auth_token": emu.token,
+        "organization": emu.organization,
+        "hostname": emu.host_port if bare_host else emu.base_url,
+    }
+    if projects:
+        config["projects"] = projects
+    return config
+
+
+def official_config(emu: EmulatorProcess, project: str) -> dict:
+    # It builds https://{hostname}/api/0/: a bare host is all it can take.
+    return {
+        "auth_token": emu.token,
+        "organization": emu.organization,
+        "hostname": emu.host_port,
+        "project": project,
+    }
+
+
+def read(
+    command: str,
+    emu: EmulatorProcess,
+    work: Workdir,
+    config: dict,
+    streams: list[str] | None = None,
+    *,
+    mode: str = "incremental",
+    state: Any = None,
+    env: dict | None = None,
+    collect_ids: bool = False,
+) -> tuple[measure.Measurement, dict]:
+    """One `read` of ``command``; the measurement and the requests the emulator saw."""
+    emu.reset_log()
+    server_cpu = emu.cpu_seconds()
+    m = measure.run(
+        [command, *work.read_args(config, streams, mode, state)],
+        env=env,
+        cwd=work.path,
+        collect_ids=collect_ids,
+    )
+    requests_seen = emu.request_counts()
+    requests_seen["server_cpu"] = emu.cpu_seconds() - server_cpu
+    return m, requests_seen
+
+
+def floor(
+    emu: EmulatorProcess, streams: list[str], projects: list[str] | None = None
+) -> tuple[measure.Measurement, dict]:
+    emu.reset_log()
+    env = dict(os.environ, BENCH_TOKEN=emu.token)
+    if emu.ca_cert:
+        env["REQUESTS_CA_BUNDLE"] = emu.ca_cert
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.floor",
+        emu.base_url,
+        emu.organization,
+        "--streams",
+        ",".join(streams),
+    ]
+    if projects:
+        argv += ["--projects", ",".join(projects)]
+    m = measure.run(argv, env=env, cwd=ROOT, parse=False)
+    out = json.loads(m.stdout_tail.strip().splitlines()[-1]) if m.returncode == 0 else {"records": {}}
+    m.counts.update(out["records"])
+    return m, emu.request_counts()
+
+
+# Programs from PyPI ---------------------------------------------------------------------------
+def ensure_venv(venv: Path, package: str) -> None:
+    """A virtual environment of its own holding ``package`` (the newest on PyPI when created)."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    probe = subprocess.run([str(python), "-m", "pip", "show", package], capture_output=True, text=True)
+    if probe.returncode != 0:
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", package],
+            check=True,
+        )
+
+
+def package_versions(venv: Path, *names: str) -> dict[str, str]:
+    code = (
+        "import importlib.metadata as m, json, sys; "
+        "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
+    )
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code, *names], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def official_command() -> str:
+    # Its console script is also called source-sentry: always call it by absolute path.
+    return str(OFFICIAL_VENV / "bin" / "source-sentry")
+
+
+def trust_ca_in_official_venv(ca_cert: str) -> None:
+    """The official connector (airbyte-cdk 6.x) sends through ``Session.send``, which ignores
+    REQUESTS_CA_BUNDLE, so it verifies against certifi's bundle only: add the emulator's
+    throw-away CA to the certifi bundle of that connector's own virtual environment."""
+    code = "import certifi; print(certifi.where())"
+    where = Path(
+        subprocess.run(
+            [str(OFFICIAL_VENV / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
+    pristine = where.with_name(where.name + ".pristine")
+    if not pristine.exists():
+        pristine.write_bytes(where.read_bytes())
+    where.write_bytes(pristine.read_bytes() + b"\n" + Path(ca_cert).read_bytes())
+
+
+def sentry_cli() -> str:
+    return str(CLI_VENV / "bin" / "sentry-cli")

@@ -1,0 +1,58 @@
+"""How big each measurement is, for the full run and for the smoke run that `make test` does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    throughput_sizes: tuple[int, ...]  # events in the organization
+    throughput_runs: dict[int, int]  # runs per size (medians)
+    memory_sizes: tuple[int, ...]
+    incremental_history: tuple[int, ...]  # organizations the incremental runs happen in
+    incremental_new: dict[int, tuple[int, ...]]  # history -> new-event counts
+    incremental_runs: int
+    rate_limited_events: int
+    rate_overrides: dict[str, str] = field(default_factory=dict)
+    official_sizes: dict[int, int] = field(default_factory=dict)  # size -> runs
+    startup_runs: int = 5
+    profile: bool = True
+    external: bool = True  # PyPI programs (Airbyte's connector, sentry-cli)
+    issues_per_events: int = 20  # one issue per this many events
+    projects: int = 3
+
+    def issues(self, events: int) -> int:
+        return max(events // self.issues_per_events, self.projects)
+
+
+FULL = Plan(
+    name="full",
+    throughput_sizes=(10_000, 100_000),
+    throughput_runs={10_000: 3, 100_000: 2},
+    memory_sizes=(10_000, 100_000, 1_000_000),
+    incremental_history=(10_000, 100_000),
+    incremental_new={10_000: (0, 100), 100_000: (0, 100, 10_000)},
+    incremental_runs=3,
+    rate_limited_events=10_000,
+    official_sizes={10_000: 3},
+    startup_runs=5,
+)
+
+# Every section with tiny data, our connector and the floor only: no PyPI downloads, no profile.
+SMOKE = Plan(
+    name="smoke",
+    throughput_sizes=(300, 900),
+    throughput_runs={300: 1, 900: 1},
+    memory_sizes=(300, 900),
+    incremental_history=(900,),
+    incremental_new={900: (0, 150)},
+    incremental_runs=1,
+    rate_limited_events=500,
+    # Sentry's windows shrunk so that the smoke run still meets every limit within seconds.
+    rate_overrides={"events": "3/1/1", "issues": "5/1", "releases": "40/1", "default": "40/1"},
+    startup_runs=1,
+    profile=False,
+    external=False,
+)

@@ -1,0 +1,395 @@
+"""docs/benchmarks.md from the measurements: tables first, then the closing note with the headline
+ratios. Every figure here is computed from this run's data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.measure import fmt, median, ratio, spread
+
+
+def _med(rows: list[dict], key: str) -> float:
+    return median([r[key] for r in rows])
+
+
+def _rate(rows: list[dict]) -> float:
+    """Records per second, median over runs."""
+    return median([r["records"] / r["wall"] for r in rows if r["wall"]])
+
+
+def _cpu_per_k(rows: list[dict]) -> float:
+    return median([1000 * r["cpu"] / r["records"] for r in rows if r["records"]])
+
+
+def headline(res: dict[str, Any]) -> dict[str, Any]:
+    h: dict[str, Any] = {}
+    tp = res.get("throughput", {})
+    if tp:
+        size = max(tp)
+        ev = tp[size]["streams"]["events"]
+        h["size"] = size
+        h["events_rate"] = _rate(ev["ours"])
+        h["floor_share"] = _rate(ev["ours"]) / _rate(ev["floor"])
+        iss = tp[size]["streams"]["issues"]
+        h["issues_floor_share"] = _rate(iss["ours"]) / _rate(iss["floor"])
+    off = res.get("official", {}).get("sizes", {})
+    if off:
+        size = max(off)
+        o = off[size]
+        h["official_size"] = size
+        h["official_wall"] = _med(o["ours"], "wall") / _med(o["theirs"], "wall")
+        h["official_rate"] = (_med(o["ours"], "records") / _med(o["ours"], "wall")) / (
+            _med(o["theirs"], "records") / _med(o["theirs"], "wall")
+        )
+        h["official_requests"] = _med(o["ours"], "requests") / _med(o["theirs"], "requests")
+    inc = res.get("incremental", {})
+    if inc:
+        size = max(inc)
+        h["incremental"] = {new: _med(rows, "requests") for new, rows in inc[size].items()}
+        h["incremental_size"] = size
+    rl = res.get("rate_limited")
+    if rl:
+        h["rate_wall"], h["rate_least"], h["rate_429"] = rl["wall"], rl["least"], rl["req_429"]
+    mem = res.get("memory", {})
+    if mem:
+        h["memory"] = {size: median(v) for size, v in sorted(mem.items())}
+    return h
+
+
+def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
+    out: list[str] = []
+    w = out.append
+    w("# Benchmarks\n")
+    w(
+        "How long a sync takes, how many API calls it makes and how much memory it needs, measured "
+        "against the project's Sentry emulator (`integration_tests/emulator/`) in one run of "
+        f"`make bench` (`python -m bench{' --smoke' if meta['plan'] == 'smoke' else ''}`). Compare "
+        "figures within this page only: they come from one shared, noisy machine. Medians of several "
+        "runs where a cell shows `median (min–max)`.\n"
+    )
+    w("## Machine, versions, date\n")
+    w("| | |\n|---|---|")
+    for key, value in meta["environment"].items():
+        w(f"| {key} | {value} |")
+    w("")
+    w(
+        "Every client runs as its own process (the real command, as Airbyte runs it) against an "
+        "emulator in another process, over loopback. Wall time, CPU time (user + system) and peak "
+        "resident memory come from the kernel's accounting of that one process (`wait4`); requests "
+        "from the emulator's request log; records from the client's stdout. The emulator shares the "
+        "machine's two cores with the client, so its CPU time is shown where it matters.\n"
+    )
+    if meta.get("problems"):
+        w("**Correctness problems in this run** (the figures below are not to be trusted):\n")
+        for p in meta["problems"]:
+            w(f"- {p}")
+        w("")
+    _throughput(res, w)
+    _floor(res, w)
+    _official(res, w)
+    _incremental(res, w)
+    _rate_limited(res, w)
+    _memory(res, w)
+    _startup(res, w)
+    _profile(res, w)
+    _closing(res, w)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _throughput(res: dict, w) -> None:
+    w("## 1. Full sync throughput, no rate limits\n")
+    w(
+        "The self-hosted case: the server answers as fast as it can, so our own CPU cost is what "
+        "limits. One stream per sync (a first incremental sync, which reads everything), three "
+        f"projects, one issue per {res['plan_issues_per_events']} events, default settings "
+        "(4 workers off sentry.io).\n"
+    )
+    w(
+        "| events in org | stream | records | wall s | records/s | CPU s per 1,000 records | "
+        "peak RSS MB | requests | emulator CPU s |"
+    )
+    w("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for size, entry in sorted(res.get("throughput", {}).items()):
+        for stream, s in entry["streams"].items():
+            rows = s["ours"]
+            w(
+                f"| {size:,} | {stream} | {fmt(int(_med(rows, 'records')))} "
+                f"| {spread([r['wall'] for r in rows])} "
+                f"| {fmt(_rate(rows))} | {fmt(_cpu_per_k(rows))} | {fmt(_med(rows, 'rss'))} "
+                f"| {fmt(int(_med(rows, 'requests')))} | {fmt(_med(rows, 'server_cpu'))} |"
+            )
+    w("")
+
+
+def _floor(res: dict, w) -> None:
+    w("## 2. Against the floor: plain `requests`\n")
+    w(
+        "The same pages (same endpoints and parameters, `Link` paging) fetched one after another by "
+        "a minimal loop of `requests.get(...).json()` (`bench/floor.py`): no framework, nothing "
+        "written out. It is what the emulator and Python's HTTP stack can deliver here; our share of "
+        "it is what the connector framework and our manifest cost.\n"
+    )
+    w(
+        "| events in org | stream | floor records/s | floor CPU s per 1,000 | ours records/s | "
+        "**ours as share of floor** | ours CPU ÷ floor CPU |"
+    )
+    w("|---:|---|---:|---:|---:|---:|---:|")
+    for size, entry in sorted(res.get("throughput", {}).items()):
+        for stream, s in entry["streams"].items():
+            ours, base = s["ours"], s["floor"]
+            share = _rate(ours) / _rate(base) if _rate(base) else float("nan")
+            w(
+                f"| {size:,} | {stream} | {fmt(_rate(base))} | {fmt(_cpu_per_k(base))} | {fmt(_rate(ours))} "
+                f"| **{share:.0%}** | {ratio(_cpu_per_k(ours), _cpu_per_k(base))} |"
+            )
+    w("")
+
+
+def _official(res: dict, w) -> None:
+    w("## 3. Airbyte's own Sentry connector\n")
+    off = res.get("official")
+    if not off:
+        w(
+            "Not run in this mode (the smoke run downloads nothing from PyPI). `make bench` installs "
+            "`airbyte-source-sentry` into `.bench/venv-airbyte-source-sentry` and runs it here.\n"
+        )
+        return
+    v = off["versions"]
+    w(
+        f"`airbyte-source-sentry` {v.get('airbyte-source-sentry')} (the newest on PyPI when its "
+        f"virtual environment was made; it runs airbyte-cdk {v.get('airbyte-cdk')}), in its own "
+        "virtual environment, on the same data in the same emulator. It builds "
+        "`https://{hostname}/api/0/`, so the emulator serves https (`--tls`) and both connectors get "
+        "`hostname: 127.0.0.1:PORT`. It ignores `REQUESTS_CA_BUNDLE` (its CDK sends through "
+        "`Session.send`, which skips environment settings), so the emulator's throw-away CA is "
+        "appended to the certifi bundle inside that connector's own virtual environment.\n"
+    )
+    w(
+        "It syncs one project per configuration (`project` is required), so an organization takes "
+        "one connection per project: its figures are the sum over one run per project, which is "
+        "what a user would run. Ours syncs the whole organization in one run. All five streams, "
+        "first sync.\n"
+    )
+    for size, o in sorted(off["sizes"].items()):
+        ours, theirs = o["ours"], o["theirs"]
+        w(f"**{size:,} events, {o['projects']} projects** (medians of {len(ours)} runs)\n")
+        w("| | ours (1 connection) | Airbyte's (1 per project) | ours ÷ theirs |")
+        w("|---|---:|---:|---:|")
+        rate_o = _med(ours, "records") / _med(ours, "wall")
+        rate_t = _med(theirs, "records") / _med(theirs, "wall")
+        w(f"| wall s | {spread([r['wall'] for r in ours])} | {spread([r['wall'] for r in theirs])} "
+          f"| {ratio(_med(ours, 'wall'), _med(theirs, 'wall'))} |")  # fmt: skip
+        w(f"| records/s (all records emitted) | {fmt(rate_o)} | {fmt(rate_t)} | {ratio(rate_o, rate_t)} |")
+        w(f"| CPU s | {fmt(_med(ours, 'cpu'))} | {fmt(_med(theirs, 'cpu'))} "
+          f"| {ratio(_med(ours, 'cpu'), _med(theirs, 'cpu'))} |")  # fmt: skip
+        w(f"| requests | {fmt(int(_med(ours, 'requests')))} | {fmt(int(_med(theirs, 'requests')))} "
+          f"| {ratio(_med(ours, 'requests'), _med(theirs, 'requests'))} |")  # fmt: skip
+        w(f"| peak RSS MB (largest process) | {fmt(_med(ours, 'rss'))} | {fmt(_med(theirs, 'rss'))} "
+          f"| {ratio(_med(ours, 'rss'), _med(theirs, 'rss'))} |")  # fmt: skip
+        w("")
+        w("What each emitted, against the emulator's ground truth (records, and distinct ids):\n")
+        w(
+            "| stream | ground truth | ours | Airbyte's | Airbyte's distinct "
+            "| incremental right after, nothing new: ours | Airbyte's |"
+        )
+        w("|---|---:|---:|---:|---:|---:|---:|")
+        last_o, last_t = ours[-1], theirs[-1]
+        for stream, truth in o["truth"].items():
+            w(
+                f"| {stream} | {truth:,} | {last_o['counts'].get(stream, 0):,} | "
+                f"{last_t['counts'].get(stream, 0):,} | {last_t['unique'].get(stream, 0):,} | "
+                f"{o['ours_again']['counts'].get(stream, 0):,} | "
+                f"{o['theirs_again']['counts'].get(stream, 0):,} |"
+            )
+        w("")
+        w(
+            f"The incremental sync right after took {fmt(o['ours_again']['requests'])} requests and "
+            f"{fmt(o['ours_again']['wall'])} s for ours, {fmt(o['theirs_again']['requests'])} requests and "
+            f"{fmt(o['theirs_again']['wall'])} s for Airbyte's.\n"
+        )
+    w(
+        "What it does differently: `projects` (from the deprecated `/api/0/projects/` list) and "
+        "`releases` are organization-wide in every connection, so each project's connection emits "
+        "them all again; its `project_detail` is the one project. Events and issues are filtered "
+        "by comparing date strings, and its events cursor is `dateCreated`, so late events are "
+        "missed and the record at the cursor comes again. It cannot reach a server by plain http or "
+        "under a path prefix. Issues come from the per-project issues endpoint.\n"
+    )
+
+
+def _incremental(res: dict, w) -> None:
+    w("## 4. Incremental cost\n")
+    w(
+        "After a full sync, N new events arrive in one project (the emulator opens one new issue "
+        "per 1,000), then an incremental sync of all five streams runs from the previous state. "
+        "Each row is a sync from the state the one before it left. The events window reaches "
+        "`lookback_minutes` (60) back for late events, so about an hour of events is read again "
+        "(and filtered out) in every project: a fixed cost per project, not per event of history.\n"
+    )
+    w(
+        "| events in org (history) | new events | records emitted (events / issues / other) "
+        "| requests | requests by endpoint | wall s |"
+    )
+    w("|---:|---:|---|---:|---|---:|")
+    for size, table in sorted(res.get("incremental", {}).items()):
+        for new, rows in table.items():
+            last = rows[-1]
+            counts = last["counts"]
+            other = sum(n for s, n in counts.items() if s not in ("events", "issues"))
+            cats = ", ".join(f"{k} {v}" for k, v in sorted(last["by_category"].items()))
+            w(
+                f"| {size:,} | {new:,} | {counts.get('events', 0):,} / {counts.get('issues', 0):,} / {other} "
+                f"| {spread([r['requests'] for r in rows])} | {cats} | {spread([r['wall'] for r in rows])} |"
+            )
+    w("")
+
+
+def _rate_limited(res: dict, w) -> None:
+    w("## 5. Sentry's rate limits\n")
+    rl = res.get("rate_limited")
+    if not rl:
+        w("Not run.\n")
+        return
+    lim = rl["limits"]
+    w(
+        f"An organization of {rl['events']:,} events, all five streams, against the emulator with "
+        + ("**smaller windows than Sentry's** (smoke run) " if rl["overridden"] else "Sentry's real limits ")
+        + "(requests per window, window seconds, requests in flight): "
+        + ", ".join(f"{c} {v[0]}/{v[1]:g} s/{v[2]}" for c, v in sorted(lim.items()))
+        + ". The sync starts just after an events window opens. The least time the limits allow is "
+        "what the answered requests of each endpoint need if each window is used to the full, from "
+        "that start; the slowest endpoint decides.\n"
+    )
+    w(
+        "| wall s | least time the limits allow, s | wall ÷ least | requests | got 429 "
+        "| events requests per window |"
+    )
+    w("|---:|---:|---:|---:|---:|---|")
+    w(
+        f"| {fmt(rl['wall'])} | {fmt(rl['least'])} | {ratio(rl['wall'], rl['least'])} | {rl['requests']:,} | "
+        f"**{rl['req_429']}** | {', '.join(map(str, rl['events_per_window']))} |"
+    )
+    w("")
+    w("| endpoint | answered | 429 |")
+    w("|---|---:|---:|")
+    for cat, c in sorted(rl["by_category"].items()):
+        w(f"| {cat} | {c['ok']:,} | {c['429']:,} |")
+    w("")
+
+
+def _memory(res: dict, w) -> None:
+    w("## 6. Peak memory against records\n")
+    w(
+        "Peak resident memory of the connector process, events stream, three projects. Records "
+        "stream through: memory should not grow with the number of records.\n"
+    )
+    w("| events | peak RSS MB | wall s | records/s |")
+    w("|---:|---:|---:|---:|")
+    tp = res.get("throughput", {})
+    for size, values in sorted(res.get("memory", {}).items()):
+        if size in tp:
+            rows = tp[size]["streams"]["events"]["ours"]
+            wall, rate = _med(rows, "wall"), _rate(rows)
+        else:
+            run = res["memory_runs"][size]
+            wall, rate = run["wall"], run["records"] / run["wall"]
+        w(f"| {size:,} | {spread(values)} | {fmt(wall)} | {fmt(rate)} |")
+    w("")
+    starts = {size: e["emulator_startup"] for size, e in tp.items()}
+    starts.update({size: r["emulator_startup"] for size, r in res.get("memory_runs", {}).items()})
+    w(
+        "The emulator generates events lazily; its start-up (which lays out the issues) took "
+        + ", ".join(f"{fmt(v)} s at {k:,} events" for k, v in sorted(starts.items()))
+        + ".\n"
+    )
+
+
+def _startup(res: dict, w) -> None:
+    w("## 7. Start-up and the notifier\n")
+    st = res.get("startup")
+    if not st:
+        w("Not run.\n")
+        return
+    w(
+        "`spec` loads the CDK and the manifest; `notify` is dispatched before the CDK is imported. "
+        "`notify` records one release and one deploy of it (with its connection check); sentry-cli "
+        "does the same with `sentry-cli releases new VERSION` then `sentry-cli deploys new "
+        "--release VERSION -e production` (two processes, summed), against the same emulator.\n"
+    )
+    w("| command | wall s | CPU s | peak RSS MB | requests |")
+    w("|---|---:|---:|---:|---:|")
+    for label, rows in st["rows"].items():
+        w(
+            f"| `{label}` | {spread([r['wall'] for r in rows])} | {fmt(_med(rows, 'cpu'))} "
+            f"| {fmt(_med(rows, 'rss'))} | {fmt(int(_med(rows, 'requests')))} |"
+        )
+    w("")
+    if "sentry-cli" in st["rows"]:
+        w(
+            f"{st.get('sentry_cli_version', 'sentry-cli')} from PyPI (the package ships its binary). "
+            f"`notify` ÷ sentry-cli wall time: "
+            f"{ratio(_med(st['rows']['notify'], 'wall'), _med(st['rows']['sentry-cli'], 'wall'))}.\n"
+        )
+    else:
+        w("sentry-cli is not run in this mode (it comes from PyPI).\n")
+
+
+def _profile(res: dict, w) -> None:
+    w("## Where our time goes\n")
+    prof = res.get("profile")
+    if not prof:
+        w("No profile in this mode (`make bench` takes one with py-spy).\n")
+        return
+    w(
+        f"py-spy (`--nonblocking`, 100 Hz, {prof['samples']:,} samples) on the largest events sync "
+        f"({fmt(prof['wall'])} s profiled). Each sample is put in the first matching bucket "
+        "(`bench/profile.py`); waiting threads are only counted when py-spy sees them running.\n"
+    )
+    w("| share of samples | where |")
+    w("|---:|---|")
+    for name, share in prof["buckets"]:
+        w(f"| {share:.1%} | {name} |")
+    w("")
+    w("Most own time:\n")
+    w("| share | function |")
+    w("|---:|---|")
+    for name, share in prof["own"]:
+        w(f"| {share:.1%} | `{name}` |")
+    w("")
+
+
+def _closing(res: dict, w) -> None:
+    h = headline(res)
+    w("## Closing note\n")
+    lines = []
+    if "floor_share" in h:
+        lines.append(
+            f"- **Throughput vs the floor**: at {h['size']:,} events, our events sync runs at "
+            f"{fmt(h['events_rate'])} records/s, **{h['floor_share']:.0%} of the plain-requests floor** "
+            f"(issues: {h['issues_floor_share']:.0%})."
+        )
+    if "official_wall" in h:
+        lines.append(
+            f"- **Vs Airbyte's connector** ({h['official_size']:,} events, whole organization): "
+            f"wall time {h['official_wall']:.2f}× theirs, records/s {h['official_rate']:.2f}× theirs, "
+            f"requests {h['official_requests']:.2f}× theirs."
+        )
+    if "incremental" in h:
+        inc = ", ".join(f"{fmt(v)} after {k:,}" for k, v in h["incremental"].items())
+        lines.append(
+            f"- **Incremental requests** in an organization of {h['incremental_size']:,} events: {inc} "
+            "new events."
+        )
+    if "rate_wall" in h:
+        lines.append(
+            f"- **Rate-limited**: wall {fmt(h['rate_wall'])} s against a least possible "
+            f"{fmt(h['rate_least'])} s ({ratio(h['rate_wall'], h['rate_least'])}), "
+            f"**{h['rate_429']} requests got a 429**."
+        )
+    if "memory" in h:
+        mem = ", ".join(f"{fmt(v)} MB at {k:,}" for k, v in h["memory"].items())
+        lines.append(f"- **Peak memory**: {mem} events.")
+    w("\n".join(lines) + "\n")
+    note = res.get("note")
+    if note:
+        w(note.strip() + "\n")

@@ -1,0 +1,388 @@
+"""The measurements. Each section returns plain data (dicts, lists, numbers); report.py renders it."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import clients, measure
+from bench.clients import OURS, Workdir
+from bench.emulator import EmulatorProcess, category
+from bench.plan import Plan
+from bench.profile import fold
+
+ALL = ["projects", "project_detail", "events", "issues", "releases"]
+
+
+class Problems(list):
+    """Correctness failures of our connector (or of the benchmark): they fail the run."""
+
+    def check(self, ok: bool, what: str) -> bool:
+        if not ok:
+            self.append(what)
+        return ok
+
+
+def _row(m: measure.Measurement, req: dict, stream: str | None = None) -> dict:
+    records = m.counts[stream] if stream else m.records
+    return {
+        "wall": m.wall,
+        "cpu": m.cpu,
+        "rss": m.peak_rss_mb,
+        "records": records,
+        "requests": req["total"],
+        "req_429": req["429"],
+        "server_cpu": req.get("server_cpu"),
+        "rc": m.returncode,
+    }
+
+
+def _fail_text(m: measure.Measurement) -> str:
+    return f"exit {m.returncode}; errors {m.errors[:2]}; stderr {m.stderr_tail[-400:]!r}"
+
+
+# 1, 2, 4, 6 and the profile share the emulators of each size ----------------------------------------
+def throughput_and_incremental(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+    out: dict[str, Any] = {"throughput": {}, "incremental": {}, "memory": {}, "profile": None}
+    for size in plan.throughput_sizes:
+        runs = plan.throughput_runs.get(size, 1)
+        with EmulatorProcess(events=size, issues=plan.issues(size), projects=plan.projects) as emu:
+            log(f"throughput: {size:,} events (emulator up in {emu.startup_seconds:.1f} s)")
+            entry: dict[str, Any] = {"emulator_startup": emu.startup_seconds, "streams": {}}
+            states: dict[str, dict] = {}
+            for stream in ("events", "issues"):
+                expected = emu.expected_count(stream)
+                ours, base = [], []
+                for _ in range(runs):
+                    m, req = clients.read(OURS, emu, work, clients.our_config(emu), [stream])
+                    ok = problems.check(
+                        m.returncode == 0 and m.counts[stream] == expected,
+                        f"{stream} at {size:,}: {m.counts[stream]:,} records, expected {expected:,}; "
+                        + _fail_text(m),
+                    )
+                    ours.append({**_row(m, req, stream), "ok": ok})
+                    states.update(m.states)
+                    f, freq = clients.floor(emu, [stream])
+                    problems.check(
+                        f.returncode == 0 and f.counts[stream] == expected,
+                        f"floor {stream} at {size:,}: {f.counts[stream]:,} records, expected {expected:,}; "
+                        + _fail_text(f),
+                    )
+                    base.append(_row(f, freq, stream))
+                entry["streams"][stream] = {"expected": expected, "ours": ours, "floor": base}
+                log(
+                    f"  {stream}: ours {measure.median([r['wall'] for r in ours]):.1f} s, "
+                    f"floor {measure.median([r['wall'] for r in base]):.1f} s"
+                )
+            out["throughput"][size] = entry
+            if size in plan.memory_sizes:
+                out["memory"][size] = [r["rss"] for r in entry["streams"]["events"]["ours"]]
+            if size in plan.incremental_history:
+                out["incremental"][size] = incremental(plan, emu, work, states, size, problems, log)
+            if plan.profile and size == max(plan.throughput_sizes):
+                out["profile"] = profile_run(emu, work, log)
+    for size in plan.memory_sizes:
+        if size in out["memory"]:
+            continue
+        with EmulatorProcess(events=size, issues=plan.issues(size), projects=plan.projects) as emu:
+            log(f"memory: {size:,} events (emulator up in {emu.startup_seconds:.1f} s)")
+            m, req = clients.read(OURS, emu, work, clients.our_config(emu), ["events"], mode="full_refresh")
+            expected = emu.expected_count("events")
+            problems.check(
+                m.returncode == 0 and m.counts["events"] == expected,
+                f"memory run at {size:,}: {m.counts['events']:,} events, expected {expected:,}; "
+                + _fail_text(m),
+            )
+            out["memory"][size] = [m.peak_rss_mb]
+            out.setdefault("memory_runs", {})[size] = {
+                **_row(m, req, "events"),
+                "emulator_startup": emu.startup_seconds,
+            }
+            log(f"  {m.wall:.0f} s, peak RSS {m.peak_rss_mb:.0f} MB")
+    return out
+
+
+def incremental(
+    plan: Plan, emu: EmulatorProcess, work: Workdir, states: dict, size: int, problems: Problems, log
+) -> dict[str, Any]:
+    """Syncs after N new events in one project, each from the state the one before left."""
+    config = clients.our_config(emu)
+    state = list(states.values())
+    # Bring projects, project_detail and releases to a state too, so every stream is incremental.
+    m, _ = clients.read(OURS, emu, work, config, ALL, state=state)
+    problems.check(m.returncode == 0, f"incremental warm-up at {size:,}: {_fail_text(m)}")
+    current = {**states, **m.states}
+    slug = emu.slugs[0]
+    result: dict[str, Any] = {}
+    for new in plan.incremental_new[size]:
+        runs = plan.incremental_runs if new <= 1_000 else 1
+        rows = []
+        for _ in range(runs):
+            emu.add_events(slug, new)
+            m, req = clients.read(OURS, emu, work, config, ALL, state=list(current.values()))
+            new_issues = math.ceil(new / 1000)  # the emulator opens one issue per add_events call
+            ok = problems.check(
+                m.returncode == 0 and m.counts["events"] == new and m.counts["issues"] == new_issues,
+                f"incremental after {new} new events in {size:,}: {dict(m.counts)}; " + _fail_text(m),
+            )
+            current.update(m.states)
+            rows.append(
+                {
+                    **_row(m, req),
+                    "by_category": req["by_category"],
+                    "counts": dict(m.counts),
+                    "ok": ok,
+                }
+            )
+        result[new] = rows
+        log(
+            f"  incremental at {size:,} + {new:,}: {measure.median([r['requests'] for r in rows]):.0f} "
+            f"requests, {measure.median([r['wall'] for r in rows]):.1f} s"
+        )
+    return result
+
+
+def profile_run(emu: EmulatorProcess, work: Workdir, log) -> dict[str, Any] | None:
+    spy = Path(clients.OURS).with_name("py-spy")
+    if not spy.exists():
+        return None
+    raw = work.path / "profile.txt"
+    args = work.read_args(clients.our_config(emu), ["events"], "full_refresh")
+    m = measure.run(
+        [str(spy), "record", "--nonblocking", "--rate", "100", "--format", "raw", "--output", str(raw),
+         "--", OURS, *args],
+        cwd=work.path,
+    )  # fmt: skip
+    if m.returncode != 0 or not raw.exists():
+        log(f"  profile failed: {m.stderr_tail[-300:]}")
+        return None
+    folded = fold(raw.read_text())
+    folded["wall"] = m.wall
+    log(f"  profiled events sync: {m.wall:.0f} s, {folded['samples']} samples")
+    return folded
+
+
+# 3. Airbyte's own connector ---------------------------------------------------------------------
+def official(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+    clients.ensure_venv(clients.OFFICIAL_VENV, clients.OFFICIAL_PACKAGE)
+    versions = clients.package_versions(clients.OFFICIAL_VENV, clients.OFFICIAL_PACKAGE, "airbyte-cdk")
+    out: dict[str, Any] = {"versions": versions, "sizes": {}}
+    theirs_cmd = clients.official_command()
+    for size, runs in plan.official_sizes.items():
+        with EmulatorProcess(events=size, issues=plan.issues(size), projects=plan.projects, tls=True) as emu:
+            log(f"official connector: {size:,} events over https")
+            clients.trust_ca_in_official_venv(emu.ca_cert)
+            env = dict(os.environ, REQUESTS_CA_BUNDLE=emu.ca_cert)
+            truth = {s: emu.expected_count(s) for s in ("events", "issues", "projects", "releases")}
+            truth["project_detail"] = len(emu.slugs)
+            ours_rows, theirs_rows = [], []
+            ours_state, theirs_states = None, {}
+            for _ in range(runs):
+                m, req = clients.read(
+                    OURS, emu, work, clients.our_config(emu, bare_host=True), ALL, env=env, collect_ids=True
+                )
+                problems.check(
+                    m.returncode == 0 and all(m.counts[s] == truth[s] for s in truth),
+                    f"ours over https at {size:,}: {dict(m.counts)} vs {truth}; " + _fail_text(m),
+                )
+                ours_rows.append(_org_row([(m, req)]))
+                ours_state = m.state_file_content()
+                per_project = []
+                for slug in emu.slugs:
+                    tm, treq = clients.read(
+                        theirs_cmd,
+                        emu,
+                        work,
+                        clients.official_config(emu, slug),
+                        ALL,
+                        env=env,
+                        collect_ids=True,
+                    )
+                    per_project.append((tm, treq))
+                    theirs_states[slug] = tm.state_file_content()
+                theirs_rows.append(_org_row(per_project))
+            # An incremental sync right after, with nothing new: what each emits again.
+            m, req = clients.read(
+                OURS, emu, work, clients.our_config(emu, bare_host=True), ALL, env=env, state=ours_state
+            )
+            ours_again = _org_row([(m, req)])
+            per_project = []
+            for slug in emu.slugs:
+                per_project.append(
+                    clients.read(
+                        theirs_cmd, emu, work, clients.official_config(emu, slug), ALL, env=env,
+                        state=theirs_states[slug],
+                    )
+                )  # fmt: skip
+            theirs_again = _org_row(per_project)
+            out["sizes"][size] = {
+                "truth": truth,
+                "ours": ours_rows,
+                "theirs": theirs_rows,
+                "ours_again": ours_again,
+                "theirs_again": theirs_again,
+                "projects": len(emu.slugs),
+            }
+            log(
+                f"  ours {measure.median([r['wall'] for r in ours_rows]):.1f} s, theirs (all projects) "
+                f"{measure.median([r['wall'] for r in theirs_rows]):.1f} s"
+            )
+    return out
+
+
+def _org_row(runs: list[tuple[measure.Measurement, dict]]) -> dict[str, Any]:
+    """One organization's sync: the sum over its connections (one per project for theirs)."""
+    counts: dict[str, int] = {}
+    unique: dict[str, set] = {}
+    for m, _ in runs:
+        for stream, n in m.counts.items():
+            counts[stream] = counts.get(stream, 0) + n
+        for stream, ids in m.ids.items():
+            unique.setdefault(stream, set()).update(ids)
+    return {
+        "wall": sum(m.wall for m, _ in runs),
+        "cpu": sum(m.cpu for m, _ in runs),
+        "rss": max(m.peak_rss_mb for m, _ in runs),
+        "requests": sum(r["total"] for _, r in runs),
+        "records": sum(counts.values()),
+        "counts": counts,
+        "unique": {s: len(v) for s, v in unique.items()},
+        "connections": len(runs),
+        "rc": [m.returncode for m, _ in runs],
+        "errors": [e[:200] for m, _ in runs for e in m.errors][:3],
+    }
+
+
+# 5. Rate limits --------------------------------------------------------------------------------
+def rate_limited(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+    from integration_tests.emulator.ratelimit import SENTRY_LIMITS
+
+    limits = dict(SENTRY_LIMITS)
+    for cat, spec in plan.rate_overrides.items():
+        parts = spec.split("/")
+        limits[cat] = (int(parts[0]), float(parts[1]), int(parts[2]) if len(parts) > 2 else limits[cat][2])
+    size = plan.rate_limited_events
+    with EmulatorProcess(
+        events=size, issues=plan.issues(size), projects=plan.projects, rate_limits="sentry",
+        overrides=plan.rate_overrides,
+    ) as emu:  # fmt: skip
+        log(f"rate-limited: {size:,} events, events limit {limits['events'][0]}/{limits['events'][1]:g} s")
+        expected = {s: emu.expected_count(s) for s in ("events", "issues")}
+        # Start just after an events window opens, so the least possible time is the same each run.
+        window = limits["events"][1]
+        wait = (window - time.time() % window) % window + 0.05
+        time.sleep(wait)
+        m, _ = clients.read(OURS, emu, work, clients.our_config(emu), ALL)
+        entries = emu.request_log()
+    problems.check(
+        m.returncode == 0 and all(m.counts[s] == n for s, n in expected.items()),
+        f"rate-limited sync: {dict(m.counts)} vs {expected}; " + _fail_text(m),
+    )
+    t0 = m.started
+    by_cat: dict[str, dict[str, int]] = {}
+    per_window: dict[int, int] = {}
+    for e in entries:
+        cat = category(e["path"])
+        slot = by_cat.setdefault(cat, {"ok": 0, "429": 0})
+        if e["status"] == 429:
+            slot["429"] += 1
+        else:
+            slot["ok"] += 1
+            if cat == "events":
+                bucket = int(e["time"] // window)
+                per_window[bucket] = per_window.get(bucket, 0) + 1
+    least = 0.0
+    for cat, counts in by_cat.items():
+        limit, win, _conc = limits[cat]
+        later_windows = math.ceil(counts["ok"] / limit) - 1
+        if later_windows > 0:
+            least = max(least, (math.floor(t0 / win) + later_windows) * win - t0)
+    first = min(per_window) if per_window else 0
+    return {
+        "events": size,
+        "limits": {c: list(v) for c, v in limits.items()},
+        "wall": m.wall,
+        "least": least,
+        "by_category": by_cat,
+        "req_429": sum(c["429"] for c in by_cat.values()),
+        "requests": sum(c["ok"] + c["429"] for c in by_cat.values()),
+        "events_per_window": [per_window[k] for k in sorted(per_window)],
+        "first_window_offset": t0 - first * window if per_window else None,
+        "records": dict(m.counts),
+        "rc": m.returncode,
+        "overridden": bool(plan.rate_overrides),
+    }
+
+
+# 7. Start-up and the notifier -------------------------------------------------------------------------
+def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with EmulatorProcess(events=100, issues=5, projects=plan.projects) as emu:
+        log("start-up: spec, notify --dry-run, notify, sentry-cli")
+        slug = emu.slugs[0]
+        env = dict(
+            os.environ, SENTRY_AUTH_TOKEN=emu.token, SENTRY_ORG=emu.organization, SENTRY_URL=emu.base_url
+        )
+        rows: dict[str, list[dict]] = {"spec": [], "notify --dry-run": [], "notify": [], "sentry-cli": []}
+        for i in range(plan.startup_runs):
+            m = measure.run([OURS, "spec"], cwd=work.path)
+            problems.check(m.returncode == 0 and '"SPEC"' in m.stdout_tail, f"spec: {_fail_text(m)}")
+            rows["spec"].append({"wall": m.wall, "cpu": m.cpu, "rss": m.peak_rss_mb, "requests": 0})
+            version = f"bench-{int(time.time())}-{i}"
+            notify = [OURS, "notify", "--release", version, "--env", "production", "--project", slug]
+            for label, argv in (("notify --dry-run", [*notify, "--dry-run"]), ("notify", notify)):
+                emu.reset_log()
+                m = measure.run(argv, env=env, cwd=work.path, parse=False)
+                req = emu.request_counts()
+                problems.check(m.returncode == 0, f"{label}: {_fail_text(m)}")
+                if label == "notify":
+                    problems.check(
+                        _wrote_deploy(emu, version), f"notify did not create a deploy of {version}"
+                    )
+                rows[label].append(
+                    {"wall": m.wall, "cpu": m.cpu, "rss": m.peak_rss_mb, "requests": req["total"]}
+                )
+            if plan.external:
+                rows["sentry-cli"].append(_sentry_cli(emu, slug, f"{version}-cli", work, problems))
+        out["rows"] = {k: v for k, v in rows.items() if v}
+    if plan.external:
+        version = subprocess.run([clients.sentry_cli(), "--version"], capture_output=True, text=True).stdout
+        out["sentry_cli_version"] = version.strip()
+    return out
+
+
+def _wrote_deploy(emu: EmulatorProcess, version: str) -> bool:
+    return any(
+        e["method"] == "POST" and e["path"].endswith("/deploys/") and e["status"] == 201
+        and version in e["path"]
+        for e in emu.request_log()
+    )  # fmt: skip
+
+
+def _sentry_cli(emu: EmulatorProcess, slug: str, version: str, work: Workdir, problems: Problems) -> dict:
+    clients.ensure_venv(clients.CLI_VENV, "sentry-cli")
+    env = dict(
+        os.environ,
+        SENTRY_URL=emu.base_url,
+        SENTRY_AUTH_TOKEN=emu.token,
+        SENTRY_ORG=emu.organization,
+        SENTRY_PROJECT=slug,
+        SENTRY_LOAD_DOTENV="0",
+        SENTRYCLI_SKIP_DOWNLOAD="1",
+    )
+    emu.reset_log()
+    wall = cpu = rss = 0.0
+    for argv in (
+        [clients.sentry_cli(), "releases", "new", version],
+        [clients.sentry_cli(), "deploys", "new", "--release", version, "-e", "production"],
+    ):
+        m = measure.run(argv, env=env, cwd=work.path, parse=False)
+        problems.check(m.returncode == 0, f"sentry-cli {argv[1:3]}: {_fail_text(m)} {m.stdout_tail[-300:]}")
+        wall, cpu, rss = wall + m.wall, cpu + m.cpu, max(rss, m.peak_rss_mb)
+    requests_seen = emu.request_counts()["total"]
+    problems.check(_wrote_deploy(emu, version), f"sentry-cli did not create a deploy of {version}")
+    return {"wall": wall, "cpu": cpu, "rss": rss, "requests": requests_seen}
