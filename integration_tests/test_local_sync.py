@@ -1,0 +1,259 @@
+"""`make sync` (scripts/local_sync.py) run as a user runs it, against the Sentry emulator: the DuckDB
+file it leaves is compared id by id with the emulator's ground truth."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+import yaml
+
+from integration_tests.emulator import Emulator
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "local_sync.py"
+STREAMS = ["projects", "project_detail", "events", "issues", "releases"]
+INCREMENTAL = ["projects", "events", "issues", "releases"]
+# An unusual size, so that a leftover emulator of this test can be told from other processes'.
+SAMPLE_EVENTS = 333
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("local_sync", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("local_sync", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+local_sync = load_script()
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+    db: Path
+    logs: Path
+    tmp: Path
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def table(self) -> dict[str, list[int]]:
+        """The final table's numbers per stream: 1st sync, 2nd sync, rows, distinct ids[, emulator]."""
+        rows = {}
+        for line in self.stdout.splitlines():
+            cells = [c.strip() for c in line.split("|")]
+            if cells[0] in STREAMS and len(cells) >= 5:
+                rows[cells[0]] = [int(c.replace(",", "")) for c in cells[1:]]
+        return rows
+
+    def written_files(self) -> str:
+        """Everything PyAirbyte logged and anything left in the temporary directory."""
+        texts = []
+        for root in (self.logs, self.tmp):
+            texts += [p.read_text(errors="replace") for p in root.rglob("*") if p.is_file()]
+        return "\n".join(texts)
+
+
+def run_sync(tmp_path: Path, *args: str, timeout: float = 180) -> Result:
+    db, logs, tmp = tmp_path / "sentry.duckdb", tmp_path / "airbyte-logs", tmp_path / "tmp"
+    logs.mkdir(exist_ok=True)
+    tmp.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "AIRBYTE_OFFLINE_MODE": "1",
+        "AIRBYTE_LOGGING_ROOT": str(logs),
+        "TMPDIR": str(tmp),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+        env=env,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr, db, logs, tmp)
+
+
+def db_ids(db: Path, schema: str) -> dict[str, list[str]]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return {
+            s: [str(r[0]) for r in conn.sql(f'SELECT id FROM "{schema}"."{s}"').fetchall()] for s in STREAMS
+        }
+
+
+def truth_ids(emu: Emulator) -> dict[str, list[str]]:
+    return {s: sorted(str(r["id"]) for r in emu.ground_truth(s)) for s in STREAMS}
+
+
+def assert_tables_match(ids: dict[str, list[str]], truth: dict[str, list[str]]) -> None:
+    for stream in STREAMS:
+        assert len(ids[stream]) == len(set(ids[stream])), f"{stream}: duplicate ids in DuckDB"
+        assert sorted(ids[stream]) == truth[stream], f"{stream}: DuckDB differs from the emulator"
+
+
+def emulator_processes(events: int) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"integration_tests.emulator" in args and str(events).encode() in args:
+            found.append(cmdline.parent.name)
+    return found
+
+
+# ---- default: the emulator with sample data ----------------------------------------------------
+
+
+def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and_2nd_sync_only_new(
+    tmp_path: Path,
+) -> None:
+    result = run_sync(tmp_path, "--events", str(SAMPLE_EVENTS))
+
+    assert result.returncode == 0, result.output
+    # The emulator is deterministic in its seed: one built alike, with the same additions, holds
+    # what the script's emulator held at the end.
+    sample = local_sync.Sample(events=SAMPLE_EVENTS)
+    with Emulator(**sample.emulator_kwargs()) as twin:
+        before = truth_ids(twin)
+        local_sync.add_new_data(control_of(twin), sample, twin.project_slugs[0])
+        after = truth_ids(twin)
+    assert_tables_match(db_ids(result.db, local_sync.EMULATOR_SCHEMA), after)
+    table = result.table()
+    assert {s: table[s][0] for s in STREAMS} == {s: len(before[s]) for s in STREAMS}
+    # 2nd sync: the new events, the new issue and the existing issue they touched, the projects'
+    # details (a full-refresh stream); nothing else.
+    assert {s: table[s][1] for s in STREAMS} == {
+        "projects": 0,
+        "project_detail": len(after["project_detail"]),
+        "events": sample.new_events,
+        "issues": 2,
+        "releases": 0,
+    }
+    assert {s: table[s][2:] for s in STREAMS} == {s: [len(after[s])] * 3 for s in STREAMS}
+    assert "Every table holds exactly the emulator's records" in result.stdout
+    assert re.search(r"\[1st sync +[\d.]+s\] events: done, [\d,]+ records", result.stdout)
+    assert str(result.db) in result.stdout
+    assert "sntryu_" not in result.output
+    assert "sntryu_" not in result.written_files()
+    assert "Traceback" not in result.output
+    assert emulator_processes(SAMPLE_EVENTS) == []
+
+
+def control_of(emu: Emulator):
+    def control(route: str, body: dict) -> object:
+        response = requests.post(f"{emu.base_url}/_emulator/{route}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    return control
+
+
+# ---- --config: a Sentry organization of the user's ----------------------------------------------
+
+
+def test_given_config_when_sync_twice_then_tables_match_and_2nd_sync_reads_only_the_newest_window(
+    make_emulator, tmp_path: Path
+) -> None:
+    emu = make_emulator(events=1200, issues=40, releases=12)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auth_token": emu.token, "hostname": emu.base_url, "organization": "acme"}))
+
+    result = run_sync(tmp_path, "--config", str(config))
+
+    assert result.returncode == 0, result.output
+    truth = truth_ids(emu)
+    assert_tables_match(db_ids(result.db, "sentry_acme"), truth)
+    table = result.table()
+    assert {s: table[s][0] for s in STREAMS} == {s: len(truth[s]) for s in STREAMS}
+    assert {s: table[s][1] for s in INCREMENTAL} == dict.fromkeys(INCREMENTAL, 0)
+    # Events: the 1st sync pages through each project (100 per page); the 2nd asks each project
+    # once, for the lookback window only. A full re-read would double the pages.
+    pages = sum(
+        max(1, math.ceil(len(emu.ground_truth("events", [slug])) / 100)) for slug in emu.project_slugs
+    )
+    event_pages = [
+        r
+        for r in emu.requests
+        if re.fullmatch(r"/api/0/projects/acme/[^/]+/events/", r["path"])
+        and r["query"].get("per_page") == ["100"]
+    ]  # the check's probe asks for one event
+    assert len(event_pages) == pages + len(emu.project_slugs)
+    assert emu.token not in result.output
+    assert emu.token not in result.written_files()
+
+
+def test_given_token_without_event_read_when_sync_then_check_message_and_exit_2(
+    make_emulator, tmp_path: Path
+) -> None:
+    emu = make_emulator()
+    token = emu.make_token(scopes=["org:read", "project:read"])
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auth_token": token, "hostname": emu.base_url, "organization": "acme"}))
+
+    result = run_sync(tmp_path, "--config", str(config))
+
+    assert result.returncode == 2
+    assert "The connection check failed" in result.stderr
+    assert "event:read" in result.stderr
+    assert "Traceback" not in result.output
+    assert token not in result.output
+    assert token not in result.written_files()
+    assert not result.db.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "Config file not found"),
+        ('{"auth_token": "sntryu_secret", "organization": acme}', "is not valid JSON"),
+        ('["sntryu_secret"]', "must hold a JSON object"),
+    ],
+)
+def test_given_unusable_config_file_when_sync_then_message_and_exit_2(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    config = tmp_path / "config.json"
+    if content is not None:
+        config.write_text(content)
+
+    result = run_sync(tmp_path, "--config", str(config), timeout=30)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert str(config) in result.stderr
+    assert "Traceback" not in result.output
+    assert "sntryu_secret" not in result.output
+
+
+def test_given_config_breaking_the_spec_then_problems_are_named_without_values() -> None:
+    manifest = yaml.safe_load((ROOT / "source_sentry" / "manifest.yaml").read_text())
+    spec = manifest["spec"]["connection_specification"]
+    config = {"auth_token": 12345678, "hostname": "ftp://sentry secret", "num_workers": "many"}
+
+    problems = local_sync.config_problems(config, spec)
+
+    assert "`organization` is missing (it is required)" in problems
+    assert "`auth_token` must be of type string" in problems
+    assert "`num_workers` must be of type integer" in problems
+    assert any(p.startswith("`hostname` is not in the expected form") for p in problems)
+    assert not any(v in p for p in problems for v in ("12345678", "secret", "many"))
