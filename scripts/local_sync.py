@@ -359,17 +359,15 @@ class Sync:
     db: Path
     schema: str
     private_dir: Path
-    quiet_types: bool = True
 
     def source(self, config: dict[str, Any]) -> Any:
         import airbyte as ab
+        import airbyte.types
 
-        if self.quiet_types:
-            import airbyte.types
-
-            # PyAirbyte prints one line per untyped schema property per table write; untyped
-            # properties ({} in the schema: Sentry's free-form fields) become JSON columns anyway.
-            airbyte.types.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+        # PyAirbyte prints a line for every untyped schema property ({} or anyOf: the projects'
+        # stats, a release's lastDeploy) each time it maps a table, ~700 lines a run; it stores
+        # them as VARCHAR columns holding the JSON text either way.
+        airbyte.types.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
         return ab.get_source("source-sentry", local_executable=str(CONNECTOR), config=config)
 
     def cache(self) -> Any:
@@ -490,7 +488,8 @@ def print_where(db: Path, schema: str) -> None:
         f"\nThe data is in {db}\n"
         f"  tables: {tables}\n"
         f"  (PyAirbyte's state and stream tables: {schema}._airbyte_state, {schema}._airbyte_streams)\n"
-        "  Column names are lower-cased (dateReceived is datereceived); nested objects are JSON columns.\n"
+        "  Column names are lower-cased (dateReceived is datereceived); nested objects are JSON columns,\n"
+        "  fields the schemas leave untyped are VARCHAR holding JSON text.\n"
         "Query it, for example:\n"
         f'  {Path(sys.executable)} -c "import duckdb; '
         f"con = duckdb.connect('{db}', read_only=True); con.sql('{query}').show()\"\n"
