@@ -642,8 +642,9 @@ def run_or_explain(source: Any, cache: Any, label: str, token: str) -> Counter[s
 
         if not isinstance(error, PyAirbyteError):
             raise
+        reason = scrub(pyairbyte_failure(error), token)
         raise UserError(
-            f"The {label} failed: " + scrub(pyairbyte_failure(error), token), EXIT_FAILED
+            f"The {label} failed (the connector's errors are above): {reason}", EXIT_FAILED
         ) from None
 
 
