@@ -16,6 +16,18 @@ from bench.emulator import ROOT, EmulatorProcess
 from integration_tests.sync import catalog
 
 OURS = str(Path(sys.executable).parent / "source-sentry")
+# `--connector-overlay DIR`: a directory put first on PYTHONPATH of every run of our command, so a
+# candidate fix to source_sentry/ can be measured without touching the tree.
+OVERLAY: dict[str, str] = {}
+
+
+def our_env(env: dict | None = None) -> dict:
+    env = dict(os.environ if env is None else env)
+    if OVERLAY.get("path"):
+        env["PYTHONPATH"] = OVERLAY["path"] + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
 BENCH_DIR = ROOT / ".bench"
 OFFICIAL_PACKAGE = "airbyte-source-sentry"
 OFFICIAL_VENV = BENCH_DIR / "venv-airbyte-source-sentry"
@@ -74,13 +86,15 @@ def read(
     state: Any = None,
     env: dict | None = None,
     collect_ids: bool = False,
+    timeout: float = 1800,
 ) -> tuple[measure.Measurement, dict]:
     """One `read` of ``command``; the measurement and the requests the emulator saw."""
     emu.reset_log()
     server_cpu = emu.cpu_seconds()
     m = measure.run(
         [command, *work.read_args(config, streams, mode, state)],
-        env=env,
+        env=our_env(env) if command == OURS else env,
+        timeout=timeout,
         cwd=work.path,
         collect_ids=collect_ids,
     )

@@ -156,6 +156,7 @@ def profile_run(emu: EmulatorProcess, work: Workdir, log) -> dict[str, Any] | No
         [str(spy), "record", "--nonblocking", "--rate", "100", "--format", "raw", "--output", str(raw),
          "--", OURS, *args],
         cwd=work.path,
+        env=clients.our_env(),
     )  # fmt: skip
     if m.returncode != 0 or not raw.exists():
         log(f"  profile failed: {m.stderr_tail[-300:]}")
@@ -329,14 +330,14 @@ def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any
         )
         rows: dict[str, list[dict]] = {"spec": [], "notify --dry-run": [], "notify": [], "sentry-cli": []}
         for i in range(plan.startup_runs):
-            m = measure.run([OURS, "spec"], cwd=work.path)
+            m = measure.run([OURS, "spec"], cwd=work.path, env=clients.our_env())
             problems.check(m.returncode == 0 and '"SPEC"' in m.stdout_tail, f"spec: {_fail_text(m)}")
             rows["spec"].append({"wall": m.wall, "cpu": m.cpu, "rss": m.peak_rss_mb, "requests": 0})
             version = f"bench-{int(time.time())}-{i}"
             notify = [OURS, "notify", "--release", version, "--env", "production", "--project", slug]
             for label, argv in (("notify --dry-run", [*notify, "--dry-run"]), ("notify", notify)):
                 emu.reset_log()
-                m = measure.run(argv, env=env, cwd=work.path, parse=False)
+                m = measure.run(argv, env=clients.our_env(env), cwd=work.path, parse=False)
                 req = emu.request_counts()
                 problems.check(m.returncode == 0, f"{label}: {_fail_text(m)}")
                 if label == "notify":
