@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument(
+        "--connector-overlay",
+        type=Path,
+        metavar="DIR",
+        help="put DIR first on PYTHONPATH of our command (to measure a candidate fix); said in the page",
+    )
+    ap.add_argument(
         "--render", type=Path, metavar="JSON", help="only render the markdown from saved --json results"
     )
     ap.add_argument(
@@ -87,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.0f} s] {text}", flush=True)
 
     meta = {"plan": plan.name, "environment": environment()}
+    if args.connector_overlay:
+        from bench import clients
+
+        clients.OVERLAY["path"] = str(args.connector_overlay.resolve())
+        note = args.connector_overlay / "OVERLAY.md"
+        meta["environment"]["connector under test"] = (
+            f"the working tree with `{args.connector_overlay}` first on PYTHONPATH: "
+            + (note.read_text().strip() if note.exists() else "(no OVERLAY.md)")
+        )
     if args.connector_overlay:
         from bench import clients
 
