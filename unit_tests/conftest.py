@@ -53,4 +53,14 @@ def _no_real_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
     SLEEPS.clear()
-    monkeypatch.setattr(time, "sleep", SLEEPS.append)
+
+    def sleep(seconds: float) -> None:
+        SLEEPS.append(seconds)
+        # Under freeze_time a frozen clock moves as if we had slept (a real sleep(0) takes a
+        # moment too), or a rate-limit window waited for would never reset.
+        from freezegun import api
+
+        for factory in api.freeze_factories:
+            factory.tick(max(seconds, 0.001))
+
+    monkeypatch.setattr(time, "sleep", sleep)

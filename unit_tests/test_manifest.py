@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from freezegun import freeze_time
 
 from scripts.build_cloud_manifest import TARGET, build
 from source_sentry.connection import HOSTNAME_PATTERN, base_api_url
@@ -140,3 +142,50 @@ def test_given_each_stream_request_when_budget_matches_then_each_has_its_own_pol
 
     assert all(policies.values()), {s: p for s, p in policies.items() if p is None}
     assert len({id(p) for p in policies.values()}) == len(REQUEST_PATHS)
+
+
+def _response(status: int, headers: dict[str, str]):
+    import requests
+
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def test_given_server_without_rate_limit_headers_when_many_requests_and_a_bare_429_then_never_waits() -> None:
+    import requests
+
+    from unit_tests.conftest import SLEEPS
+
+    budget = _api_budget()
+    request = requests.Request("GET", "http://sentry.internal/api/0/projects/acme/billing/events/").prepare()
+    for number in range(3000):
+        budget.acquire_call(request)
+        budget.update_from_response(request, _response(429 if number == 5 else 200, {}))
+
+    assert SLEEPS == []
+
+
+def test_given_sentry_says_none_left_when_next_request_then_waits_for_its_reset() -> None:
+    import time
+
+    import requests
+
+    from unit_tests.conftest import SLEEPS
+
+    budget = _api_budget()
+    request = requests.Request("GET", "https://sentry.io/api/0/organizations/acme/issues/").prepare()
+    with freeze_time(datetime.now()):  # the autouse sleep recorder moves this clock
+        budget.acquire_call(request)
+        reset = int(time.time()) + 5
+        budget.update_from_response(
+            request,
+            _response(200, {"X-Sentry-Rate-Limit-Remaining": "0", "X-Sentry-Rate-Limit-Reset": str(reset)}),
+        )
+
+        budget.acquire_call(request)
+
+    assert SLEEPS
+    assert 3 < SLEEPS[0] <= 5
+    assert sum(SLEEPS) <= 5.01
