@@ -8,7 +8,9 @@ command line (the CDK reads those given to its constructor, not the ones passed 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -35,7 +37,7 @@ def _environment_asks_for_notify() -> bool:
 
 
 def _run_protocol(args: list[str]) -> int:
-    from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+    from airbyte_cdk.entrypoint import AirbyteEntrypoint
     from airbyte_cdk.models import FailureType
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -49,6 +51,7 @@ def _run_protocol(args: list[str]) -> int:
         config = _read_json(parsed.config, "config") if getattr(parsed, "config", None) else None
         catalog = SourceSentry.read_catalog(parsed.catalog) if getattr(parsed, "catalog", None) else None
         state_path = getattr(parsed, "state", None)
+        clean_path = None
         if state_path:
             clean_path = _sanitized_state_file(state_path)
             args[args.index(state_path)] = clean_path
@@ -83,8 +86,60 @@ def _run_protocol(args: list[str]) -> int:
 
     pacing.install()
     source = SourceSentry(config=config, catalog=catalog, state=state)
-    launch(source, args)
+    try:
+        _launch(source, args)
+    finally:
+        if clean_path:
+            Path(clean_path).unlink(missing_ok=True)
     return 0
+
+
+SKIP_MARK = "may not read this project (403)"
+_SKIPPED_URL = re.compile(r"Skipping \S*?/projects/([^/\s]+)/([^/\s:]+)/(\w*)/?\S*?: ")
+
+
+def _launch(source: Any, args: list[str]) -> None:
+    """The CDK's `launch`, plus one closing warning that gathers the projects skipped for a 403.
+
+    Each skip is logged by the CDK at INFO as it happens, among thousands of lines; a token that
+    lacks event:read skips every project and the sync would otherwise end without a word.
+    """
+    from airbyte_cdk.entrypoint import launch
+
+    tally = _SkipTally()
+    logger = logging.getLogger("airbyte")
+    logger.addHandler(tally)
+    try:
+        launch(source, args)
+    finally:
+        logger.removeHandler(tally)
+    if tally.skipped:
+        _log("WARN", skipped_summary(tally.skipped))
+
+
+class _SkipTally(logging.Handler):
+    """Gathers the CDK's "Skipping <url>: ... (403)" lines by project; prints nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.skipped: dict[str, set[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        match = _SKIPPED_URL.search(message) if SKIP_MARK in message else None
+        if match:
+            _org, slug, endpoint = match.groups()
+            self.skipped.setdefault(slug, set()).add(endpoint or "project_detail")
+
+
+def skipped_summary(skipped: dict[str, set[str]]) -> str:
+    projects = ", ".join(f"{slug} ({', '.join(sorted(kinds))})" for slug, kinds in sorted(skipped.items()))
+    return (
+        f"{len(skipped)} project(s) were skipped because Sentry answered 403, the auth token may not "
+        f"read them: {projects}. Give the token's user access to them, or leave them out of "
+        f"`projects`. If this is every project, the token lacks a scope: reading needs org:read, "
+        f"project:read and event:read."
+    )
 
 
 def _config_problem(config: dict[str, Any]) -> str | None:
@@ -143,7 +198,11 @@ def _sanitized_state_file(path: str) -> str:
 
 
 def _log(level: str, message: str) -> None:
-    print(json.dumps({"type": "LOG", "log": {"level": level, "message": message}}), flush=True)
+    print(_log_line(level, message), flush=True)
+
+
+def _log_line(level: str, message: str) -> str:
+    return json.dumps({"type": "LOG", "log": {"level": level, "message": message}})
 
 
 def _usage() -> None:
