@@ -85,3 +85,33 @@ def test_given_unknown_verb_when_run_then_usage_and_exit_2(tmp_path: Path) -> No
 
     assert result.returncode == 2
     assert "usage: source-sentry" in result.stderr
+
+
+def test_given_num_workers_of_wrong_type_when_read_then_config_error_names_it_not_a_stack_trace(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"auth_token": "tok-1234567890", "organization": "acme", "num_workers": "abc"})
+    )
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"streams": []}))
+
+    messages, result = run("read", "--config", str(config), "--catalog", str(catalog), cwd=tmp_path)
+
+    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE"]
+    assert errors[0]["failure_type"] == "config_error"
+    assert errors[0]["message"].startswith("`num_workers` is not valid: 'abc' is not of type 'integer'")
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1
+
+
+def test_given_token_of_wrong_type_when_check_then_message_does_not_echo_it(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auth_token": 98765432123, "organization": "acme"}))
+
+    messages, result = run("check", "--config", str(config), cwd=tmp_path)
+
+    statuses = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
+    assert statuses[0] == {"status": "FAILED", "message": "`auth_token` is not valid: it must be a string."}
+    assert "98765432123" not in result.stdout + result.stderr
