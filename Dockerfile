@@ -1,0 +1,20 @@
+# The connector image for Airbyte Open Source, which runs it with spec, check, discover or read.
+# CI pipelines run the same image with `notify`, or with no arguments and PLUGIN_SENTRY_* settings
+# as a Drone or Woodpecker plugin step.
+FROM python:3.11-slim-bookworm
+
+WORKDIR /airbyte/integration_code
+
+# Only what the package is built from; .dockerignore keeps the rest of the context out.
+COPY pyproject.toml README.md ./
+COPY source_sentry ./source_sentry
+RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore .
+
+RUN useradd --uid 1000 --no-create-home --shell /usr/sbin/nologin airbyte
+USER airbyte
+
+ENV AIRBYTE_ENTRYPOINT="source-sentry"
+ENTRYPOINT ["source-sentry"]
+
+LABEL io.airbyte.name="sourcesentry/source-sentry"
+LABEL io.airbyte.version="0.1.0"
