@@ -114,7 +114,7 @@ def test_given_metadata_then_registry_fields_are_present_and_consistent() -> Non
     assert METADATA["connectorType"] == "source"
     assert uuid.UUID(METADATA["definitionId"]).version == 4
     assert METADATA["documentationUrl"] == MANIFEST["spec"]["documentation_url"]
-    assert METADATA["license"] == PYPROJECT["project"]["license"]["text"]
+    assert METADATA["license"] == PYPROJECT["project"]["license"]
     assert "${hostname}" in METADATA["allowedHosts"]["hosts"]
     assert "cdk:low-code" in METADATA["tags"]
     assert METADATA["releaseStage"] in {"alpha", "beta", "generally_available", "custom"}
