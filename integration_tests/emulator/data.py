@@ -243,6 +243,7 @@ class World:
         self._next_seq = 0
         self._next_release_id = 1000 + _h(seed, "rid") % 1000
         self._next_deploy_id = 50_000 + _h(seed, "did") % 10_000
+        self._after_cache: dict[tuple[int, int], int] = {}
         self._build_projects(projects, events, issues)
         self._build_releases(releases)
 
@@ -416,6 +417,19 @@ class World:
         return lo
 
     def first_index_after(self, p: Project, t: int) -> int:
+        # Every events page ranks each added event in its window against the generated ones:
+        # remember the answers (generated events never change) so that a page costs one lookup
+        # per added event rather than a binary search of hashes.
+        key = (p.idx, t)
+        found = self._after_cache.get(key)
+        if found is None:
+            found = self._first_index_after(p, t)
+            if len(self._after_cache) > 1_000_000:
+                self._after_cache.clear()
+            self._after_cache[key] = found
+        return found
+
+    def _first_index_after(self, p: Project, t: int) -> int:
         lo, hi = 0, p.n_events
         while lo < hi:
             mid = (lo + hi) // 2
