@@ -1,0 +1,102 @@
+"""The benchmark's smoke mode (`python -m bench --smoke`): every section with tiny data, so that a
+change that breaks the benchmark fails `make test` rather than the next `make bench`."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+MEASURED_SECTIONS = [
+    "## 1. Full sync throughput",
+    "## 2. Against the floor",
+    "## 4. Incremental cost",
+    "## 5. Sentry's rate limits",
+    "## 6. Peak memory against records",
+    "## 7. Start-up and the notifier",
+    "## Closing note",
+]
+NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    doc_before = DOC.stat().st_mtime_ns if DOC.exists() else None
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--out",
+            str(out / "bench.md"),
+            "--json",
+            str(out / "bench.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+    )
+    doc_after = DOC.stat().st_mtime_ns if DOC.exists() else None
+    markdown = (out / "bench.md").read_text() if (out / "bench.md").exists() else ""
+    raw = json.loads((out / "bench.json").read_text()) if (out / "bench.json").exists() else {}
+    return {"result": result, "markdown": markdown, "raw": raw, "doc_untouched": doc_before == doc_after}
+
+
+def _section(markdown: str, heading: str) -> str:
+    start = markdown.index(heading)
+    end = markdown.find("\n## ", start + 1)
+    return markdown[start : end if end != -1 else None]
+
+
+def test_given_smoke_mode_when_run_then_it_succeeds_and_leaves_the_results_page_alone(smoke):
+    result = smoke["result"]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert smoke["doc_untouched"]
+    assert smoke["raw"]["meta"]["problems"] == []
+
+
+def test_given_smoke_mode_when_run_then_every_section_has_numeric_figures(smoke):
+    markdown = smoke["markdown"]
+    for heading in MEASURED_SECTIONS:
+        body = _section(markdown, heading)
+        figures = [line for line in body.splitlines() if NUMBER_ROW.match(line) or re.search(r"\d", line)]
+        assert figures, heading
+    for heading in MEASURED_SECTIONS[:-1]:
+        assert any(NUMBER_ROW.match(line) for line in _section(markdown, heading).splitlines()), heading
+    assert "## 3. Airbyte's own Sentry connector" in markdown
+    assert "n/a" not in _section(markdown, "## Closing note")
+
+
+def test_given_smoke_mode_when_run_then_record_counts_match_the_emulator_ground_truth(smoke):
+    results = smoke["raw"]["results"]
+    assert results["throughput"], "no throughput figures"
+    for size, entry in results["throughput"].items():
+        for stream, runs in entry["streams"].items():
+            expected = runs["expected"]
+            assert expected > 0, (size, stream)
+            for row in runs["ours"] + runs["floor"]:
+                assert row["records"] == expected, (size, stream, row)
+                assert row["wall"] > 0
+                assert row["requests"] > 0
+    for size, table in results["incremental"].items():
+        for new, rows in table.items():
+            for row in rows:
+                assert row["counts"].get("events", 0) == int(new), (size, new, row["counts"])
+    assert all(v[0] > 20 for v in results["memory"].values())
+    limited = results["rate_limited"]
+    assert limited["records"]["events"] == limited["events"]
+    assert limited["least"] > 0
+
+
+def test_given_smoke_mode_when_run_then_the_token_is_not_printed(smoke):
+    assert "sntryu_" not in smoke["markdown"]
+    assert "sntryu_" not in smoke["result"].stdout
