@@ -228,9 +228,9 @@ def _incremental(res: dict, w) -> None:
     )
     w(
         "| events in org (history) | new events | records emitted (events / issues / other) "
-        "| requests | requests by endpoint | wall s |"
+        "| requests | requests by endpoint | wall s | emulator CPU s |"
     )
-    w("|---:|---:|---|---:|---|---:|")
+    w("|---:|---:|---|---:|---|---:|---:|")
     for size, table in sorted(res.get("incremental", {}).items()):
         for new, rows in table.items():
             last = rows[-1]
@@ -239,7 +239,8 @@ def _incremental(res: dict, w) -> None:
             cats = ", ".join(f"{k} {v}" for k, v in sorted(last["by_category"].items()))
             w(
                 f"| {size:,} | {new:,} | {counts.get('events', 0):,} / {counts.get('issues', 0):,} / {other} "
-                f"| {spread([r['requests'] for r in rows])} | {cats} | {spread([r['wall'] for r in rows])} |"
+                f"| {spread([r['requests'] for r in rows])} | {cats} | {spread([r['wall'] for r in rows])} "
+                f"| {fmt(_med(rows, 'server_cpu'))} |"
             )
     w("")
 

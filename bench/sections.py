@@ -81,10 +81,11 @@ def throughput_and_incremental(plan: Plan, work: Workdir, problems: Problems, lo
             out["throughput"][size] = entry
             if size in plan.memory_sizes:
                 out["memory"][size] = [r["rss"] for r in entry["streams"]["events"]["ours"]]
-            if size in plan.incremental_history:
-                out["incremental"][size] = incremental(plan, emu, work, states, size, problems, log)
+            # The profile before the incremental runs, which add events to this emulator.
             if plan.profile and size == max(plan.throughput_sizes):
                 out["profile"] = profile_run(emu, work, log)
+            if size in plan.incremental_history:
+                out["incremental"][size] = incremental(plan, emu, work, states, size, problems, log)
     for size in plan.memory_sizes:
         if size in out["memory"]:
             continue
