@@ -483,10 +483,11 @@ class _Checker:
             projects = self._list_projects()
         else:
             projects = ()
-        if self.purpose == "notify":
-            self._check_release_access()
-        elif projects:
+        if self.purpose == "read" and projects:
             self._check_event_access(projects[0][0])
+        # Reading needs it too: the releases list is the one org-level read that wants
+        # project:read, which listing projects (org:read) does not prove.
+        self._check_release_access()
         return ConnectionInfo(self.api.base_url, self.org, projects)
 
     def _needed_scopes(self) -> str:

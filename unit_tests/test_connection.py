@@ -39,6 +39,13 @@ from unit_tests.sentry import (
 ORG_URL = f"{BASE}/organizations/{ORG}/"
 
 
+@pytest.fixture(autouse=True)
+def _releases_readable(request: pytest.FixtureRequest) -> None:
+    """Every check ends by listing releases; tests about that step register their own answer."""
+    if "requests_mock" in request.fixturenames:
+        request.getfixturevalue("requests_mock").get(releases_url(), json=[])
+
+
 def api(clock: FakeClock | None = None, **kwargs: Any) -> SentryApi:
     clock = clock or FakeClock()
     return SentryApi(BASE, TOKEN, sleep=clock.sleep, clock=clock.time, **kwargs)
@@ -386,7 +393,7 @@ def test_given_configured_projects_when_checking_read_then_each_project_detail_f
     requests_mock.get(f"{BASE}/projects/{ORG}/web/events/", json=[])
     info = check_connection(config(projects=["web", "api"]), api=api())
     assert info.projects == (("web", "11"), ("api", "12"))
-    assert requests_mock.call_count == 4
+    assert requests_mock.call_count == 5
 
 
 def test_given_token_without_event_read_when_checking_read_then_error_names_read_scopes(requests_mock):
@@ -460,3 +467,15 @@ def test_given_server_error_when_checking_then_not_a_config_error(requests_mock)
     with pytest.raises(Exception, match=r"500: Internal Error \(errorId x1\)") as raised:
         check_connection(config(), api=api())
     assert not isinstance(raised.value, ConfigError)
+
+
+def test_given_token_without_project_read_when_checking_read_then_releases_403_names_the_read_scopes(
+    requests_mock,
+):
+    requests_mock.get(ORG_URL, json={"slug": ORG})
+    requests_mock.get(projects_url(), json=[{"slug": "web", "id": "1"}])
+    requests_mock.get(f"{BASE}/projects/{ORG}/web/events/", json=[])
+    requests_mock.get(releases_url(), status_code=403, json={"detail": "You do not have permission"})
+
+    with pytest.raises(ConfigError, match=r"\(403\).*org:read, project:read, event:read"):
+        check_connection(config(), api=api())
