@@ -74,8 +74,9 @@ def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
     w("")
     w(
         "Every client runs as its own process (the real command, as Airbyte runs it) against an "
-        "emulator in another process, over loopback. Wall time, CPU time (user + system) and peak "
-        "resident memory come from the kernel's accounting of that one process (`wait4`); requests "
+        "emulator in another process, over loopback. Wall time and CPU time (user + system) come "
+        "from the kernel's accounting of that one process (`wait4`), peak resident memory from its "
+        "own `VmHWM` (read every 20 ms; `ru_maxrss` would include the harness that forked it); requests "
         "from the emulator's request log; records from the client's stdout. The emulator shares the "
         "machine's two cores with the client, so its CPU time is shown where it matters.\n"
     )
@@ -274,7 +275,8 @@ def _rate_limited(res: dict, w) -> None:
     w("| endpoint | answered | 429 |")
     w("|---|---:|---:|")
     for cat, c in sorted(rl["by_category"].items()):
-        w(f"| {cat} | {c['ok']:,} | {c['429']:,} |")
+        rejected = c.get("rejected", c.get(429, 0))  # results saved before the key was renamed
+        w(f"| {cat} | {c['ok']:,} | {rejected:,} |")
     w("")
 
 

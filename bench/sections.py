@@ -289,9 +289,9 @@ def rate_limited(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str
     per_window: dict[int, int] = {}
     for e in entries:
         cat = category(e["path"])
-        slot = by_cat.setdefault(cat, {"ok": 0, "429": 0})
+        slot = by_cat.setdefault(cat, {"ok": 0, "rejected": 0})
         if e["status"] == 429:
-            slot["429"] += 1
+            slot["rejected"] += 1
         else:
             slot["ok"] += 1
             if cat == "events":
@@ -310,8 +310,8 @@ def rate_limited(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str
         "wall": m.wall,
         "least": least,
         "by_category": by_cat,
-        "req_429": sum(c["429"] for c in by_cat.values()),
-        "requests": sum(c["ok"] + c["429"] for c in by_cat.values()),
+        "req_429": sum(c["rejected"] for c in by_cat.values()),
+        "requests": sum(c["ok"] + c["rejected"] for c in by_cat.values()),
         "events_per_window": [per_window[k] for k in sorted(per_window)],
         "first_window_offset": t0 - first * window if per_window else None,
         "records": dict(m.counts),
