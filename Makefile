@@ -21,8 +21,8 @@ $(SYNC_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	@echo "Installing source-sentry with its test tools and PyAirbyte into $(VENV) ..."
-	$(BIN)/pip install --quiet -e '.[test,airbyte]'
+	@echo "Installing source-sentry with its test tools, PyAirbyte and the benchmark's tools into $(VENV) ..."
+	$(BIN)/pip install --quiet -e '.[test,airbyte,bench]'
 	touch $@
 
 $(BENCH_STAMP): pyproject.toml | $(BIN)/python
