@@ -102,15 +102,6 @@ def main(argv: list[str] | None = None) -> int:
             f"the working tree with `{args.connector_overlay}` first on PYTHONPATH: "
             + (note.read_text().strip() if note.exists() else "(no OVERLAY.md)")
         )
-    if args.connector_overlay:
-        from bench import clients
-
-        clients.OVERLAY["path"] = str(args.connector_overlay.resolve())
-        note = args.connector_overlay / "OVERLAY.md"
-        meta["environment"]["connector under test"] = (
-            f"the working tree with `{args.connector_overlay}` first on PYTHONPATH: "
-            + (note.read_text().strip() if note.exists() else "(no OVERLAY.md)")
-        )
     if plan.external and "official" in only:
         ensure_venv(OFFICIAL_VENV, "airbyte-source-sentry")
     if plan.external and "startup" in only:

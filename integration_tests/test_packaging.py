@@ -45,9 +45,10 @@ def instructions(name: str) -> list[str]:
     return [arguments for instruction, arguments in dockerfile() if instruction == name]
 
 
-def labels() -> dict[str, str]:
+def key_values(instruction: str) -> dict[str, str]:
+    """KEY=value pairs of every LABEL or ENV instruction."""
     found = {}
-    for arguments in instructions("LABEL"):
+    for arguments in instructions(instruction):
         for pair in shlex.split(arguments):
             key, _, value = pair.partition("=")
             found[key] = value
@@ -58,14 +59,6 @@ def entrypoint() -> list[str]:
     [arguments] = instructions("ENTRYPOINT")
     return json.loads(arguments)
 
-
-def env() -> dict[str, str]:
-    found = {}
-    for arguments in instructions("ENV"):
-        for pair in shlex.split(arguments):
-            key, _, value = pair.partition("=")
-            found[key] = value
-    return found
 
 
 # ---- what can be checked by reading -------------------------------------------------------------
@@ -82,12 +75,12 @@ def test_given_dockerfile_then_slim_python_base_matching_the_supported_versions(
 
 def test_given_dockerfile_then_airbyte_entrypoint_variable_names_the_entry_point_command() -> None:
     assert entrypoint() == ["source-sentry"]
-    assert env()["AIRBYTE_ENTRYPOINT"] == " ".join(entrypoint())
+    assert key_values("ENV")["AIRBYTE_ENTRYPOINT"] == " ".join(entrypoint())
     assert "source-sentry" in PYPROJECT["project"]["scripts"]
 
 
 def test_given_labels_then_they_name_the_image_and_version_metadata_and_pyproject_give() -> None:
-    assert labels() == {
+    assert key_values("LABEL") == {
         "io.airbyte.name": METADATA["dockerRepository"],
         "io.airbyte.version": METADATA["dockerImageTag"],
     }
@@ -139,6 +132,11 @@ def test_given_copied_paths_then_dockerignore_does_not_exclude_them_and_keeps_se
 # ---- the image's install, run without Docker -----------------------------------------------------
 
 
+def outside_checkout(**extra: str) -> dict[str, str]:
+    """This process's environment without PYTHONPATH, so the checkout cannot leak into the venv."""
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **extra}
+
+
 def _copied_sources() -> list[str]:
     sources = []
     for arguments in instructions("COPY"):
@@ -166,8 +164,7 @@ def _build_like_the_image(tmp: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip_steps = [a for a in instructions("RUN") if a.startswith("pip ")]
     assert pip_steps, "the Dockerfile installs the package with pip"
-    environment = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    environment.pop("PYTHONPATH", None)
+    environment = outside_checkout(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     for step in pip_steps:
         subprocess.run(["bash", "-c", step], cwd=code, env=environment, check=True, timeout=600)
     return venv
@@ -180,7 +177,7 @@ def image_venv(tmp_path_factory) -> Path:
 
 def _run_entrypoint(venv: Path, *args: str, cwd: Path):
     command = [str(venv / "bin" / entrypoint()[0]), *entrypoint()[1:], *args]
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment = outside_checkout()
     result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=environment, timeout=240)
     return parse(result.stdout, result.stderr, result.returncode)
 
@@ -235,13 +232,12 @@ def test_given_image_install_when_check_and_read_against_emulator_then_connected
 def test_given_image_install_when_notify_dry_run_then_it_answers_without_the_checkout(
     image_venv: Path, emulator, tmp_path: Path
 ) -> None:
-    environment = {
-        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-        "SENTRY_AUTH_TOKEN": emulator.token,
-        "SENTRY_URL": emulator.base_url,
-        "SENTRY_ORG": emulator.organization,
-        "SENTRY_PROJECT": emulator.project_slugs[0],
-    }
+    environment = outside_checkout(
+        SENTRY_AUTH_TOKEN=emulator.token,
+        SENTRY_URL=emulator.base_url,
+        SENTRY_ORG=emulator.organization,
+        SENTRY_PROJECT=emulator.project_slugs[0],
+    )
     result = subprocess.run(
         [
             str(image_venv / "bin" / entrypoint()[0]),
