@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from source_sentry.spec import config_problems
+
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTOR = Path(sys.executable).parent / "source-sentry"
 DEFAULT_DB = ROOT / "sentry.duckdb"
@@ -223,37 +225,6 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise UserError(f"The config file must hold a JSON object: {path}\n{hint}")
     return config
-
-
-def config_problems(config: dict[str, Any], spec: dict[str, Any]) -> list[str]:
-    """The ways `config` breaks the connector's spec, described without any value from the config:
-    jsonschema's own messages quote the offending value, or the whole config for a missing
-    field, and that would print the token."""
-    import jsonschema
-
-    problems = []
-    validator = jsonschema.validators.validator_for(spec)(spec)
-    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
-        field = ".".join(map(str, error.absolute_path)) or "(top level)"
-        rule = error.validator
-        if rule == "required":
-            missing = [name for name in error.validator_value if name not in error.instance]
-            problems.extend(f"`{name}` is missing (it is required)" for name in missing)
-            continue
-        schema = error.schema if isinstance(error.schema, dict) else {}
-        if rule == "type":
-            what = f"must be of type {error.validator_value}"
-        elif rule == "pattern":
-            examples = schema.get("pattern_descriptor") or ", ".join(map(str, schema.get("examples", [])))
-            what = "is not in the expected form" + (f" (for example {examples})" if examples else "")
-        elif rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            what = f"is out of range ({rule} {error.validator_value})"
-        elif rule == "enum":
-            what = f"must be one of {error.validator_value}"
-        else:
-            what = f"breaks the rule `{rule}`"
-        problems.append(f"`{field}` {what}")
-    return problems
 
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:

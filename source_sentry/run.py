@@ -154,27 +154,12 @@ def _config_problem(config: dict[str, Any]) -> str | None:
 
 
 def _spec_problem(config: dict[str, Any]) -> str | None:
-    """The first way the config breaks the spec, in words, without echoing a secret's value.
+    """The CDK checks the spec only after the source is built, and building it evaluates settings
+    such as `num_workers`: a wrong type would end in a stack trace instead."""
+    from source_sentry.spec import config_problems
 
-    The CDK checks the spec only after the source is built, and building it evaluates settings
-    such as `num_workers`: a wrong type would end in a stack trace instead.
-    """
-    import jsonschema
-    import yaml
-
-    manifest = yaml.safe_load((Path(__file__).parent / "manifest.yaml").read_text())
-    spec = manifest["spec"]["connection_specification"]
-    errors = sorted(jsonschema.Draft7Validator(spec).iter_errors(config), key=lambda e: list(e.path))
-    if not errors:
-        return None
-    error = errors[0]
-    if not error.path:
-        return f"The config does not match the connector's spec: {error.message}."
-    name = str(error.path[0])
-    field = spec["properties"].get(name, {})
-    if field.get("airbyte_secret"):
-        return f"`{name}` is not valid: it must be a {field.get('type', 'value')}."
-    return f"`{name}` is not valid: {error.message}. Expected: {field.get('description', '').strip()}"
+    problems = config_problems(config)
+    return f"The config does not fit the connector's spec: {'; '.join(problems)}." if problems else None
 
 
 def _emit(message: Any) -> None:
