@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench import report, sections
 from bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
-from bench.emulator import ROOT
 from bench.plan import FULL, SMOKE
+from integration_tests.emulator.process import ROOT
 
 SECTIONS = ("throughput", "official", "rate_limited", "startup")
 NOTE = ROOT / "bench" / "note.md"

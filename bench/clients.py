@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import measure
-from bench.emulator import ROOT, EmulatorProcess
+from bench.emulator import EmulatorProcess
+from integration_tests.emulator.process import ROOT
 from integration_tests.sync import catalog
 
 OURS = str(Path(sys.executable).parent / "source-sentry")

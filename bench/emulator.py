@@ -3,17 +3,10 @@ client are the client's alone (the server still shares the machine's cores)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-import requests
-
-ROOT = Path(__file__).resolve().parent.parent
+from integration_tests.emulator import process
 
 
 def category(path: str) -> str:
@@ -27,7 +20,7 @@ def category(path: str) -> str:
     return "default"
 
 
-class EmulatorProcess:
+class EmulatorProcess(process.EmulatorProcess):
     def __init__(
         self,
         *,
@@ -40,85 +33,31 @@ class EmulatorProcess:
         rate_limits: str = "none",
         overrides: dict[str, str] | None = None,
     ) -> None:
-        self.args = [
+        args = [
             "--seed", str(seed), "--projects", str(projects), "--events", str(events),
             "--issues", str(issues), "--releases", str(releases), "--rate-limits", rate_limits,
         ]  # fmt: skip
         for cat, spec in (overrides or {}).items():
-            self.args += ["--rate-limit", f"{cat}={spec}"]
+            args += ["--rate-limit", f"{cat}={spec}"]
         if tls:
-            self.args.append("--tls")
+            args.append("--tls")
+        super().__init__(args, start_timeout=600)
         self.events = events
         self.added_events = 0
-        self.proc: subprocess.Popen | None = None
-        self.info: dict[str, Any] = {}
-        self.startup_seconds = 0.0
-        self._http = requests.Session()
-
-    # lifecycle ------------------------------------------------------------------------------
-    def __enter__(self) -> EmulatorProcess:
-        started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "integration_tests.emulator", *self.args],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the emulator did not start")
-        self.info = json.loads(line)
-        self.startup_seconds = time.perf_counter() - started
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    # what clients need --------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return self.info["base_url"]
 
     @property
     def host_port(self) -> str:
         return self.base_url.split("://", 1)[1]
 
     @property
-    def token(self) -> str:
-        return self.info["token"]
-
-    @property
-    def organization(self) -> str:
-        return self.info["organization"]
-
-    @property
     def slugs(self) -> list[str]:
         return list(self.info["projects"])
-
-    @property
-    def ca_cert(self) -> str | None:
-        return self.info.get("ca_cert")
 
     def cpu_seconds(self) -> float:
         import psutil
 
         times = psutil.Process(self.proc.pid).cpu_times()
         return times.user + times.system
-
-    # control API ------------------------------------------------------------------------------
-    def control(self, action: str, **data: Any) -> Any:
-        response = self._http.post(
-            f"{self.base_url}/_emulator/{action}", json=data, timeout=600, verify=self.ca_cert or True
-        )
-        response.raise_for_status()
-        return response.json()
 
     def reset_log(self) -> None:
         self.control("reset_log")

@@ -16,17 +16,14 @@ import argparse
 import json
 import os
 import re
-import selectors
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,10 @@ from typing import Any
 from source_sentry.spec import config_problems
 
 ROOT = Path(__file__).resolve().parent.parent
+# The emulator is part of the checkout, not of the installed package.
+sys.path.insert(0, str(ROOT))
+from integration_tests.emulator import process  # noqa: E402
+
 CONNECTOR = Path(sys.executable).parent / "source-sentry"
 DEFAULT_DB = ROOT / "sentry.duckdb"
 EMULATOR_SCHEMA = "emulator"
@@ -103,96 +104,23 @@ def add_new_data(control: Any, sample: Sample, project: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- emulator
-def _die_with_parent() -> None:
-    """Linux: the emulator gets SIGTERM if this script is killed without a chance to clean up."""
-    with suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class EmulatorProcess:
-    """`python -m integration_tests.emulator` as a child process, stopped on exit whatever happens."""
+class EmulatorProcess(process.EmulatorProcess):
+    """The sample's emulator; a failed start is the user's to see, with the emulator's own log."""
 
     def __init__(self, sample: Sample, workdir: Path) -> None:
-        self.sample = sample
-        self.log_path = workdir / "emulator.log"
-        self.proc: subprocess.Popen[str] | None = None
-        self.info: dict[str, Any] = {}
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def command(self) -> list[str]:
-        s = self.sample
-        return [
-            sys.executable, "-m", "integration_tests.emulator", "--seed", str(s.seed),
-            "--projects", str(s.projects), "--events", str(s.events), "--issues", str(s.issues),
-            "--releases", str(s.releases), "--rate-limits", "none",
+        s = sample
+        args = [
+            "--seed", str(s.seed), "--projects", str(s.projects), "--events", str(s.events),
+            "--issues", str(s.issues), "--releases", str(s.releases), "--rate-limits", "none",
         ]  # fmt: skip
+        super().__init__(args, log_path=workdir / "emulator.log", start_timeout=EMULATOR_START_TIMEOUT_S)
+        self.sample = sample
 
-    def __enter__(self) -> EmulatorProcess:
-        with self.log_path.open("w") as log:
-            self.proc = subprocess.Popen(
-                self.command(),
-                cwd=ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-            )
+    def start(self) -> EmulatorProcess:
         try:
-            self.info = json.loads(self._first_line())
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _first_line(self) -> str:
-        assert self.proc is not None
-        assert self.proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            if sel.select(timeout=EMULATOR_START_TIMEOUT_S):
-                line = self.proc.stdout.readline()
-                if line.strip():
-                    return line
-        detail = self.log_path.read_text(errors="replace").strip()[-2000:]
-        raise UserError(
-            "The Sentry emulator did not start"
-            + (f":\n{detail}" if detail else f" within {EMULATOR_START_TIMEOUT_S:.0f} s.")
-            + f"\nCommand: {' '.join(self.command())} (run from {ROOT})",
-            code=EXIT_FAILED,
-        )
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def control(self, route: str, body: dict[str, Any]) -> Any:
-        request = urllib.request.Request(
-            f"{self.info['base_url']}/_emulator/{route}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with self._opener.open(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "auth_token": self.info["token"],
-            "hostname": self.info["base_url"],
-            "organization": self.info["organization"],
-        }
+            return super().start()
+        except process.EmulatorDidNotStart as error:
+            raise UserError(str(error), code=EXIT_FAILED) from None
 
 
 # -------------------------------------------------------------------------------- config file
