@@ -35,10 +35,10 @@ install: $(TEST_STAMP)
 # CONFIG=path/to/config.json syncs that Sentry organization; without it, the project's Sentry
 # emulator starts on 127.0.0.1 with sample data and is synced instead.
 sync: $(SYNC_STAMP)
-	AIRBYTE_OFFLINE_MODE=1 $(BIN)/python scripts/local_sync.py $(if $(CONFIG),--config '$(CONFIG)')
+	AIRBYTE_OFFLINE_MODE=1 $(BIN)/python -m tools.local_sync $(if $(CONFIG),--config '$(CONFIG)')
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check source_sentry unit_tests integration_tests scripts bench main.py
+	$(BIN)/ruff check source_sentry sentry_emulator tools unit_tests integration_tests main.py
 
 # Every test: unit tests, the CDK's standard tests, the emulator's own tests, the end-to-end
 # runs of the installed command against it over loopback HTTP, the local sync and the
@@ -54,7 +54,7 @@ e2e: $(TEST_STAMP)
 
 # The full benchmark (not part of `make test`): writes docs/benchmarks.md.
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m tools.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

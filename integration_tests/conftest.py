@@ -1,37 +1,6 @@
-"""Shared fixtures for tests that need the Sentry Web API emulator."""
-
-from __future__ import annotations
-
-from collections.abc import Callable, Iterator
+"""Fixtures of the connector's end-to-end tests (the emulator's come from sentry_emulator.fixtures)."""
 
 import pytest
-
-from integration_tests.emulator import Emulator
-
-SMALL = {"seed": 1, "projects": 3, "events": 300, "issues": 24, "releases": 12, "rate_limits": "none"}
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """A running emulator with small data and no rate limits (self-hosted style)."""
-    with Emulator(**SMALL) as emu:
-        yield emu
-
-
-@pytest.fixture
-def make_emulator() -> Iterator[Callable[..., Emulator]]:
-    """Factory: ``make_emulator(**kwargs)`` starts an emulator (small-data defaults overridden by
-    kwargs); every one started is stopped at teardown."""
-    started: list[Emulator] = []
-
-    def factory(**kwargs) -> Emulator:
-        emu = Emulator(**{**SMALL, **kwargs}).start()
-        started.append(emu)
-        return emu
-
-    yield factory
-    for emu in started:
-        emu.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The benchmark's smoke mode (`python -m bench --smoke`): every section with tiny data, so that a
+"""The benchmark's smoke mode (`python -m tools.bench --smoke`): every section with tiny data, so that a
 change that breaks the benchmark fails `make test` rather than the next `make bench`."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def smoke(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "bench",
+            "tools.bench",
             "--smoke",
             "--out",
             str(out / "bench.md"),

@@ -1,9 +1,8 @@
-"""`make sync` (scripts/local_sync.py) run as a user runs it, against the Sentry emulator: the DuckDB
+"""`make sync` (tools/local_sync.py) run as a user runs it, against the Sentry emulator: the DuckDB
 file it leaves is compared id by id with the emulator's ground truth."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -18,27 +17,18 @@ import pytest
 import requests
 import yaml
 
-from integration_tests.emulator import Emulator
+from sentry_emulator import Emulator
+from tools import local_sync
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "local_sync.py"
 STREAMS = ["projects", "project_detail", "events", "issues", "releases"]
 INCREMENTAL = ["projects", "events", "issues", "releases"]
 # An unusual size, so that a leftover emulator of this test can be told from other processes'.
 SAMPLE_EVENTS = 333
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("local_sync", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("local_sync", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-local_sync = load_script()
 
 
 @dataclass
@@ -80,9 +70,12 @@ def run_sync(tmp_path: Path, *args: str, timeout: float = 180) -> Result:
         "AIRBYTE_OFFLINE_MODE": "1",
         "AIRBYTE_LOGGING_ROOT": str(logs),
         "TMPDIR": str(tmp),
+        # `python -m tools.local_sync` as `make sync` runs it from the checkout, while PyAirbyte's
+        # files land in this test's directory.
+        "PYTHONPATH": str(ROOT),
     }
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--db", str(db), *args],
+        [sys.executable, "-m", "tools.local_sync", "--db", str(db), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -116,7 +109,7 @@ def emulator_processes(events: int) -> list[str]:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"integration_tests.emulator" in args and str(events).encode() in args:
+        if b"sentry_emulator" in args and str(events).encode() in args:
             found.append(cmdline.parent.name)
     return found
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.sync import COMMAND, STREAMS, Run, parse, write_inputs
+from tools.airbyte_run import COMMAND, STREAMS, Run, parse, write_inputs
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from integration_tests.sync import COMMAND
 from source_sentry.notify.settings import ENV_NAMES
+from tools.airbyte_run import COMMAND
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from integration_tests.sync import catalog, parse
+from tools.airbyte_run import catalog, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from integration_tests.sync import COMMAND
+from tools.airbyte_run import COMMAND
 
 pytestmark = pytest.mark.e2e
 

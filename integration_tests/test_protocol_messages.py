@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from integration_tests.sync import STREAMS, source
+from tools.airbyte_run import STREAMS, source
 
 pytestmark = pytest.mark.e2e
 

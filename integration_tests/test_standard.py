@@ -13,7 +13,7 @@ import pytest
 from airbyte_cdk.test.models.scenario import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
-from integration_tests.emulator import Emulator
+from sentry_emulator import Emulator
 from source_sentry.source import SourceSentry
 
 ROOT = Path(__file__).resolve().parent.parent

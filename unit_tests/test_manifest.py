@@ -14,8 +14,8 @@ import pytest
 import yaml
 from freezegun import freeze_time
 
-from scripts.build_cloud_manifest import TARGET, build
 from source_sentry.connection import HOSTNAME_PATTERN, base_api_url
+from tools.build_cloud_manifest import TARGET, build
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "source_sentry" / "manifest.yaml").read_text())
@@ -24,7 +24,7 @@ STREAMS = ["projects", "project_detail", "events", "issues", "releases"]
 
 
 def test_given_packaged_manifest_when_cloud_copy_is_rebuilt_then_committed_copy_is_identical() -> None:
-    assert TARGET.read_text() == build(), "run: python scripts/build_cloud_manifest.py"
+    assert TARGET.read_text() == build(), "run: python tools/build_cloud_manifest.py"
 
 
 def test_given_cloud_manifest_then_it_needs_no_python_component_and_no_schema_file() -> None:

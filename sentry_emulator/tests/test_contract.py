@@ -1,6 +1,6 @@
 """The emulator's real HTTP responses checked against Sentry's published response schemas.
 
-Schemas come from ``integration_tests/contract/openapi-subset.json`` (Apache-2.0, see the NOTICE
+Schemas come from ``sentry_emulator/tests/contract/openapi-subset.json`` (Apache-2.0, see the NOTICE
 beside it). OpenAPI 3.0 ``nullable`` is translated to JSON Schema; every ``date-time`` must be
 Sentry's form: UTC ``Z`` with 0, 3 or 6 fractional digits.
 """

@@ -2,7 +2,7 @@
 with no connector framework, one request at a time. What this reaches is what the emulator and
 the HTTP stack can deliver to a Python client on this machine.
 
-``python -m bench.floor BASE_URL ORG --streams events,issues [--projects a,b]``; the token comes in
+``python -m tools.bench.floor BASE_URL ORG --streams events,issues [--projects a,b]``; the token comes in
 ``BENCH_TOKEN``. Prints one JSON line: records per stream and requests made.
 """
 
@@ -32,7 +32,7 @@ def pages(session: requests.Session, url: str, params: dict) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.floor")
+    ap = argparse.ArgumentParser(prog="python -m tools.bench.floor")
     ap.add_argument("base_url")
     ap.add_argument("organization")
     ap.add_argument("--streams", default="events,issues")

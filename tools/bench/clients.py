@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import measure
-from bench.emulator import EmulatorProcess
-from integration_tests.emulator.process import ROOT
-from integration_tests.sync import catalog
+from sentry_emulator.process import ROOT
+from tools.airbyte_run import catalog
+from tools.bench import measure
+from tools.bench.emulator import EmulatorProcess
 
 OURS = str(Path(sys.executable).parent / "source-sentry")
 # `--connector-overlay DIR`: a directory put first on PYTHONPATH of every run of our command, so a
@@ -114,7 +114,7 @@ def floor(
     argv = [
         sys.executable,
         "-m",
-        "bench.floor",
+        "tools.bench.floor",
         emu.base_url,
         emu.organization,
         "--streams",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from integration_tests.emulator import process
+from sentry_emulator import process
 
 
 def category(path: str) -> str:

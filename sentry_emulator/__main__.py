@@ -1,4 +1,4 @@
-"""``python -m integration_tests.emulator``: run the emulator until SIGTERM/SIGINT.
+"""``python -m sentry_emulator``: run the emulator until SIGTERM/SIGINT.
 
 Prints one JSON line on start: base_url, token, organization, projects, ca_cert.
 """
@@ -23,7 +23,7 @@ def _rate_override(text: str) -> tuple[str, tuple]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m integration_tests.emulator", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m sentry_emulator", description=__doc__)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)

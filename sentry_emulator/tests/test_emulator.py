@@ -16,9 +16,9 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from integration_tests.emulator import Emulator
-from integration_tests.emulator.faults import parse as parse_faults
-from integration_tests.emulator.timeutil import fmt, parse_iso
+from sentry_emulator import Emulator
+from sentry_emulator.faults import parse as parse_faults
+from sentry_emulator.timeutil import fmt, parse_iso
 
 LINK_RE = re.compile(r'<([^>]*)>; rel="(previous|next)"; results="(true|false)"; cursor="([^"]*)"')
 
@@ -735,7 +735,7 @@ def test_cli_prints_one_json_line_serves_https_and_stops_on_sigterm():
         [
             sys.executable,
             "-m",
-            "integration_tests.emulator",
+            "sentry_emulator",
             "--tls",
             "--seed",
             "2",

@@ -72,7 +72,7 @@ def parse(spec: str, seed: int = 0) -> list[Rule]:
         text = re.sub(r"\s+", "", raw)
         m = _RULE.match(text)
         if not m:
-            raise ValueError(f"bad fault rule {raw.strip()!r} (see integration_tests/emulator/faults.py)")
+            raise ValueError(f"bad fault rule {raw.strip()!r} (see sentry_emulator/faults.py)")
         target = m["target"]
         if target not in TARGETS:
             raise ValueError(f"unknown fault target {target!r}; one of {sorted(TARGETS)}")

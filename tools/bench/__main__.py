@@ -1,4 +1,4 @@
-"""``python -m bench``: the benchmarks of issue 6, written to docs/benchmarks.md.
+"""``python -m tools.bench``: the benchmarks of issue 6, written to docs/benchmarks.md.
 
 ``--smoke`` runs every section with tiny data, our connector and the floor only (no PyPI
 downloads, no profile), in well under a minute; `make test` runs it so the benchmark cannot rot.
@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from bench import report, sections
-from bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
-from bench.plan import FULL, SMOKE
-from integration_tests.emulator.process import ROOT
+from sentry_emulator.process import ROOT
+from tools.bench import report, sections
+from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
+from tools.bench.plan import FULL, SMOKE
 
 SECTIONS = ("throughput", "official", "rate_limited", "startup")
-NOTE = ROOT / "bench" / "note.md"
+NOTE = Path(__file__).resolve().parent / "note.md"
 
 
 def environment() -> dict[str, str]:
@@ -57,7 +57,7 @@ def environment() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
     ap.add_argument("--smoke", action="store_true", help="tiny data, no PyPI programs, no profile")
     ap.add_argument(
         "--out", type=Path, help="markdown output (default docs/benchmarks.md; required with --smoke)"
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {"plan": plan.name, "environment": environment()}
     if args.connector_overlay:
-        from bench import clients
+        from tools.bench import clients
 
         clients.OVERLAY["path"] = str(args.connector_overlay.resolve())
         note = args.connector_overlay / "OVERLAY.md"

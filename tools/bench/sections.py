@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import clients, measure
-from bench.clients import OURS, Workdir
-from bench.emulator import EmulatorProcess, category
-from bench.plan import Plan
-from bench.profile import fold
+from tools.bench import clients, measure
+from tools.bench.clients import OURS, Workdir
+from tools.bench.emulator import EmulatorProcess, category
+from tools.bench.plan import Plan
+from tools.bench.profile import fold
 
 ALL = ["projects", "project_detail", "events", "issues", "releases"]
 
@@ -261,7 +261,7 @@ def _org_row(runs: list[tuple[measure.Measurement, dict]]) -> dict[str, Any]:
 
 # 5. Rate limits --------------------------------------------------------------------------------
 def rate_limited(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
-    from integration_tests.emulator.ratelimit import SENTRY_LIMITS
+    from sentry_emulator.ratelimit import SENTRY_LIMITS
 
     limits = dict(SENTRY_LIMITS)
     for cat, spec in plan.rate_overrides.items():

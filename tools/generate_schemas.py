@@ -1,7 +1,7 @@
 """Derive the Airbyte stream schemas in source_sentry/schemas/ from Sentry's OpenAPI description.
 
 Run once when the vendored OpenAPI subset changes:
-    python scripts/generate_schemas.py ../shared/sentry-api/openapi-subset.json
+    python tools/generate_schemas.py ../shared/sentry-api/openapi-subset.json
 
 Every property becomes nullable: Sentry sends null in fields its description marks as required
 (`firstEvent`, `dateReleased`, `user`, ...), and a destination must not reject a record for it.

@@ -28,12 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sentry_emulator import process
 from source_sentry.spec import config_problems
 
 ROOT = Path(__file__).resolve().parent.parent
-# The emulator is part of the checkout, not of the installed package.
-sys.path.insert(0, str(ROOT))
-from integration_tests.emulator import process  # noqa: E402
 
 CONNECTOR = Path(sys.executable).parent / "source-sentry"
 DEFAULT_DB = ROOT / "sentry.duckdb"
@@ -77,7 +75,7 @@ class Sample:
         return max(6, self.events // 20)
 
     def emulator_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of `integration_tests.emulator.Emulator` for this organization."""
+        """Keyword arguments of `sentry_emulator.Emulator` for this organization."""
         return {
             "seed": self.seed,
             "projects": self.projects,
@@ -398,7 +396,7 @@ def print_where(db: Path, schema: str) -> None:
 # ---------------------------------------------------------------------------------------- main
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
-        prog="scripts/local_sync.py",
+        prog="python -m tools.local_sync",
         description=__doc__.split("\n\n")[0],
         epilog="Exit status: 0 done, 1 a sync failed, 2 a config or usage problem, 130 interrupted.",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.measure import fmt, median, ratio, spread
+from tools.bench.measure import fmt, median, ratio, spread
 
 
 def _med(rows: list[dict], key: str) -> float:
@@ -62,8 +62,8 @@ def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
     w("# Benchmarks\n")
     w(
         "How long a sync takes, how many API calls it makes and how much memory it needs, measured "
-        "against the project's Sentry emulator (`integration_tests/emulator/`) in one run of "
-        f"`make bench` (`python -m bench{' --smoke' if meta['plan'] == 'smoke' else ''}`). Compare "
+        "against the project's Sentry emulator (`sentry_emulator/`) in one run of "
+        f"`make bench` (`python -m tools.bench{' --smoke' if meta['plan'] == 'smoke' else ''}`). Compare "
         "figures within this page only: they come from one shared, noisy machine. Medians of several "
         "runs where a cell shows `median (min–max)`.\n"
     )
@@ -126,7 +126,7 @@ def _floor(res: dict, w) -> None:
     w("## 2. Against the floor: plain `requests`\n")
     w(
         "The same pages (same endpoints and parameters, `Link` paging) fetched one after another by "
-        "a minimal loop of `requests.get(...).json()` (`bench/floor.py`): no framework, nothing "
+        "a minimal loop of `requests.get(...).json()` (`tools/bench/floor.py`): no framework, nothing "
         "written out. It is what the emulator and Python's HTTP stack can deliver here; our share of "
         "it is what the connector framework and our manifest cost.\n"
     )
@@ -346,7 +346,7 @@ def _profile(res: dict, w) -> None:
     w(
         f"py-spy (`--nonblocking`, 100 Hz, {prof['samples']:,} samples) on the largest events sync "
         f"({fmt(prof['wall'])} s profiled). Each sample is put in the first matching bucket "
-        "(`bench/profile.py`); waiting threads are only counted when py-spy sees them running.\n"
+        "(`tools/bench/profile.py`); waiting threads are only counted when py-spy sees them running.\n"
     )
     w("| share of samples | where |")
     w("|---:|---|")

@@ -1,4 +1,4 @@
-"""The emulator as a child process (`python -m integration_tests.emulator ...`), for programs that
+"""The emulator as a child process (`python -m sentry_emulator ...`), for programs that
 must not share a process with it: `make sync` and the benchmarks."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class EmulatorDidNotStart(RuntimeError):
@@ -43,7 +43,7 @@ class EmulatorProcess:
         self._opener: urllib.request.OpenerDirector | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "integration_tests.emulator", *self.args]
+        return [sys.executable, "-m", "sentry_emulator", *self.args]
 
     def start(self) -> EmulatorProcess:
         started = time.perf_counter()
