@@ -152,3 +152,58 @@ class ConfigErrorTest(TestCase):
         output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
 
         self._assert_config_error(output, "403", "org:read", "project:read")
+
+
+@freeze_time(NOW)
+class UnexpectedClientErrorTest(TestCase):
+    """A 4xx that no retry can fix fails on the first answer, with Sentry's words and the path."""
+
+    def _assert_failed_at_once(self, http_mocker: HttpMocker, status: int, body, *fragments: str) -> None:
+        req = projects_request()
+        http_mocker.get(req, error(status, body))
+
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
+
+        http_mocker.assert_number_of_calls(req, 1)
+        assert SLEEPS == []
+        traces = [m.trace.error for m in output.errors]
+        assert traces[0].failure_type == FailureType.system_error
+        for fragment in ("/api/0/organizations/acme/projects/", *fragments):
+            assert fragment in traces[0].message, traces[0].message
+
+    @HttpMocker()
+    def test_given_410_brownout_when_read_then_fails_at_once_saying_the_endpoint_is_gone(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        self._assert_failed_at_once(
+            http_mocker,
+            410,
+            {"detail": "This API no longer exists."},
+            "410 Gone",
+            "This API no longer exists.",
+        )
+
+    @HttpMocker()
+    def test_given_422_with_validation_detail_when_read_then_fails_at_once_quoting_it(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        self._assert_failed_at_once(
+            http_mocker,
+            422,
+            {"detail": "sort: value is not a valid enumeration member"},
+            "not a valid enumeration",
+        )
+
+    @HttpMocker()
+    def test_given_409_with_a_bare_json_string_when_read_then_fails_at_once_quoting_it(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        self._assert_failed_at_once(
+            http_mocker, 409, "Conflict on this resource", "Conflict on this resource"
+        )
+
+    @HttpMocker()
+    def test_given_413_html_page_when_read_then_fails_at_once_naming_the_request(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        self._assert_failed_at_once(http_mocker, 413, "<html>Request Entity Too Large</html>", "client error")

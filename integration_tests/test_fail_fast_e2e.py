@@ -1,0 +1,35 @@
+"""A client error that no retry can fix ends the sync on Sentry's first answer, naming the
+request and quoting Sentry, instead of retrying it for minutes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.airbyte_run import source
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("org_issues:422", "Sentry refused"),
+        ("org_issues:410", "410 Gone"),
+        ("events:409", "Sentry refused"),
+    ],
+)
+def test_given_unexpected_client_error_when_read_then_fails_on_first_answer(
+    make_emulator, workdir, fault: str, words: str
+) -> None:
+    emu = make_emulator(faults=fault, projects=1)
+    stream, path_part = ("issues", "/issues/") if "issues" in fault else ("events", "/events/")
+    config = {"auth_token": emu.token, "organization": emu.organization, "hostname": emu.base_url}
+
+    run = source("read", workdir, config, streams=[stream])
+
+    assert run.returncode != 0
+    failed = [r for r in emu.requests if path_part in r["path"]]
+    assert [r["status"] for r in failed] == [int(fault.split(":")[1])]
+    messages = [e["message"] for e in run.errors]
+    assert any(words in m and path_part in m for m in messages), messages
+    assert emu.token not in run.stdout + run.stderr
