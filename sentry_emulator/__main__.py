@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 
-from .server import Emulator
+from .emulator import Emulator
 
 
 def _rate_override(text: str) -> tuple[str, tuple]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from .server import Emulator
+from .emulator import Emulator
 
 SMALL = {"seed": 1, "projects": 3, "events": 300, "issues": 24, "releases": 12, "rate_limits": "none"}
 

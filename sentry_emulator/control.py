@@ -1,0 +1,107 @@
+"""The control API, ``/_emulator/<action>``: the test-facing methods of `Emulator` over HTTP,
+for a client in another process. No auth, no rate limit, not logged. A JSON body (or query
+parameters) carries the arguments; an unknown action or id is a 404, bad input a 400."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .wire import Exchange
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+PREFIX = "/_emulator/"
+ACTIONS: dict[str, Callable[[Emulator, dict], Any]] = {}
+
+
+def action(name: str) -> Callable[[Callable], Callable]:
+    def register(fn: Callable) -> Callable:
+        ACTIONS[name] = fn
+        return fn
+
+    return register
+
+
+@action("info")
+def _info(emu: Emulator, d: dict):
+    return emu.info()
+
+
+@action("ground_truth")
+def _ground_truth(emu: Emulator, d: dict):
+    return emu.ground_truth(d["kind"], d.get("projects"), full=bool(d.get("full")))
+
+
+@action("add_events")
+def _add_events(emu: Emulator, d: dict):
+    return emu.add_events(
+        d["project"], int(d.get("n", 1)), issue_id=d.get("issue_id"), late_by=d.get("late_by_seconds")
+    )
+
+
+@action("add_issues")
+def _add_issues(emu: Emulator, d: dict):
+    return emu.add_issues(d["project"], int(d.get("n", 1)))
+
+
+@action("resolve_issue")
+def _resolve_issue(emu: Emulator, d: dict):
+    return emu.resolve_issue(d["issue_id"])
+
+
+@action("set_issue_status")
+def _set_issue_status(emu: Emulator, d: dict):
+    return emu.set_issue_status(d["issue_id"], d["status"])
+
+
+@action("add_release")
+def _add_release(emu: Emulator, d: dict):
+    return emu.add_release(d["version"], d.get("projects"))
+
+
+@action("faults")
+def _faults(emu: Emulator, d: dict):
+    emu.set_faults(d.get("spec"))
+    return {"ok": True}
+
+
+@action("clear_faults")
+def _clear_faults(emu: Emulator, d: dict):
+    emu.clear_faults()
+    return {"ok": True}
+
+
+@action("make_token")
+def _make_token(emu: Emulator, d: dict):
+    return {"token": emu.make_token(d.get("scopes"), d.get("forbidden_projects", ()), d.get("kind", "user"))}
+
+
+@action("requests")
+def _requests(emu: Emulator, d: dict):
+    return emu.requests
+
+
+@action("reset_log")
+def _reset_log(emu: Emulator, d: dict):
+    emu.reset_log()
+    return {"ok": True}
+
+
+def handle(emu: Emulator, out: Exchange, name: str, pairs: list[tuple[str, str]], body: bytes) -> None:
+    try:
+        data = json.loads(body) if body else {}
+        if not isinstance(data, dict):
+            raise ValueError("body must be a JSON object")
+        for k, v in pairs:
+            data.setdefault(k, v)
+        if name not in ACTIONS:
+            raise KeyError(f"unknown control action {name!r}")
+        status, result = 200, ACTIONS[name](emu, data)
+    except KeyError as exc:
+        status, result = 404, {"error": str(exc)}
+    except (ValueError, TypeError) as exc:
+        status, result = 400, {"error": str(exc)}
+    out.send(status, result)

@@ -1,0 +1,239 @@
+"""`Emulator`: the emulated organization, its server, and what tests do to both."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from . import serialize
+from .auth import ALL_SCOPES, Tokens
+from .data import Issue, Project, World
+from .faults import Faults
+from .ratelimit import RateLimiter
+from .resources.releases import sorted_releases
+from .server import Server
+from .timeutil import US
+from .wire import RequestLog
+
+
+class Emulator:
+    """A Sentry Web API emulator on 127.0.0.1. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        projects: int = 3,
+        events: int = 500,
+        issues: int = 40,
+        releases: int = 30,
+        rate_limits: str | dict = "sentry",
+        faults: str | None = None,
+        tls: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        org: str = "acme",
+        span_days: float = 30.0,
+        short_pages: int = 4,
+        event_offset_limit: int | None = None,
+        anchor_us: int | None = None,
+    ) -> None:
+        self.seed = seed
+        self.world = World(
+            seed=seed,
+            org=org,
+            projects=projects,
+            events=events,
+            issues=issues,
+            releases=releases,
+            span_days=span_days,
+            anchor_us=anchor_us,
+        )
+        self.limiter = RateLimiter(rate_limits)
+        self.rate_mode = "none" if rate_limits == "none" else "sentry"
+        self.faults = Faults(seed)
+        self.faults.set(faults)
+        self.tls = tls
+        self.host = host
+        self.port = port
+        self.short_pages = short_pages
+        self.event_offset_limit = event_offset_limit
+        self.tokens = Tokens(seed)
+        self.token = self.make_token()
+        self.log = RequestLog()
+        self.served_empty: set[str] = set()  # issue pages already served empty once
+        self._server: Server | None = None
+        self.ca_cert: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Emulator:
+        self._server = Server(self, self.host, self.port, self.tls)
+        self.port = self._server.port
+        self.ca_cert = self._server.ca_cert
+        self.world.web_url = self.base_url
+        self._server.serve_in_thread()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def organization(self) -> str:
+        return self.world.org_slug
+
+    @property
+    def project_slugs(self) -> list[str]:
+        return [p.slug for p in self.world.projects]
+
+    def info(self) -> dict:
+        return {
+            "base_url": self.base_url,
+            "token": self.token,
+            "organization": self.organization,
+            "projects": self.project_slugs,
+            "ca_cert": self.ca_cert,
+        }
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        """A connector config for this emulator; ``overrides`` add or replace fields."""
+        return connector_config(self.info(), **overrides)
+
+    def make_token(self, scopes=None, forbidden_projects=(), kind: str = "user") -> str:
+        """A new token. ``kind="user"``: ``sntryu_`` + 64 hex, default scopes ALL_SCOPES;
+        ``kind="org"``: ``sntrys_`` + base64(JSON url/region_url/org) + ``_`` + secret, default
+        scopes ``["org:ci"]``. ``forbidden_projects`` (slugs or ids) answer 403 to this token."""
+        if kind not in ("user", "org"):
+            raise ValueError("kind is 'user' or 'org'")
+        forbidden = set()
+        for ref in forbidden_projects:
+            p = self.world.project(str(ref))
+            if p is None:
+                raise ValueError(f"unknown project {ref!r}")
+            forbidden.add(p.idx)
+        return self.tokens.mint(scopes, forbidden, kind, base_url=self.base_url, org=self.organization)
+
+    def _project_arg(self, ref: str) -> Project:
+        p = self.world.project(str(ref))
+        if p is None:
+            raise KeyError(f"unknown project {ref!r}")
+        return p
+
+    def ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
+        """What a complete, correct sync returns now. ``kind``: events | issues | projects |
+        project_detail | releases. ``projects``: slugs or ids (default all). ``full`` (events):
+        the ``full=`` body instead of the list body."""
+        w = self.world
+        chosen = [self._project_arg(r) for r in projects] if projects else list(w.projects)
+        idx = {p.idx for p in chosen}
+        with w.lock:
+            if kind == "projects":
+                return [serialize.project_summary(w, p, sorted(ALL_SCOPES), True) for p in chosen]
+            if kind == "project_detail":
+                return [serialize.project_detail(w, p, sorted(ALL_SCOPES), True) for p in chosen]
+            if kind == "events":
+                ser = serialize.event_full if full else serialize.event_simple
+                return [ser(w, ev) for p in chosen for ev in w.all_events(p)]
+            if kind == "issues":
+                items = [i for i in w.all_issues() if i.project.idx in idx and i.count]
+                items.sort(key=lambda i: (i.last_seen[0] // 1000, int(i.id)), reverse=True)
+                return [serialize.issue(w, i, org_endpoint=True) for i in items]
+            if kind == "releases":
+                rels = [r for r in sorted_releases(w) if r.status == "open" and idx & set(r.projects)]
+                return [serialize.release(w, r) for r in rels]
+        raise ValueError(f"unknown ground truth kind {kind!r}")
+
+    def add_events(
+        self,
+        project_slug: str,
+        n: int,
+        *,
+        issue_id: str | None = None,
+        late_by: timedelta | float | None = None,
+    ) -> list[dict]:
+        """``n`` new events (full form). ``issue_id=None`` makes one new issue for them; otherwise
+        they join that issue (moving its lastSeen if newer; a resolved issue regresses).
+        ``late_by`` (timedelta or seconds) backdates dateCreated while dateReceived is now."""
+        p = self._project_arg(project_slug)
+        issue = None
+        if issue_id is not None:
+            issue = self.world.issues_by_id.get(str(issue_id))
+            if issue is None or issue.project is not p:
+                raise KeyError(f"issue {issue_id!r} not in project {project_slug!r}")
+        late = None
+        if late_by is not None:
+            late = int((late_by.total_seconds() if isinstance(late_by, timedelta) else float(late_by)) * US)
+        with self.world.lock:
+            evs = self.world.add_events(p, n, issue=issue, late_by_us=late)
+            return [serialize.event_full(self.world, ev) for ev in evs]
+
+    def add_issues(self, project_slug: str, n: int) -> list[dict]:
+        """``n`` new unresolved issues, each with one new event."""
+        out = []
+        for _ in range(n):
+            ev = self.add_events(project_slug, 1)[0]
+            out.append(self.issue(ev["groupID"]))
+        return out
+
+    def issue(self, issue_id: str) -> dict:
+        with self.world.lock:
+            return serialize.issue(self.world, self._issue(issue_id), org_endpoint=True)
+
+    def _issue(self, issue_id: str) -> Issue:
+        iss = self.world.issues_by_id.get(str(issue_id))
+        if iss is None:
+            raise KeyError(f"unknown issue {issue_id!r}")
+        return iss
+
+    def set_issue_status(self, issue_id: str, status: str) -> dict:
+        """Change status; like Sentry this does not move lastSeen."""
+        self.world.set_status(self._issue(issue_id), status)
+        return self.issue(issue_id)
+
+    def resolve_issue(self, issue_id: str) -> dict:
+        return self.set_issue_status(issue_id, "resolved")
+
+    def add_release(self, version: str, projects=None) -> dict:
+        idx = [self._project_arg(r).idx for r in (projects or [self.world.projects[0].slug])]
+        with self.world.lock:
+            rel, _ = self.world.create_release(version, idx)
+            return serialize.release(self.world, rel)
+
+    def set_faults(self, spec: str | None) -> None:
+        self.faults.set(spec)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    @property
+    def requests(self) -> list[dict]:
+        return self.log.entries()
+
+    def reset_log(self) -> None:
+        self.log.clear()
+
+
+def connector_config(info: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """The connector config for an emulator described by its start-up JSON (``info``)."""
+    return {
+        "auth_token": info["token"],
+        "organization": info["organization"],
+        "hostname": info["base_url"],
+        **overrides,
+    }
