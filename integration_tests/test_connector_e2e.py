@@ -16,9 +16,6 @@ from tools.airbyte_run import COMMAND, STREAMS, Run, parse, source, write_inputs
 pytestmark = pytest.mark.e2e
 
 
-def config_for(emu, **extra) -> dict:
-    return {"auth_token": emu.token, "organization": emu.organization, "hostname": emu.base_url, **extra}
-
 
 def assert_token_hidden(run: Run, token: str) -> None:
     assert token not in run.stdout
@@ -37,7 +34,7 @@ def assert_matches_ground_truth(run: Run, emu, projects=None, streams=STREAMS) -
 
 
 def test_given_good_config_when_check_then_succeeds(emulator, workdir: Path) -> None:
-    run = source("check", workdir, config_for(emulator))
+    run = source("check", workdir, emulator.config())
 
     assert run.messages[-1]["connectionStatus"]["status"] == "SUCCEEDED"
     assert_token_hidden(run, emulator.token)
@@ -55,7 +52,7 @@ def test_given_good_config_when_check_then_succeeds(emulator, workdir: Path) -> 
 def test_given_bad_config_when_check_then_fails_with_actionable_message(
     emulator, workdir: Path, case, fragment
 ) -> None:
-    config = config_for(emulator)
+    config = emulator.config()
     if case == "bad_token":
         config["auth_token"] = "sntryu_" + "0" * 64
     elif case == "unknown_org":
@@ -91,7 +88,7 @@ def test_given_unreachable_host_when_check_then_fails_within_seconds(workdir: Pa
 def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
     emulator, workdir: Path
 ) -> None:
-    run = source("discover", workdir, config_for(emulator))
+    run = source("discover", workdir, emulator.config())
 
     streams = {s["name"]: s for s in run.messages[-1]["catalog"]["streams"]}
     assert sorted(streams) == sorted(STREAMS)
@@ -122,7 +119,7 @@ def test_given_scope_when_full_read_then_exactly_the_ground_truth(
     elif scope == "project":
         extra, projects = {"project": slugs[1]}, [slugs[1]]
 
-    run = source("read", workdir, config_for(emulator, **extra), mode="full_refresh")
+    run = source("read", workdir, emulator.config(**extra), mode="full_refresh")
 
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emulator, projects)
@@ -132,7 +129,7 @@ def test_given_scope_when_full_read_then_exactly_the_ground_truth(
 def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_same_records(
     emulator, workdir: Path
 ) -> None:
-    args = write_inputs(workdir, config_for(emulator), mode="full_refresh")
+    args = write_inputs(workdir, emulator.config(), mode="full_refresh")
     manifest = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
     result = subprocess.run(
         [
@@ -159,7 +156,7 @@ def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_same_
 def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_then_none(
     emulator, workdir: Path
 ) -> None:
-    config = config_for(emulator)
+    config = emulator.config()
     first = source("read", workdir, config)
     assert_matches_ground_truth(first, emulator)
     slug = emulator.project_slugs[0]
@@ -192,7 +189,7 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
 
 
 def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emulator, workdir: Path) -> None:
-    config = config_for(emulator, lookback_minutes=120)
+    config = emulator.config(lookback_minutes=120)
     first = source("read", workdir, config, streams=["events"])
     slug = emulator.project_slugs[1]
     project_id = next(p["id"] for p in emulator.ground_truth("projects") if p["slug"] == slug)
@@ -215,7 +212,7 @@ def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emula
 def test_given_partitioned_stream_when_read_then_state_is_checkpointed_per_project(
     emulator, workdir: Path
 ) -> None:
-    run = source("read", workdir, config_for(emulator), streams=["events"])
+    run = source("read", workdir, emulator.config(), streams=["events"])
 
     final = run.final_state()[0]["stream"]["stream_state"]
     partitions = {entry["partition"]["project_id"] for entry in final["states"]}
@@ -234,7 +231,7 @@ def test_given_foreign_state_when_read_then_warns_and_starts_over(emulator, work
         }
     ]
 
-    run = source("read", workdir, config_for(emulator), streams=["events"], state=foreign)
+    run = source("read", workdir, emulator.config(), streams=["events"], state=foreign)
 
     assert not run.errors
     assert any("Ignored the saved state of stream `events`" in line for line in run.logs())
@@ -259,7 +256,7 @@ def test_given_injected_faults_when_read_then_still_exactly_the_ground_truth(
 ) -> None:
     emu = make_emulator(faults=faults)
 
-    run = source("read", workdir, config_for(emu), mode="full_refresh")
+    run = source("read", workdir, emu.config(), mode="full_refresh")
 
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emu)
@@ -271,7 +268,7 @@ def test_given_forbidden_project_when_read_then_skipped_by_name_and_others_sync(
 ) -> None:
     secret = emulator.project_slugs[2]
     token = emulator.make_token(forbidden_projects=[secret])
-    config = {**config_for(emulator), "auth_token": token}
+    config = emulator.config(auth_token=token)
 
     run = source("read", workdir, config, streams=["events"], mode="full_refresh")
 
@@ -286,7 +283,7 @@ def test_given_sync_killed_midway_when_resumed_from_last_state_then_nothing_is_l
     make_emulator, workdir: Path
 ) -> None:
     emu = make_emulator(events=900, faults="*:slow=0.02")
-    args = write_inputs(workdir, config_for(emu), streams=["events"])
+    args = write_inputs(workdir, emu.config(), streams=["events"])
     proc = subprocess.Popen(
         [COMMAND, "read", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir
     )
@@ -303,7 +300,7 @@ def test_given_sync_killed_midway_when_resumed_from_last_state_then_nothing_is_l
     proc.wait()
     assert states, "no checkpoint was emitted before the kill"
 
-    resumed = source("read", workdir, config_for(emu), streams=["events"], state=states[-1:])
+    resumed = source("read", workdir, emu.config(), streams=["events"], state=states[-1:])
 
     assert not resumed.errors
     everything = set(seen) | set(resumed.ids("events"))

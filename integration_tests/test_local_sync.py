@@ -169,7 +169,7 @@ def test_given_config_when_sync_twice_then_tables_match_and_2nd_sync_reads_only_
 ) -> None:
     emu = make_emulator(events=1200, issues=40, releases=12)
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"auth_token": emu.token, "hostname": emu.base_url, "organization": "acme"}))
+    config.write_text(json.dumps(emu.config()))
 
     result = run_sync(tmp_path, "--config", str(config))
 
@@ -201,7 +201,7 @@ def test_given_token_without_event_read_when_sync_then_check_message_and_exit_2(
     emu = make_emulator()
     token = emu.make_token(scopes=["org:read", "project:read"])
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"auth_token": token, "hostname": emu.base_url, "organization": "acme"}))
+    config.write_text(json.dumps(emu.config(auth_token=token)))
 
     result = run_sync(tmp_path, "--config", str(config))
 

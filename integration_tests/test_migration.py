@@ -22,14 +22,7 @@ def instant(text: str) -> datetime:
 
 def official_config(emu, slug: str, **extra) -> dict:
     """A config as Airbyte's Sentry connector stores it: a bare host, one project, discover_fields."""
-    return {
-        "auth_token": emu.token,
-        "hostname": f"127.0.0.1:{emu.port}",
-        "organization": emu.organization,
-        "project": slug,
-        "discover_fields": [],
-        **extra,
-    }
+    return emu.config(hostname=f"127.0.0.1:{emu.port}", project=slug, discover_fields=[], **extra)
 
 
 def run_command(verb: str, emu, tmp: Path, config: dict, *, state=None, mode="full_refresh") -> Run:

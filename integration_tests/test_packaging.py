@@ -208,11 +208,7 @@ def test_given_image_install_when_spec_then_the_manifest_spec(image_venv: Path, 
 def test_given_image_install_when_check_and_read_against_emulator_then_connected_and_exact(
     image_venv: Path, emulator, tmp_path: Path
 ) -> None:
-    config = {
-        "auth_token": emulator.token,
-        "hostname": emulator.base_url,
-        "organization": emulator.organization,
-    }
+    config = emulator.config()
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog(["events", "releases"])))
 

@@ -16,9 +16,6 @@ pytestmark = pytest.mark.e2e
 WAIT = re.compile(r"waiting (\d+\.\d) (s|min)")
 
 
-def _config(emu, **extra) -> dict:
-    return {"auth_token": emu.token, "hostname": emu.base_url, "organization": emu.organization, **extra}
-
 
 def _statuses(run) -> dict[str, list[str]]:
     seen: dict[str, list[str]] = {}
@@ -39,7 +36,7 @@ def test_given_tight_rate_limits_when_read_with_one_worker_then_paced_below_them
         rate_limits={"events": (3, 2.0), "issues": (2, 1.0), "releases": (1, 1.0)},
     )
 
-    run = source("read", workdir, _config(emu, num_workers=1))
+    run = source("read", workdir, emu.config(num_workers=1))
 
     assert run.returncode == 0
     assert sorted(run.ids("events")) == sorted(str(e["id"]) for e in emu.ground_truth("events"))
@@ -59,7 +56,7 @@ def test_given_429_when_read_then_log_says_rate_limited_and_how_long_and_status_
 ) -> None:
     emu = make_emulator(faults="events:429=2x1")
 
-    run = source("read", workdir, _config(emu), streams=["events"])
+    run = source("read", workdir, emu.config(), streams=["events"])
 
     assert run.returncode == 0
     retries = [line for line in run.logs() if "HTTP 429" in line]
@@ -77,7 +74,7 @@ def test_given_429_when_read_then_log_says_rate_limited_and_how_long_and_status_
 def test_given_server_error_when_read_then_retry_is_not_called_a_rate_limit(make_emulator, workdir) -> None:
     emu = make_emulator(faults="issues:502htmlx1")
 
-    run = source("read", workdir, _config(emu), streams=["issues"])
+    run = source("read", workdir, emu.config(), streams=["issues"])
 
     assert run.returncode == 0
     assert any(line.startswith("Sentry answered HTTP 502; retrying in") for line in run.logs())
@@ -97,7 +94,7 @@ def test_given_failure_when_read_then_trace_error_with_failure_type_and_words_to
     make_emulator, workdir, case: str, failure_type: str, fragments: list[str]
 ) -> None:
     emu = make_emulator()
-    config = _config(emu)
+    config = emu.config()
     streams = ["events"]
     if case == "revoked token":
         config["auth_token"] = "sntryu_" + "0" * 64
@@ -130,7 +127,7 @@ def test_given_token_without_event_scope_when_read_then_closing_warning_names_ev
     make_emulator, workdir
 ) -> None:
     emu = make_emulator()
-    config = _config(emu, auth_token=emu.make_token(scopes=["org:read", "project:read"]))
+    config = emu.config(auth_token=emu.make_token(scopes=["org:read", "project:read"]))
 
     run = source("read", workdir, config, streams=["events", "project_detail"])
 
@@ -149,7 +146,7 @@ def test_given_one_forbidden_project_when_read_then_others_sync_and_warning_name
 ) -> None:
     emu = make_emulator()
     locked = emu.project_slugs[0]
-    config = _config(emu, auth_token=emu.make_token(forbidden_projects=[locked]))
+    config = emu.config(auth_token=emu.make_token(forbidden_projects=[locked]))
 
     run = source("read", workdir, config, streams=["events", "project_detail"])
 
@@ -164,7 +161,7 @@ def test_given_one_forbidden_project_when_read_then_others_sync_and_warning_name
 
 
 def test_given_nothing_forbidden_when_read_then_no_warning(emulator, workdir) -> None:
-    run = source("read", workdir, _config(emulator), streams=["events", "project_detail"])
+    run = source("read", workdir, emulator.config(), streams=["events", "project_detail"])
 
     assert run.returncode == 0
     assert _warnings(run) == []

@@ -24,9 +24,7 @@ CONFIG = ROOT / "secrets" / "emulator_config.json"
 def emulator_config():
     with Emulator(seed=7, projects=2, events=120, issues=10, releases=6, rate_limits="none") as emu:
         CONFIG.parent.mkdir(exist_ok=True)
-        CONFIG.write_text(
-            json.dumps({"auth_token": emu.token, "organization": emu.organization, "hostname": emu.base_url})
-        )
+        CONFIG.write_text(json.dumps(emu.config()))
         yield
         CONFIG.unlink(missing_ok=True)
 

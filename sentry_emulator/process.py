@@ -15,6 +15,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from .emulator import connector_config
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -117,9 +119,9 @@ class EmulatorProcess:
     def ca_cert(self) -> str | None:
         return self.info.get("ca_cert")
 
-    def config(self) -> dict[str, Any]:
-        """A connector config for this emulator."""
-        return {"auth_token": self.token, "hostname": self.base_url, "organization": self.organization}
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        """A connector config for this emulator; ``overrides`` add or replace fields."""
+        return connector_config(self.info, **overrides)
 
     def control(
         self, route: str, body: dict[str, Any] | None = None, *, timeout: float = 600, **data: Any

@@ -56,11 +56,7 @@ class Workdir:
 
 
 def our_config(emu: EmulatorProcess, projects: list[str] | None = None, bare_host: bool = False) -> dict:
-    config = {
-        "auth_token": emu.token,
-        "organization": emu.organization,
-        "hostname": emu.host_port if bare_host else emu.base_url,
-    }
+    config = emu.config(hostname=emu.host_port) if bare_host else emu.config()
     if projects:
         config["projects"] = projects
     return config
@@ -68,12 +64,7 @@ def our_config(emu: EmulatorProcess, projects: list[str] | None = None, bare_hos
 
 def official_config(emu: EmulatorProcess, project: str) -> dict:
     # It builds https://{hostname}/api/0/: a bare host is all it can take.
-    return {
-        "auth_token": emu.token,
-        "organization": emu.organization,
-        "hostname": emu.host_port,
-        "project": project,
-    }
+    return emu.config(hostname=emu.host_port, project=project)
 
 
 def read(
