@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentry_emulator import process
+from sentry_emulator import cli, process
 from source_sentry.spec import config_problems
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,11 +106,7 @@ class EmulatorProcess(process.EmulatorProcess):
     """The sample's emulator; a failed start is the user's to see, with the emulator's own log."""
 
     def __init__(self, sample: Sample, workdir: Path) -> None:
-        s = sample
-        args = [
-            "--seed", str(s.seed), "--projects", str(s.projects), "--events", str(s.events),
-            "--issues", str(s.issues), "--releases", str(s.releases), "--rate-limits", "none",
-        ]  # fmt: skip
+        args = cli.args_for(**sample.emulator_kwargs())
         super().__init__(args, log_path=workdir / "emulator.log", start_timeout=EMULATOR_START_TIMEOUT_S)
         self.sample = sample
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sentry_emulator import process
+from sentry_emulator import cli, process
 
 
 def category(path: str) -> str:
@@ -33,14 +33,18 @@ class EmulatorProcess(process.EmulatorProcess):
         rate_limits: str = "none",
         overrides: dict[str, str] | None = None,
     ) -> None:
-        args = [
-            "--seed", str(seed), "--projects", str(projects), "--events", str(events),
-            "--issues", str(issues), "--releases", str(releases), "--rate-limits", rate_limits,
-        ]  # fmt: skip
-        for cat, spec in (overrides or {}).items():
-            args += ["--rate-limit", f"{cat}={spec}"]
-        if tls:
-            args.append("--tls")
+        rates: str | dict = rate_limits
+        if overrides:
+            rates = dict(cli.rate_limit(f"{cat}={spec}") for cat, spec in overrides.items())
+        args = cli.args_for(
+            seed=seed,
+            projects=projects,
+            events=events,
+            issues=issues,
+            releases=releases,
+            rate_limits=rates,
+            tls=tls,
+        )
         super().__init__(args, start_timeout=600)
         self.events = events
         self.added_events = 0
