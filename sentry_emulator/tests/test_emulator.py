@@ -20,6 +20,7 @@ from sentry_emulator import Emulator
 from sentry_emulator.faults import parse as parse_faults
 from sentry_emulator.timeutil import fmt, parse_iso
 
+FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 LINK_RE = re.compile(r'<([^>]*)>; rel="(previous|next)"; results="(true|false)"; cursor="([^"]*)"')
 
 
@@ -104,9 +105,14 @@ def test_malformed_cursor_is_400_invalid_cursor_parameter(emulator, cursor):
     assert resp.json() == {"detail": "Invalid cursor parameter."}
 
 
-def test_issue_limit_above_100_is_clamped_not_rejected(emulator):
-    resp = get(emulator, org_path(emulator, "issues/"), limit=500, query="", statsPeriod="90d")
+def test_issue_limit_above_100_is_clamped_not_rejected(make_emulator):
+    emu = make_emulator(events=1500, issues=130, short_pages=0)
+    truth = emu.ground_truth("issues")
+    assert len(truth) > 100
+    resp = get(emu, org_path(emu, "issues/"), limit=500, query="", statsPeriod="90d")
     assert resp.status_code == 200
+    assert [i["id"] for i in resp.json()] == [i["id"] for i in truth[:100]]
+    assert links(resp)["next"][1] is True
 
 
 # ---------------------------------------------------------------- events
@@ -131,12 +137,13 @@ def test_naive_and_fractional_start_values_are_read_as_the_same_utc_instant(emul
         fmt(pivot_us, 6).replace("Z", "+00:00"),
     ]
     counts = {len(get(emulator, events_path(emulator), start=f, end="2100-01-01").json()) for f in forms}
-    assert len(counts) == 1
+    assert counts == {sum(1 for e in events if parse_iso(e["dateCreated"]) >= pivot_us)}
 
 
 def test_start_without_end_is_400(emulator):
     resp = get(emulator, events_path(emulator), start="2024-01-01T00:00:00")
     assert resp.status_code == 400
+    assert resp.json() == {"detail": "start and end are both required"}
 
 
 def test_stats_period_overrides_start_and_end(emulator):
@@ -250,7 +257,7 @@ def test_search_terms_are_anded(emulator):
 def test_search_with_invalid_date_is_400(emulator):
     resp = get(emulator, org_path(emulator, "issues/"), query="lastSeen:>yesterday-ish")
     assert resp.status_code == 400
-    assert "detail" in resp.json()
+    assert resp.json() == {"detail": "Invalid date: yesterday-ish"}
 
 
 def test_issue_start_end_keep_issues_overlapping_the_window(emulator):
@@ -304,10 +311,15 @@ def test_project_param_minus_one_means_all_and_inaccessible_project_is_403(emula
     only_one = get(
         emulator, org_path(emulator, "issues/"), query="", statsPeriod="90d", project=one_id
     ).json()
-    assert {i["project"]["id"] for i in only_one} == {one_id}
-    assert len(everything) > len(only_one)
-    assert get(emulator, org_path(emulator, "issues/"), project="999").status_code == 403
-    assert get(emulator, org_path(emulator, "issues/"), project="billing").status_code == 400
+    assert {i["id"] for i in only_one} == {i["id"] for i in emulator.ground_truth("issues", [one_id])}
+    assert {i["id"] for i in everything} == {i["id"] for i in emulator.ground_truth("issues")}
+    unknown = get(emulator, org_path(emulator, "issues/"), project="999")
+    assert (unknown.status_code, unknown.json()) == (403, FORBIDDEN)
+    slug = get(emulator, org_path(emulator, "issues/"), project="billing")
+    assert (slug.status_code, slug.json()) == (
+        400,
+        {"detail": "Invalid project parameter. Values must be numbers."},
+    )
 
 
 def test_status_change_does_not_move_last_seen_but_a_new_event_does(emulator):
@@ -354,9 +366,16 @@ def test_release_create_with_unknown_project_is_400(emulator):
 
 
 @pytest.mark.parametrize(
-    "version", ["", "   ", ".", "..", "latest", "LATEST", "a/b", "a\\b", "a\nb", "a\tb", "x" * 201]
+    ("version", "message"),
+    [
+        ("", "This field may not be blank."),
+        ("   ", "This field may not be blank."),
+        ("x" * 201, "Ensure this field has no more than 200 characters."),
+        *((v, f"Release with name {v} is not allowed") for v in (".", "..", "latest", "LATEST")),
+        *((v, f"Release with name {v} is not allowed") for v in ("a/b", "a\\b", "a\nb", "a\tb")),
+    ],
 )
-def test_release_create_rejects_invalid_versions(emulator, version):
+def test_release_create_rejects_invalid_versions(emulator, version, message):
     resp = send(
         emulator,
         "POST",
@@ -364,7 +383,7 @@ def test_release_create_rejects_invalid_versions(emulator, version):
         {"version": version, "projects": [emulator.project_slugs[0]]},
     )
     assert resp.status_code == 400
-    assert list(resp.json()) == ["version"]
+    assert resp.json() == {"version": [message]}
 
 
 @pytest.mark.parametrize(
@@ -395,7 +414,10 @@ def test_unencoded_hash_in_version_path_is_404(emulator):
         headers={"Authorization": f"Bearer {emulator.token}"},
         timeout=5,
     )
+    # The client keeps "#1/deploys/" as a fragment: the server sees .../releases/v
+    hint = f"/api/0/{org_path(emulator, 'releases/v/')}"
     assert resp.status_code == 404
+    assert resp.json() == {"info": f"Route not found, did you forget a trailing slash? try: {hint}"}
 
 
 def test_release_create_409_fault_still_creates_the_release(emulator):
@@ -403,6 +425,7 @@ def test_release_create_409_fault_still_creates_the_release(emulator):
     body = {"version": "race@1", "projects": [emulator.project_slugs[0]]}
     raced = send(emulator, "POST", org_path(emulator, "releases/"), body)
     assert raced.status_code == 409
+    assert raced.json() == {"detail": "Could not create the release it conflicts with existing data"}
     assert get(emulator, org_path(emulator, "releases/race@1/")).status_code == 200
     assert send(emulator, "POST", org_path(emulator, "releases/"), body).status_code == 208
 
@@ -428,9 +451,9 @@ def test_release_put_finalizes_and_list_is_newest_first(emulator):
 def test_release_list_query_is_a_substring_and_project_filters(emulator):
     truth = emulator.ground_truth("releases")
     needle = truth[0]["version"][2:6]
-    got = get(emulator, org_path(emulator, "releases/"), query=needle).json()
-    assert got
-    assert all(needle.lower() in r["version"].lower() for r in got)
+    got = get(emulator, org_path(emulator, "releases/"), query=needle.upper()).json()
+    assert got == [r for r in truth if needle.lower() in r["version"].lower()]
+    assert truth[0] in got
     pid = emulator.ground_truth("projects")[1]["id"]
     got = get(emulator, org_path(emulator, "releases/"), project=pid).json()
     assert got == emulator.ground_truth("releases", [pid])
@@ -469,11 +492,26 @@ def test_deploy_for_project_outside_release_is_400_parameter_validation_error(em
         {"environment": "prod", "projects": [b]},
     )
     assert resp.status_code == 400
-    assert resp.json()["detail"]["code"] == "parameter-validation-error"
+    assert resp.json() == {
+        "detail": {
+            "code": "parameter-validation-error",
+            "message": f"Invalid projects for this release: {b}",
+            "extra": None,
+        }
+    }
 
 
-@pytest.mark.parametrize("env", [None, "", "x" * 65, "a/b", "a\nb"])
-def test_deploy_environment_is_validated(emulator, env):
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (None, "This field is required."),
+        ("", "This field may not be blank."),
+        ("x" * 65, "Ensure this field has no more than 64 characters."),
+        ("a/b", "Invalid value for environment"),
+        ("a\nb", "Invalid value for environment"),
+    ],
+)
+def test_deploy_environment_is_validated(emulator, env, message):
     send(
         emulator,
         "POST",
@@ -483,7 +521,7 @@ def test_deploy_environment_is_validated(emulator, env):
     body = {} if env is None else {"environment": env}
     resp = send(emulator, "POST", org_path(emulator, "releases/env@1/deploys/"), body)
     assert resp.status_code == 400
-    assert "environment" in resp.json()
+    assert resp.json() == {"environment": [message]}
 
 
 def test_deploy_for_unknown_release_is_404(emulator):
@@ -527,7 +565,8 @@ def test_token_with_a_forbidden_project_gets_403_there_only(emulator):
     assert get(emulator, f"projects/{emulator.organization}/{bad}/", token=token).status_code == 403
     assert get(emulator, events_path(emulator, 0), token=token).status_code == 200
     issues = get(emulator, org_path(emulator, "issues/"), token=token, query="", statsPeriod="90d").json()
-    assert bad not in {i["project"]["slug"] for i in issues}
+    others = [s for s in emulator.project_slugs if s != bad]
+    assert {i["id"] for i in issues} == {i["id"] for i in emulator.ground_truth("issues", others)}
 
 
 def test_unknown_org_project_and_release_are_404(emulator):
@@ -554,7 +593,10 @@ def test_missing_trailing_slash_is_404_with_a_hint(emulator):
         timeout=5,
     )
     assert resp.status_code == 404
-    assert "trailing slash" in resp.json()["info"]
+    assert resp.json() == {
+        "info": "Route not found, did you forget a trailing slash? try: "
+        f"/api/0/organizations/{emulator.organization}/"
+    }
 
 
 # ---------------------------------------------------------------- rate limits
@@ -626,7 +668,8 @@ def test_fault_html_error_page_as_a_proxy_sends_it(emulator):
     resp = get(emulator, org_path(emulator, "projects/"))
     assert resp.status_code == 502
     assert resp.headers["Content-Type"] == "text/html"
-    assert "<html>" in resp.text
+    assert "<title>502 Bad Gateway</title>" in resp.text
+    assert "<center>nginx</center>" in resp.text
 
 
 def test_fault_500_json_has_error_id(emulator):
@@ -634,7 +677,7 @@ def test_fault_500_json_has_error_id(emulator):
     resp = get(emulator, org_path(emulator, ""))
     assert resp.status_code == 500
     assert resp.json()["detail"] == "Internal Error"
-    assert resp.json()["errorId"]
+    assert re.fullmatch(r"[0-9a-f]{32}", resp.json()["errorId"])
 
 
 def test_fault_reset_closes_the_connection_without_a_response(emulator):
@@ -648,11 +691,14 @@ def test_fault_reset_closes_the_connection_without_a_response(emulator):
 
 @pytest.mark.parametrize("action", ["truncated", "malformed"])
 def test_fault_bad_json_bodies_come_with_status_200(emulator, action):
+    whole = get(emulator, events_path(emulator)).content
     emulator.set_faults(f"events:{action}x1")
     resp = get(emulator, events_path(emulator))
     assert resp.status_code == 200
     with pytest.raises(requests.exceptions.JSONDecodeError):
         resp.json()
+    expected = whole[: len(whole) // 2] if action == "truncated" else b")]}',\n" + whole
+    assert resp.content == expected
 
 
 def test_fault_incomplete_body_breaks_the_read(emulator):
