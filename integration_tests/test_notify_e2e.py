@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from sentry_emulator.timeutil import parse_iso
 from source_sentry.notify.settings import ENV_NAMES
 from tools.airbyte_run import COMMAND
 
@@ -69,16 +70,15 @@ def test_given_new_release_when_notifying_then_release_created_and_one_deploy_re
     web = emulator.project_slugs[0]
     result = notify(emulator, "--release", "9.0.0", "--env", "production", "--project", web, "--finalize")
     assert result.code == 0, result.err
-    lines = result.out.splitlines()
-    assert lines[1:3] == [
-        "Release 9.0.0 created (201)",
-        "Release 9.0.0 finalized at " + lines[2].rsplit(" ", 1)[1],
-    ]
-    assert lines[3].startswith("Deploy ")
-    assert lines[3].endswith(" of 9.0.0 to production recorded")
     (deploy,) = deploys_of(emulator, "9.0.0")
+    sent_released = writes(emulator)[1]["body"]["dateReleased"]
+    assert result.out.splitlines()[1:4] == [
+        "Release 9.0.0 created (201)",
+        f"Release 9.0.0 finalized at {sent_released}",
+        f"Deploy {deploy['id']} of 9.0.0 to production recorded",
+    ]
     assert deploy["environment"] == "production"
-    assert release_of(emulator, "9.0.0")["dateReleased"] is not None
+    assert parse_iso(release_of(emulator, "9.0.0")["dateReleased"]) == parse_iso(sent_released)
     assert [w["method"] for w in writes(emulator)] == ["POST", "PUT", "POST"]
     assert writes(emulator)[2]["body"]["projects"] == [web]
 
@@ -196,7 +196,10 @@ def test_given_dry_run_when_notifying_then_checks_but_sends_no_write(emulator):
     report = json.loads(result.out)
     assert [r["method"] for r in report["requests"]] == ["POST", "POST"]
     assert writes(emulator) == []
-    assert emulator.requests
+    reads = [(r["method"], r["path"], r["status"]) for r in emulator.requests]
+    project = f"/api/0/projects/{emulator.organization}/{emulator.project_slugs[0]}/"
+    assert ("GET", project, 200) in reads  # the check did run
+    assert {method for method, _, _ in reads} == {"GET"}
 
 
 def test_given_bad_version_when_notifying_then_exit_2_and_no_request_at_all(emulator):
