@@ -23,9 +23,8 @@ def test_given_unexpected_client_error_when_read_then_fails_on_first_answer(
 ) -> None:
     emu = make_emulator(faults=fault, projects=1)
     stream, path_part = ("issues", "/issues/") if "issues" in fault else ("events", "/events/")
-    config = {"auth_token": emu.token, "organization": emu.organization, "hostname": emu.base_url}
 
-    run = source("read", workdir, config, streams=[stream])
+    run = source("read", workdir, emu.config(), streams=[stream])
 
     assert run.returncode != 0
     failed = [r for r in emu.requests if path_part in r["path"]]
