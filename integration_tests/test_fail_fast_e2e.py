@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize(
     ("fault", "words"),
     [
-        ("org_issues:422", "Sentry refused"),
+        ("org_issues:422", "422 Unprocessable Entity"),
         ("org_issues:410", "410 Gone"),
         ("events:409", "Sentry refused"),
     ],

@@ -191,6 +191,7 @@ class UnexpectedClientErrorTest(TestCase):
             http_mocker,
             422,
             {"detail": "sort: value is not a valid enumeration member"},
+            "422 Unprocessable Entity",
             "not a valid enumeration",
         )
 
