@@ -15,16 +15,16 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
-import yaml
 
 from sentry_emulator import Emulator
+from source_sentry.manifest import connection_specification, incremental_stream_names, stream_names
 from tools import local_sync
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
-STREAMS = ["projects", "project_detail", "events", "issues", "releases"]
-INCREMENTAL = ["projects", "events", "issues", "releases"]
+STREAMS = list(stream_names())
+INCREMENTAL = list(incremental_stream_names())
 # An unusual size, so that a leftover emulator of this test can be told from other processes'.
 SAMPLE_EVENTS = 333
 
@@ -217,7 +217,7 @@ def test_given_token_without_event_read_when_sync_then_check_message_and_exit_2(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (None, "Config file not found"),
+        (None, "does not exist"),
         ('{"auth_token": "sntryu_secret", "organization": acme}', "is not valid JSON"),
         ('["sntryu_secret"]', "must hold a JSON object"),
     ],
@@ -239,8 +239,7 @@ def test_given_unusable_config_file_when_sync_then_message_and_exit_2(
 
 
 def test_given_config_breaking_the_spec_then_problems_are_named_without_values() -> None:
-    manifest = yaml.safe_load((ROOT / "source_sentry" / "manifest.yaml").read_text())
-    spec = manifest["spec"]["connection_specification"]
+    spec = connection_specification()
     config = {"auth_token": 12345678, "hostname": "ftp://sentry secret", "num_workers": "many"}
 
     problems = local_sync.config_problems(config, spec)

@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from source_sentry.manifest import load_manifest
 from tools.airbyte_run import catalog, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 METADATA = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
-MANIFEST = yaml.safe_load((ROOT / "source_sentry" / "manifest.yaml").read_text())
+MANIFEST = load_manifest()
 
 
 def dockerfile() -> list[tuple[str, str]]:

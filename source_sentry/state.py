@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"
+from source_sentry.manifest import load_manifest
 
 # Keys of the per-partition state the CDK's ConcurrentPerPartitionCursor writes.
 PARTITIONED_STATE_KEYS = {"states", "state", "parent_state", "lookback_window", "use_global_cursor"}
@@ -25,7 +22,7 @@ PARTITIONED_STATE_KEYS = {"states", "state", "parent_state", "lookback_window", 
 @cache
 def stream_cursors() -> dict[str, tuple[str | None, bool]]:
     """Each stream's cursor field (None for full refresh) and whether its state is per project."""
-    manifest = yaml.safe_load(MANIFEST_PATH.read_text())
+    manifest = load_manifest()
     result: dict[str, tuple[str | None, bool]] = {}
     for name, stream in manifest["definitions"]["streams"].items():
         cursor = (stream.get("incremental_sync") or {}).get("cursor_field")

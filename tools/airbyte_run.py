@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from source_sentry.manifest import incremental_stream_names, stream_names
+
 BIN = Path(sys.executable).parent
 COMMAND = str(BIN / "source-sentry")
-STREAMS = ["projects", "project_detail", "events", "issues", "releases"]
-INCREMENTAL = {"projects", "events", "issues", "releases"}
+STREAMS = list(stream_names())
+INCREMENTAL = set(incremental_stream_names())
 
 
 @dataclass

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
-PACKAGE = Path(__file__).resolve().parent.parent / "source_sentry"
-SOURCE = PACKAGE / "manifest.yaml"
+from source_sentry.manifest import MANIFEST_PATH, load_manifest
+
+PACKAGE = MANIFEST_PATH.parent
 TARGET = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
 
 HEADER = (
@@ -27,7 +28,7 @@ HEADER = (
 
 
 def build() -> str:
-    manifest = yaml.safe_load(SOURCE.read_text())
+    manifest = load_manifest()
     schemas = {}
     for name, stream in manifest["definitions"]["streams"].items():
         loader = stream["schema_loader"]

@@ -29,14 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from sentry_emulator import cli, process
-from source_sentry.spec import config_problems
+from source_sentry.config import JsonFileError, config_problems, read_json_object, scrub_token
+from source_sentry.manifest import stream_names
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CONNECTOR = Path(sys.executable).parent / "source-sentry"
 DEFAULT_DB = ROOT / "sentry.duckdb"
 EMULATOR_SCHEMA = "emulator"
-STREAMS = ["projects", "project_detail", "events", "issues", "releases"]
+STREAMS = list(stream_names())
 PROGRESS_EVERY_S = 2.0
 EMULATOR_START_TIMEOUT_S = 30.0
 
@@ -120,33 +121,13 @@ class EmulatorProcess(process.EmulatorProcess):
 # -------------------------------------------------------------------------------- config file
 def read_config_file(path: Path) -> dict[str, Any]:
     """The config as a dict, or a UserError that says what is wrong with the file."""
-    hint = f"A config file looks like this:\n  {CONFIG_EXAMPLE}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(
-            f"Config file not found: {path}\n{hint}\n"
-            "Or run `make sync` without CONFIG to sync the local Sentry emulator."
-        ) from None
-    except IsADirectoryError:
-        raise UserError(f"The config path is a directory, not a file: {path}\n{hint}") from None
-    except PermissionError:
-        raise UserError(f"The config file cannot be read (permission denied): {path}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"The config file is not UTF-8 text: {path}\n{hint}") from None
-    except OSError as error:
-        raise UserError(f"The config file cannot be read: {path}: {error.strerror}") from None
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as error:
-        # error.msg names the problem, never the file's content (which holds the token).
-        raise UserError(
-            f"The config file is not valid JSON: {path}, line {error.lineno} column {error.colno}: "
-            f"{error.msg}\n{hint}"
-        ) from None
-    if not isinstance(config, dict):
-        raise UserError(f"The config file must hold a JSON object: {path}\n{hint}")
-    return config
+        return read_json_object(path, "config")
+    except JsonFileError as error:
+        hint = f"A config file looks like this:\n  {CONFIG_EXAMPLE}"
+        if error.missing:
+            hint += "\nOr run `make sync` without CONFIG to sync the local Sentry emulator."
+        raise UserError(f"The config file {error.path} {error.problem}.\n{hint}") from None
 
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:
@@ -459,7 +440,8 @@ def sync_config(args: argparse.Namespace, config: dict[str, Any], db: Path, priv
     try:
         source.check()
     except Exception as error:  # PyAirbyte raises its own errors; any of them means "cannot connect"
-        raise UserError("The connection check failed: " + scrub(pyairbyte_failure(error), token)) from None
+        reason = scrub_token(pyairbyte_failure(error), token)
+        raise UserError(f"The connection check failed: {reason}") from None
     open_db_for_setup(db, drop_schema=schema if args.fresh else None)
     had_state = state_exists(db, schema)
     cache = sync.cache()
@@ -534,15 +516,10 @@ def run_or_explain(source: Any, cache: Any, label: str, token: str) -> Counter[s
 
         if not isinstance(error, PyAirbyteError):
             raise
-        reason = scrub(pyairbyte_failure(error), token)
+        reason = scrub_token(pyairbyte_failure(error), token)
         raise UserError(
             f"The {label} failed (the connector's errors are above): {reason}", EXIT_FAILED
         ) from None
-
-
-def scrub(text: str, token: str) -> str:
-    """Last line of defence: no message we print carries the token, whatever produced it."""
-    return text.replace(token, "<auth_token>") if token else text
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -11,19 +11,16 @@ import jsonschema
 import pytest
 import requests
 
-from source_sentry.connection import (
+from source_sentry.check import check_connection
+from source_sentry.config import (
     HOSTNAME_PATTERN,
     ConfigError,
-    OutcomeUnknown,
-    SentryApi,
-    SentryUnavailable,
     base_api_url,
-    check_connection,
-    describe_error,
     org_token_claims,
     project_slugs,
     resolve_settings,
 )
+from source_sentry.sentry_api import OutcomeUnknown, SentryApi, SentryUnavailable, describe_error
 from unit_tests.conftest import FakeClock
 from unit_tests.sentry import (
     BASE,

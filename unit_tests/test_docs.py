@@ -8,11 +8,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
+
+from source_sentry.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "docs" / "sentry.md").read_text()
-MANIFEST = yaml.safe_load((ROOT / "source_sentry" / "manifest.yaml").read_text())
+MANIFEST = load_manifest()
 SPEC = MANIFEST["spec"]["connection_specification"]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 

@@ -11,16 +11,21 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 from freezegun import freeze_time
 
-from source_sentry.connection import HOSTNAME_PATTERN, base_api_url
+from source_sentry.config import HOSTNAME_PATTERN, base_api_url
+from source_sentry.manifest import incremental_stream_names, load_manifest, stream_names
 from tools.build_cloud_manifest import TARGET, build
 
 ROOT = Path(__file__).resolve().parent.parent
-MANIFEST = yaml.safe_load((ROOT / "source_sentry" / "manifest.yaml").read_text())
+MANIFEST = load_manifest()
 TEMPLATES = Path(__file__).parent / "resource" / "http" / "response"
-STREAMS = ["projects", "project_detail", "events", "issues", "releases"]
+STREAMS = stream_names()
+
+
+def test_given_manifest_then_stream_list_is_the_five_documented_streams_in_order() -> None:
+    assert stream_names() == ("projects", "project_detail", "events", "issues", "releases")
+    assert incremental_stream_names() == ("projects", "events", "issues", "releases")
 
 
 def test_given_packaged_manifest_when_cloud_copy_is_rebuilt_then_committed_copy_is_identical() -> None:

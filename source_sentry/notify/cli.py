@@ -1,7 +1,7 @@
 """``source-sentry notify``: parse the arguments, run the steps, print one line per step.
 
 Kept free of the Airbyte CDK so a CI step starts fast: only the standard library,
-``requests`` and this project's ``connection`` module are imported.
+``requests`` and this project's ``config``, ``sentry_api`` and ``check`` modules are imported.
 """
 
 from __future__ import annotations
@@ -17,15 +17,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from source_sentry.connection import (
-    ConfigError,
-    SentryApi,
-    SentryError,
-    SentryUnavailable,
-    check_connection,
-    org_token_claims,
-    resolve_settings,
-)
+from source_sentry.check import check_connection
+from source_sentry.config import ConfigError, org_token_claims, resolve_settings, scrub_token
 from source_sentry.notify import client
 from source_sentry.notify.payloads import (
     InputError,
@@ -37,6 +30,7 @@ from source_sentry.notify.payloads import (
     deploy_window,
 )
 from source_sentry.notify.settings import connection_config, from_environment, load_config_file
+from source_sentry.sentry_api import SentryApi, SentryError, SentryUnavailable
 
 EXIT_OK, EXIT_SENTRY, EXIT_INPUT = 0, 1, 2
 
@@ -277,7 +271,5 @@ class _Run:
 
     def _write(self, stream: TextIO, text: str) -> None:
         # Last line of defence: no message, whatever its source, may carry the token.
-        if len(self.token) >= 4:
-            text = text.replace(self.token, "[token]")
-        stream.write(text + "\n")
+        stream.write(scrub_token(text, self.token) + "\n")
         stream.flush()

@@ -22,8 +22,9 @@ from typing import Any
 
 import requests
 
-from source_sentry.connection import ConfigError, OutcomeUnknown, SentryApi, describe_error, raise_for_status
+from source_sentry.config import ConfigError
 from source_sentry.notify.payloads import Notification
+from source_sentry.sentry_api import OutcomeUnknown, SentryApi, describe_error, raise_for_status
 
 DEPLOY_ATTEMPTS = 3
 

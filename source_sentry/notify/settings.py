@@ -8,12 +8,10 @@ settings (``PLUGIN_SENTRY_AUTH_TOKEN``). The first non-empty one in ``ENV_NAMES`
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from source_sentry.config import JsonFileError, read_json_object, split_slugs
 from source_sentry.notify.payloads import InputError
 
 _BASE_NAMES: dict[str, tuple[str, ...]] = {
@@ -49,20 +47,9 @@ def load_config_file(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"--config {path}: no such file.") from None
-    except (OSError, UnicodeError) as exc:
-        raise InputError(f"--config {path}: cannot read it ({exc.__class__.__name__}).") from None
-    except ValueError as exc:
-        raise InputError(f"--config {path}: not valid JSON ({exc}).") from None
-    if not isinstance(data, dict):
-        raise InputError(f"--config {path}: expected a JSON object like the connector's config.")
-    return data
-
-
-def split_projects(text: str) -> list[str]:
-    return [slug for slug in re.split(r"[\s,]+", text) if slug]
+        return read_json_object(path, "config")
+    except JsonFileError as error:
+        raise InputError(f"--config {path}: {error.problem}.") from None
 
 
 def connection_config(
@@ -83,9 +70,9 @@ def connection_config(
             config[key] = value
     env_projects = from_environment(environ, "projects")
     if flag_projects:
-        config["projects"] = [slug for item in flag_projects for slug in split_projects(item)]
+        config["projects"] = [slug for item in flag_projects for slug in split_slugs(item)]
     elif env_projects:
-        config["projects"] = split_projects(env_projects)
+        config["projects"] = split_slugs(env_projects)
     else:
         for key in ("projects", "project"):
             if file_config.get(key):

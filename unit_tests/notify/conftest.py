@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests_mock as rm
 
-from source_sentry import connection
+from source_sentry import sentry_api
 from source_sentry.notify import cli
 from source_sentry.notify.settings import ENV_NAMES
 from unit_tests.conftest import FakeClock
@@ -46,8 +46,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock(NOW_EPOCH)
-    monkeypatch.setattr(connection, "_sleep", fake.sleep)
-    monkeypatch.setattr(connection, "_clock", fake.time)
+    monkeypatch.setattr(sentry_api, "_sleep", fake.sleep)
+    monkeypatch.setattr(sentry_api, "_clock", fake.time)
     monkeypatch.setattr(cli, "_utcnow", lambda: NOW)
     return fake
 

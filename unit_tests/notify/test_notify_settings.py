@@ -116,7 +116,8 @@ def test_given_config_file_when_loaded_then_json_object(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("content", "fragment"), [(None, "no such file"), ("{not json", "not valid JSON"), ("[1]", "JSON object")]
+    ("content", "fragment"),
+    [(None, "does not exist"), ("{not json", "not valid JSON"), ("[1]", "must hold a JSON object")],
 )
 def test_given_unusable_config_file_when_loaded_then_input_error_names_file(tmp_path, content, fragment):
     path = tmp_path / "config.json"

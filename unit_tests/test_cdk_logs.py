@@ -20,7 +20,7 @@ from airbyte_cdk.sources.streams.call_rate import (
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.sources.streams.http.exceptions import UserDefinedBackoffException
 
-from source_sentry import pacing
+from source_sentry import cdk_logs
 
 URL = "https://sentry.example.com/api/0/projects/acme/billing/events/?full=true&cursor=0:100:0"
 
@@ -30,7 +30,7 @@ def installed(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture)
     monkeypatch.setattr(call_rate, "logger", call_rate.logger)
     monkeypatch.setattr(rate_limiting, "logger", rate_limiting.logger)
     monkeypatch.setattr("time.sleep", lambda seconds: None)
-    pacing.install()
+    cdk_logs.install_rate_limit_wording()
     caplog.set_level(logging.INFO, logger="airbyte")
     return caplog
 
@@ -104,12 +104,12 @@ def test_given_server_error_when_retrying_then_info_does_not_call_it_a_rate_limi
     ],
 )
 def test_given_other_messages_then_passed_through_unchanged(message: str) -> None:
-    assert pacing.budget_wait_message(message) is None
-    assert pacing.header_retry_message(message) is None
+    assert cdk_logs.budget_wait_message(message) is None
+    assert cdk_logs.header_retry_message(message) is None
 
 
 def test_given_long_wait_then_said_in_minutes() -> None:
-    message = pacing.budget_wait_message(
+    message = cdk_logs.budget_wait_message(
         f"Policy P reached call limit for endpoint {URL} (rate). Sleeping for 0:03:00 on attempt 1."
     )
 
@@ -121,9 +121,9 @@ def test_given_install_twice_then_wrapped_once(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(call_rate, "logger", call_rate.logger)
     monkeypatch.setattr(rate_limiting, "logger", rate_limiting.logger)
 
-    pacing.install()
+    cdk_logs.install_rate_limit_wording()
     first = call_rate.logger
-    pacing.install()
+    cdk_logs.install_rate_limit_wording()
 
     assert call_rate.logger is first
-    assert isinstance(first, pacing._PacingLogger)
+    assert isinstance(first, cdk_logs._PacingLogger)

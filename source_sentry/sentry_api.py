@@ -1,7 +1,7 @@
-"""Where Sentry is, who we are to it, and one careful way to talk to it.
+"""One careful way to talk to Sentry: a requests session with bounded retries.
 
-Shared by the connector's ``check`` and by ``source-sentry notify``. It imports only the
-standard library and ``requests`` so that the notifier starts without the Airbyte CDK.
+Shared by the connection check and by ``source-sentry notify``. It imports only the standard
+library and ``requests`` so that the notifier starts without the Airbyte CDK.
 
 The HTTP rules (``SentryApi.request``):
 
@@ -22,59 +22,16 @@ The auth token never appears in an exception, a message or a ``repr``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email.utils
 import html
 import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-
-DEFAULT_HOSTNAME = "sentry.io"
-
-READ_SCOPES = ("org:read", "project:read", "event:read")
-NOTIFY_SCOPES = ("project:releases", "project:write", "org:ci")
-
-# One regex, usable both here and as the connector spec's JSON-schema ``pattern``
-# (ECMA-compatible: no lookbehind, no inline flags). Accepted:
-#   bare host or IP            sentry.io, de.sentry.io, 10.0.0.5, [::1]
-#   host with a port           sentry.internal:9000
-#   http(s) URL, optional path http://127.0.0.1:9000, https://sentry.example.com/sentry/
-# with surrounding whitespace and trailing slashes allowed. No user info, query or fragment.
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])"
-_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-_SEGMENT = r"[A-Za-z0-9._~%!$&'()*+,;=:@-]+"
-_SCHEME = r"[Hh][Tt][Tt][Pp][Ss]?"
-HOSTNAME_PATTERN = (
-    rf"^\s*(?:(?:({_SCHEME})://({_HOST})(?::({_PORT}))?((?:/{_SEGMENT})*)/*)"
-    rf"|(?:({_HOST})(?::({_PORT}))?/*))\s*$"
-)
-_HOSTNAME_RE = re.compile(HOSTNAME_PATTERN)
-
-_ACCEPTED_FORMS = (
-    "a host name (sentry.io, de.sentry.io), a host and port (sentry.internal:9000), "
-    "or a base URL with http or https and an optional path (http://127.0.0.1:9000, "
-    "https://sentry.example.com/sentry)"
-)
-
-
-class ConfigError(Exception):
-    """A problem the person running us can fix; the message says what to change.
-
-    ``status`` is the HTTP status Sentry answered with, or None when the problem was found
-    before anything was sent.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class SentryUnavailable(Exception):
@@ -95,96 +52,6 @@ class SentryError(Exception):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
-
-
-def base_api_url(hostname: str) -> str:
-    """The ``.../api/0`` base for the ``hostname`` setting (no trailing slash)."""
-    if not isinstance(hostname, str):
-        raise ConfigError(f"hostname must be text: {_ACCEPTED_FORMS}.")
-    match = _HOSTNAME_RE.search(hostname)
-    if not match:
-        shown = hostname.strip()[:80] or "(empty)"
-        raise ConfigError(f"hostname {shown!r} is not usable: give {_ACCEPTED_FORMS}.")
-    scheme, url_host, url_port, path, bare_host, bare_port = match.groups()
-    host, port = (url_host, url_port) if url_host else (bare_host, bare_port)
-    path = (path or "").rstrip("/")
-    if path.endswith("/api/0"):
-        path = path[: -len("/api/0")]
-    netloc = f"{host}:{port}" if port else host
-    return f"{(scheme or 'https').lower()}://{netloc}{path}/api/0"
-
-
-def project_slugs(config: Mapping[str, Any]) -> list[str]:
-    """Configured project slugs (``projects`` then ``project``), de-duplicated, in order."""
-    found: list[str] = []
-    for key in ("projects", "project"):
-        value = config.get(key)
-        if value is None:
-            continue
-        items = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
-        for item in items:
-            slug = str(item).strip()
-            if slug and slug not in found:
-                found.append(slug)
-    return found
-
-
-def org_token_claims(token: str) -> dict[str, str]:
-    """``url``, ``region_url`` and ``org`` embedded in an ``sntrys_`` organization token."""
-    if not token.startswith("sntrys_"):
-        return {}
-    body = token[len("sntrys_") :]
-    # The secret follows the last "_" but the payload may itself use url-safe base64: try each split.
-    candidates = [body[:i] for i in range(len(body), 0, -1) if i == len(body) or body[i] == "_"]
-    for candidate in candidates:
-        claims = _decode_claims(candidate)
-        if claims is not None:
-            return {
-                k: v for k, v in claims.items() if k in ("url", "region_url", "org") and isinstance(v, str)
-            }
-    return {}
-
-
-def _decode_claims(text: str) -> dict[str, Any] | None:
-    padded = text + "=" * (-len(text) % 4)
-    for decode in (base64.b64decode, base64.urlsafe_b64decode):
-        try:
-            value = json.loads(decode(padded.encode("ascii")))
-        except (binascii.Error, ValueError, UnicodeError):
-            continue
-        if isinstance(value, dict):
-            return value
-    return None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Resolved connection settings; the token is kept out of ``repr``."""
-
-    base_url: str
-    organization: str
-    projects: tuple[str, ...]
-    token: str = field(repr=False)
-
-
-def resolve_settings(config: Mapping[str, Any]) -> Settings:
-    """Token, base URL, organization and projects from a config, with org-token defaults."""
-    token = str(config.get("auth_token") or "").strip()
-    if not token:
-        raise ConfigError(
-            "auth_token is empty: create a token in Sentry (Settings > Auth Tokens) and set it."
-        )
-    claims = org_token_claims(token)
-    hostname = str(config.get("hostname") or "").strip() or claims.get("region_url") or claims.get("url")
-    organization = str(config.get("organization") or "").strip() or claims.get("org", "")
-    if not organization:
-        raise ConfigError("organization is empty: set it to your organization's slug (as in its Sentry URL).")
-    return Settings(
-        base_url=base_api_url(hostname or DEFAULT_HOSTNAME),
-        organization=organization,
-        projects=tuple(project_slugs(config)),
-        token=token,
-    )
 
 
 def _sleep(seconds: float) -> None:
@@ -438,129 +305,3 @@ def _reason(exc: Exception) -> str:
     return f"could not be reached ({text})"
 
 
-@dataclass(frozen=True)
-class ConnectionInfo:
-    """What the check learned: the organization and the projects in scope.
-
-    ``projects`` holds ``(slug, id)``; the id is None when the token may not read the
-    project (an organization token used to notify).
-    """
-
-    base_url: str
-    organization: str
-    projects: tuple[tuple[str, str | None], ...]
-
-
-def check_connection(
-    config: Mapping[str, Any],
-    *,
-    purpose: Literal["read", "notify"] = "read",
-    session: requests.Session | None = None,
-    timeout: float = 10,
-    api: SentryApi | None = None,
-) -> ConnectionInfo:
-    """Prove the config can do ``purpose``; raise ``ConfigError`` saying what to fix.
-
-    Raises ``SentryUnavailable`` when Sentry is unreachable or failing.
-    """
-    settings = resolve_settings(config)
-    api = api or SentryApi(settings.base_url, settings.token, session=session, timeout=timeout)
-    return _Checker(api, settings, purpose).run()
-
-
-class _Checker:
-    def __init__(self, api: SentryApi, settings: Settings, purpose: Literal["read", "notify"]) -> None:
-        self.api = api
-        self.settings = settings
-        self.purpose = purpose
-        self.org = settings.organization
-
-    def run(self) -> ConnectionInfo:
-        self._check_organization()
-        if self.settings.projects:
-            projects = tuple(self._check_project(slug) for slug in self.settings.projects)
-        elif self.purpose == "read":
-            projects = self._list_projects()
-        else:
-            projects = ()
-        if self.purpose == "read" and projects:
-            self._check_event_access(projects[0][0])
-        # Reading needs it too: the releases list is the one org-level read that wants
-        # project:read, which listing projects (org:read) does not prove.
-        self._check_release_access()
-        return ConnectionInfo(self.api.base_url, self.org, projects)
-
-    def _needed_scopes(self) -> str:
-        if self.purpose == "read":
-            return "the scopes " + ", ".join(READ_SCOPES)
-        return "the scope project:releases (or project:write, or org:ci as organization tokens have)"
-
-    def _fail(self, response: requests.Response, what: str) -> None:
-        status = response.status_code
-        reason = describe_error(response)
-        if status == 401:
-            raise ConfigError(
-                f"Sentry rejected the auth token (401): {reason}. Check auth_token: it may be mistyped, "
-                f"revoked, or from another Sentry server than {self.api.host}.",
-                status=401,
-            )
-        if status == 403:
-            raise ConfigError(
-                f"The auth token may not {what} (403): {reason}. Give the token {self._needed_scopes()}.",
-                status=403,
-            )
-        raise_for_status(response, what)
-
-    def _check_organization(self) -> None:
-        path = f"organizations/{self.org}/"
-        status, _, response = self.api.get_json(path)
-        if status == 404:
-            raise ConfigError(
-                f"Organization {self.org!r} was not found on {self.api.host} (404): check organization "
-                "(the slug in your Sentry URL) and hostname (EU organizations use de.sentry.io).",
-                status=404,
-            )
-        if status == 403 and self.purpose == "notify":
-            return  # organization tokens may lack org:read; the releases check below decides.
-        if status != 200:
-            self._fail(response, f"read organization {self.org!r}")
-
-    def _check_project(self, slug: str) -> tuple[str, str | None]:
-        status, body, response = self.api.get_json(f"projects/{self.org}/{slug}/")
-        if status == 404:
-            raise ConfigError(
-                f"Project {slug!r} was not found in organization {self.org!r} (404): check the project "
-                "slug (Project Settings > General) and that the token can see it.",
-                status=404,
-            )
-        if status == 403 and self.purpose == "notify":
-            return slug, None  # an org:ci token cannot read projects; the release POST validates them.
-        if status != 200:
-            self._fail(response, f"read project {slug!r}")
-        return slug, str(body.get("id")) if isinstance(body, dict) and body.get("id") is not None else None
-
-    def _list_projects(self) -> tuple[tuple[str, str | None], ...]:
-        pages = self.api.paginate(
-            f"organizations/{self.org}/projects/",
-            {"per_page": 100},
-            on_error=lambda response: self._fail(response, f"list the projects of {self.org!r}"),
-        )
-        return tuple((str(p["slug"]), str(p["id"])) for p in pages)
-
-    def _check_event_access(self, slug: str) -> None:
-        """event:read is only needed for events and issues: without this probe a token lacking it
-        would pass the check and fail on the first sync."""
-        status, _, response = self.api.get_json(f"projects/{self.org}/{slug}/events/", {"per_page": 1})
-        if status != 200:
-            self._fail(response, f"read the events of project {slug!r}")
-
-    def _check_release_access(self) -> None:
-        status, _, response = self.api.get_json(f"organizations/{self.org}/releases/", {"per_page": 1})
-        if status == 404:
-            raise ConfigError(
-                f"Organization {self.org!r} was not found on {self.api.host} (404): check organization "
-                "and hostname.",
-                status=404,
-            )
-        if status != 200:
-            self._fail(response, f"read the releases of {self.org!r}")

@@ -1,0 +1,185 @@
+"""What the CDK logs, said the way an Airbyte user needs to read it.
+
+Two gaps, one module:
+
+- Rate-limit waits. The CDK paces requests with the manifest's `api_budget` but reports each
+  wait only at DEBUG, which Airbyte never shows, and it words every header-driven retry as
+  "Rate limit exceeded", a 502 included. Airbyte users read the log to learn why a sync is
+  slow, so our command (not the Cloud manifest, which cannot run Python) swaps the two CDK
+  module loggers for one that rewrites exactly those messages and passes everything else
+  through unchanged. Those messages are the CDK's text: parsing them is the only way in.
+- Projects skipped for a 403. Each skip is logged by the CDK at INFO as it happens, among
+  thousands of lines, in the words of the manifest's `forbidden_project` filter; a token that
+  lacks event:read skips every project and the sync would otherwise end without a word. The
+  skip lines are recognised from that filter's own template, read from the manifest, and the
+  sync ends with one warning that lists every skipped project.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+# airbyte_cdk/sources/streams/call_rate.py, APIBudget._do_acquire
+_BUDGET_WAIT = re.compile(
+    r"^Policy .* reached call limit for endpoint (?P<endpoint>\S+) .*Sleeping for "
+    r"(?:(?P<days>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2}(?:\.\d+)?)"
+    r" on attempt (?P<attempt>\d+)\.$",
+    re.DOTALL,
+)
+# airbyte_cdk/sources/streams/http/rate_limiting.py, user_defined_backoff_handler
+_HEADER_RETRY = re.compile(
+    r"^UserDefinedBackoffException: Rate limit exceeded(?: \(HTTP (?P<status>\d{3})\))?\. "
+    r"Retrying in (?P<seconds>[0-9.]+) seconds\.$"
+)
+
+
+def budget_wait_message(message: str) -> str | None:
+    """Our wording for the CDK's "reached call limit ... Sleeping for" debug line, or None."""
+    match = _BUDGET_WAIT.match(message)
+    if not match:
+        return None
+    wait = timedelta(
+        days=int(match["days"] or 0),
+        hours=int(match["h"]),
+        minutes=int(match["m"]),
+        seconds=float(match["s"]),
+    )
+    return (
+        f"Rate limit: Sentry's current window for {_path(match['endpoint'])} has no requests left "
+        f"(X-Sentry-Rate-Limit-Remaining); waiting {_seconds(wait.total_seconds())} for it to reset "
+        f"before the next request."
+    )
+
+
+def header_retry_message(message: str) -> str | None:
+    """Our wording for the CDK's "Rate limit exceeded ... Retrying in" line, or None."""
+    match = _HEADER_RETRY.match(message)
+    if not match:
+        return None
+    seconds = _seconds(float(match["seconds"]))
+    status = match["status"]
+    if status == "429" or status is None:
+        return (
+            f"Rate limit: Sentry answered HTTP 429 (too many requests); waiting {seconds}, until the "
+            f"time its Retry-After or X-Sentry-Rate-Limit-Reset header gives, then retrying."
+        )
+    return f"Sentry answered HTTP {status}; retrying in {seconds}, with longer waits after each failure."
+
+
+def _path(endpoint: str) -> str:
+    try:
+        return urlsplit(endpoint).path or endpoint
+    except ValueError:
+        return endpoint
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+class _PacingLogger:
+    """Stands in for a CDK module's logger; only the two wait messages are reworded."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        reworded = budget_wait_message(msg) if isinstance(msg, str) and msg.startswith("Policy ") else None
+        if reworded:
+            self._logger.info(reworded)
+        else:
+            self._logger.debug(msg, *args, **kwargs)
+
+    def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        reworded = header_retry_message(msg) if isinstance(msg, str) else None
+        self._logger.info(reworded or msg, *([] if reworded else args), **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+
+def install_rate_limit_wording() -> None:
+    """Reword the CDK's rate-limit wait messages for this process (idempotent)."""
+    from airbyte_cdk.sources.streams import call_rate
+    from airbyte_cdk.sources.streams.http import rate_limiting
+
+    for module in (call_rate, rate_limiting):
+        # Each module looks up its global `logger` at call time: replacing it is the way in.
+        names = vars(module)
+        if not isinstance(names["logger"], _PacingLogger):
+            names["logger"] = _PacingLogger(names["logger"])
+
+
+# ------------------------------------------------------------------------------ 403 skips
+SKIP_FILTER = "forbidden_project"
+URL_PLACEHOLDER = "{{ request_url }}"
+
+
+@cache
+def skip_message_template() -> tuple[str, str]:
+    """The text before and after the URL in the manifest's message for a skipped project."""
+    from source_sentry.manifest import load_manifest
+
+    template = load_manifest()["definitions"]["filters"][SKIP_FILTER]["error_message"]
+    before, _, after = template.partition(URL_PLACEHOLDER)
+    return before, after
+
+
+def skipped_project(message: str) -> tuple[str, str] | None:
+    """``(slug, endpoint)`` of a project skipped for a 403, from the CDK's log line of it."""
+    before, after = skip_message_template()
+    if not (message.startswith(before) and message.endswith(after)):
+        return None
+    url = message[len(before) : len(message) - len(after)]
+    segments = urlsplit(url).path.split("/")
+    if "projects" not in segments:
+        return None
+    _org, slug, endpoint = (segments[segments.index("projects") + 1 :] + ["", "", ""])[:3]
+    if not slug:
+        return None
+    return slug, endpoint or "project_detail"
+
+
+def skipped_summary(skipped: dict[str, set[str]]) -> str:
+    projects = ", ".join(f"{slug} ({', '.join(sorted(kinds))})" for slug, kinds in sorted(skipped.items()))
+    return (
+        f"{len(skipped)} project(s) were skipped because Sentry answered 403, the auth token may not "
+        f"read them: {projects}. Give the token's user access to them, or leave them out of "
+        f"`projects`. If this is every project, the token lacks a scope: reading needs org:read, "
+        f"project:read and event:read."
+    )
+
+
+class SkipTally(logging.Handler):
+    """Gathers the projects skipped for a 403, by slug, from the CDK's log; prints nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.skipped: dict[str, set[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = skipped_project(record.getMessage())
+        if found:
+            slug, endpoint = found
+            self.skipped.setdefault(slug, set()).add(endpoint)
+
+
+@contextmanager
+def skipped_projects_warning(logger: logging.Logger) -> Iterator[SkipTally]:
+    """While inside, tally the skipped projects; after a sync that ends normally, one warning
+    names them all."""
+    tally = SkipTally()
+    logger.addHandler(tally)
+    try:
+        yield tally
+    finally:
+        logger.removeHandler(tally)
+    if tally.skipped:
+        logger.warning(skipped_summary(tally.skipped))
