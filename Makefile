@@ -8,7 +8,7 @@ SYNC_STAMP  := $(VENV)/.installed-sync
 TEST_STAMP  := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install sync test lint unit e2e bench clean
+.PHONY: install sync test lint typecheck unit e2e bench clean
 
 $(BIN)/python:
 	@echo "Creating $(VENV) with $(PYTHON) ..."
@@ -40,10 +40,14 @@ sync: $(SYNC_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check source_sentry sentry_emulator tools unit_tests integration_tests main.py
 
+# mypy (strict) over the connector package; its settings are in pyproject.toml.
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
+
 # Every test: unit tests, the CDK's standard tests, the emulator's own tests, the end-to-end
 # runs of the installed command against it over loopback HTTP, the local sync and the
 # benchmark's smoke mode.
-test: lint
+test: lint typecheck
 	$(BIN)/python -m pytest
 
 unit: $(TEST_STAMP)
