@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -34,7 +35,67 @@ from source_sentry.sentry_api import SentryApi, SentryError, SentryUnavailable
 
 EXIT_OK, EXIT_SENTRY, EXIT_INPUT = 0, 1, 2
 
-HELP = """\
+# One entry per argument: the parser is built from these and the options section of HELP is
+# rendered from them, so an argument cannot be added without its help line.
+@dataclass(frozen=True)
+class _Option:
+    flags: tuple[str, ...]
+    metavar: str | None
+    action: str
+    help: str
+
+    @property
+    def invocation(self) -> str:
+        return ", ".join(self.flags) + (f" {self.metavar}" if self.metavar else "")
+
+
+OPTIONS = (
+    _Option(("--release",), "VERSION", "store",
+        "the release version, as your app reports it to Sentry (1.2.3,\n"
+        "my-app@1.2.3+build.7, a commit SHA); at most 200 characters, no\n"
+        'slash, backslash, tab or line break, not ".", ".." or "latest"'),
+    _Option(("--env",), "ENVIRONMENT", "store",
+        "where it was deployed (production, staging); at most 64\n"
+        "characters, no slash or line break"),
+    _Option(("--project",), "SLUG", "append",
+        "a project of the release; repeat it or separate slugs with commas"),
+    _Option(("--config",), "FILE", "store",
+        "the connector's config JSON (auth_token, hostname, organization,\n"
+        "project or projects)"),
+    _Option(("--name",), "NAME", "store",
+        "a name for this deploy (at most 64 characters)"),
+    _Option(("--url",), "URL", "store",
+        "a link to the deploy, such as the CI build's page"),
+    _Option(("--started",), "TIME", "store",
+        "when the deploy started"),
+    _Option(("--finished",), "TIME", "store",
+        "when it finished (default: now)"),
+    _Option(("--time",), "SECONDS", "store",
+        "how long it took: alone, it ended now and started SECONDS ago;\n"
+        "with --started, it ended SECONDS after the start"),
+    _Option(("--finalize",), None, "store_true",
+        "also mark the release as released (dateReleased = finish time)"),
+    _Option(("--dry-run",), None, "store_true",
+        "check the connection, print what would be sent, send nothing"),
+    _Option(("--json",), None, "store_true",
+        "print one JSON object instead of one line per step"),
+    _Option(("-h", "--help"), None, "store_true",
+        "show this help"),
+)
+_HELP_COLUMN = 22
+
+
+def _options_help() -> str:
+    lines = []
+    for option in OPTIONS:
+        first, *rest = option.help.split("\n")
+        lines.append(f"  {option.invocation:<{_HELP_COLUMN - 2}}{first}")
+        lines.extend(" " * _HELP_COLUMN + line for line in rest)
+    return "\n".join(lines) + "\n"
+
+
+HELP = (
+    """\
 usage: source-sentry notify --release VERSION --env ENVIRONMENT [--config FILE]
                             [--name NAME] [--url URL] [--started TIME]
                             [--finished TIME | --time SECONDS] [--project SLUG ...]
@@ -44,25 +105,9 @@ Tell Sentry that a release was deployed: create the release if it is new (an exi
 release is fine), optionally finalize it, then record one deploy of it to an environment.
 
 options:
-  --release VERSION   the release version, as your app reports it to Sentry (1.2.3,
-                      my-app@1.2.3+build.7, a commit SHA); at most 200 characters, no
-                      slash, backslash, tab or line break, not ".", ".." or "latest"
-  --env ENVIRONMENT   where it was deployed (production, staging); at most 64
-                      characters, no slash or line break
-  --project SLUG      a project of the release; repeat it or separate slugs with commas
-  --config FILE       the connector's config JSON (auth_token, hostname, organization,
-                      project or projects)
-  --name NAME         a name for this deploy (at most 64 characters)
-  --url URL           a link to the deploy, such as the CI build's page
-  --started TIME      when the deploy started
-  --finished TIME     when it finished (default: now)
-  --time SECONDS      how long it took: alone, it ended now and started SECONDS ago;
-                      with --started, it ended SECONDS after the start
-  --finalize          also mark the release as released (dateReleased = finish time)
-  --dry-run           check the connection, print what would be sent, send nothing
-  --json              print one JSON object instead of one line per step
-  -h, --help          show this help
-
+"""
+    + _options_help()
+    + """
 TIME is "now", Unix seconds (1714557600) or RFC 3339 with an offset
 (2024-05-01T10:00:00Z, 2024-05-01T12:00:00+02:00). Times are sent as UTC.
 
@@ -95,6 +140,7 @@ example:
   SENTRY_AUTH_TOKEN=sntrys_... SENTRY_ORG=acme \\
     source-sentry notify --release 1.2.3 --env production --project web --finalize
 """
+)
 
 USAGE_HINT = "Run 'source-sentry notify --help' for usage."
 
@@ -106,19 +152,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="source-sentry notify", add_help=False, allow_abbrev=False)
-    parser.add_argument("-h", "--help", action="store_true")
-    parser.add_argument("--release")
-    parser.add_argument("--env")
-    parser.add_argument("--project", action="append")
-    parser.add_argument("--config")
-    parser.add_argument("--name")
-    parser.add_argument("--url")
-    parser.add_argument("--started")
-    parser.add_argument("--finished")
-    parser.add_argument("--time")
-    parser.add_argument("--finalize", action="store_true")
-    parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--json", action="store_true")
+    for option in OPTIONS:
+        if option.metavar:
+            parser.add_argument(*option.flags, action=option.action, help=option.help, metavar=option.metavar)
+        else:  # flags without a value: argparse refuses a metavar for them
+            parser.add_argument(*option.flags, action=option.action, help=option.help)
     return parser
 
 
