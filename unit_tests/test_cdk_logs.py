@@ -19,8 +19,21 @@ from airbyte_cdk.sources.streams.call_rate import (
 )
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.sources.streams.http.exceptions import UserDefinedBackoffException
+from airbyte_cdk.test.mock_http import HttpMocker
+from freezegun import freeze_time
 
 from source_sentry import cdk_logs
+from unit_tests.conftest import read_stream
+from unit_tests.sentry import (
+    config,
+    error,
+    events_request,
+    events_url,
+    page,
+    projects_request,
+    projects_url,
+    record,
+)
 
 URL = "https://sentry.example.com/api/0/projects/acme/billing/events/?full=true&cursor=0:100:0"
 
@@ -127,3 +140,53 @@ def test_given_install_twice_then_wrapped_once(monkeypatch: pytest.MonkeyPatch) 
 
     assert call_rate.logger is first
     assert isinstance(first, cdk_logs._PacingLogger)
+
+
+def test_given_manifest_skips_a_forbidden_project_when_its_log_is_read_then_slug_and_endpoint_are_named() -> (
+    None
+):
+    start, end = "2024-05-01T00:00:00.000000", "2024-06-01T12:00:00.000000"
+    projects = [record("projects", slug="backend", id="11"), record("projects", slug="secret", id="12")]
+    with freeze_time("2024-06-01T12:00:00Z"), HttpMocker() as http_mocker:
+        http_mocker.get(projects_request(), page(projects_url(), projects))
+        http_mocker.get(events_request("backend", start, end), page(events_url("backend"), []))
+        http_mocker.get(events_request("secret", start, end), error(403, {"detail": "No."}))
+
+        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z"))
+
+    found = [cdk_logs.skipped_project(m.log.message) for m in output.logs]
+    assert [f for f in found if f] == [("secret", "events")]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://sentry.example.com/prefix/api/0/projects/acme/web/", ("web", "project_detail")),
+        ("http://127.0.0.1:9000/api/0/projects/acme/web/events/?full=true&cursor=0:100:0", ("web", "events")),
+        ("https://sentry.io/api/0/organizations/acme/issues/?project=12", None),
+    ],
+)
+def test_given_skip_line_in_the_manifest_wording_then_project_and_endpoint_are_read_from_its_url(
+    url: str, expected: tuple[str, str] | None
+) -> None:
+    before, after = cdk_logs.skip_message_template()
+
+    assert cdk_logs.skipped_project(f"{before}{url}{after}") == expected
+    assert cdk_logs.skipped_project(f"{before}{url}: something else") is None
+
+
+def test_given_skipped_projects_when_sync_ends_normally_then_one_warning_lists_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("airbyte.test_tally")
+    before, after = cdk_logs.skip_message_template()
+    caplog.set_level(logging.INFO, logger="airbyte.test_tally")
+
+    with cdk_logs.skipped_projects_warning(logger):
+        logger.info(f"{before}https://sentry.io/api/0/projects/acme/web/events/{after}")
+        logger.info(f"{before}https://sentry.io/api/0/projects/acme/web/{after}")
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [cdk_logs.skipped_summary({"web": {"events", "project_detail"}})]
+    assert warnings[0].startswith("1 project(s) were skipped because Sentry answered 403")
+    assert "web (events, project_detail)" in warnings[0]
