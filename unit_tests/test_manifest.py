@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -86,7 +87,8 @@ def test_given_hostname_forms_when_manifest_builds_base_url_then_it_matches_the_
 def test_given_every_field_of_spec_then_it_has_title_description_and_example() -> None:
     for name, field in MANIFEST["spec"]["connection_specification"]["properties"].items():
         assert field.get("title"), name
-        assert len(field.get("description", "")) > 40, name
+        # A sentence or more that says what the field does, not a placeholder.
+        assert re.fullmatch(r"[A-Z][^\n]{40,}[.)]", field.get("description", "")), name
         assert field.get("examples"), name
 
 
