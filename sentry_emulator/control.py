@@ -38,8 +38,18 @@ def _ground_truth(emu: Emulator, d: dict):
 @action("add_events")
 def _add_events(emu: Emulator, d: dict):
     return emu.add_events(
-        d["project"], int(d.get("n", 1)), issue_id=d.get("issue_id"), late_by=d.get("late_by_seconds")
+        d["project"],
+        int(d.get("n", 1)),
+        issue_id=d.get("issue_id"),
+        late_by=d.get("late_by_seconds"),
+        ahead_by=d.get("ahead_by_seconds"),
+        visible_after=d.get("visible_after_seconds"),
     )
+
+
+@action("release_pending")
+def _release_pending(emu: Emulator, d: dict):
+    return {"released": emu.release_pending()}
 
 
 @action("add_issues")

@@ -27,6 +27,9 @@ from .timeutil import US, now_us, quantize
 DAY = 86_400 * US
 MAX_ACTIVE = 6  # issues sharing one segment
 DIGITS = (0, 3, 6)
+# Sentry's ingestion keeps an event's own timestamp up to a minute ahead of its arrival; a
+# timestamp further ahead is replaced by the arrival time.
+MAX_FUTURE_US = 60 * US
 ENVIRONMENTS = ("production", "staging", "development")
 PLATFORMS = ("python", "javascript", "node", "java", "go", "ruby", "php", "csharp")
 PROJECT_WORDS = (
@@ -241,6 +244,8 @@ class World:
         self.releases_by_version: dict[str, Release] = {}
         self._next_gid = 0
         self._next_seq = 0
+        # Added events still in Sentry's processing pipeline: (visible at, seq, event, new issue).
+        self._pending: list[tuple[int, int, dict, bool]] = []
         self._next_release_id = 1000 + _h(seed, "rid") % 1000
         self._next_deploy_id = 50_000 + _h(seed, "did") % 10_000
         self._after_cache: dict[tuple[int, int], int] = {}
@@ -279,7 +284,7 @@ class World:
             self.projects.append(p)
             self._layout_issues(p, min(is_split[k], n_ev) if n_ev else 0)
 
-    def _new_issue(self, p: Project, local: int) -> Issue:
+    def _new_issue(self, p: Project, local: int, *, register: bool = True) -> Issue:
         gid = self._next_gid
         self._next_gid += 1
         hv = _h(self.seed, "issue", p.idx, local, gid)
@@ -311,7 +316,8 @@ class World:
             issue.status, issue.substatus = "resolved", None
         elif r == 2:
             issue.status, issue.substatus = "ignored", "archived_until_escalating"
-        self.issues_by_id[issue.id] = issue
+        if register:
+            self.issues_by_id[issue.id] = issue
         return issue
 
     def _layout_issues(self, p: Project, m: int) -> None:
@@ -462,6 +468,7 @@ class World:
 
     def window(self, p: Project, start: int | None, end: int | None) -> tuple[int, int, list[dict]]:
         """Generated index range [lo, hi) and added events (newest first) in [start, end)."""
+        self.release_due()
         lo = 0 if start is None else self.first_index_at_or_after(p, start)
         hi = p.n_events if end is None else self.first_index_at_or_after(p, end)
         hi = max(lo, hi)
@@ -513,42 +520,95 @@ class World:
 
     # ------------------------------------------------------------------ mutations
     def add_events(
-        self, p: Project, n: int, *, issue: Issue | None = None, late_by_us: int | None = None
+        self,
+        p: Project,
+        n: int,
+        *,
+        issue: Issue | None = None,
+        late_by_us: int | None = None,
+        ahead_by_us: int | None = None,
+        visible_after_us: int | None = None,
     ) -> list[dict]:
+        """``n`` events received now. ``late_by_us`` dates them in the past (an offline client),
+        ``ahead_by_us`` in the future (a client clock ahead: kept up to MAX_FUTURE_US, beyond
+        that dated when received, as Sentry's ingestion does). ``visible_after_us`` keeps them
+        out of every list (and a new issue of theirs out of the issue lists) until that long
+        after they were received, as Sentry's processing pipeline does."""
         with self.lock:
+            new_issue = issue is None
             if issue is None:
-                issue = self._new_issue(p, -1)
+                issue = self._new_issue(p, -1, register=not visible_after_us)
                 issue.status, issue.substatus = "unresolved", "new"
             out = []
             for _ in range(n):
                 now = now_us()
-                t_raw = now - late_by_us if late_by_us else now
+                t_raw = now
+                if late_by_us:
+                    t_raw = now - late_by_us
+                elif ahead_by_us and ahead_by_us <= MAX_FUTURE_US:
+                    t_raw = now + ahead_by_us
                 digits = DIGITS[self._next_seq % 3]
                 t = quantize(t_raw, digits)
                 seq = self._next_seq
                 self._next_seq += 1
                 ev = {
                     "id": _hex32(self.seed, "added", seq),
+                    "seq": seq,
                     "project": p,
                     "issue": issue,
                     "t": t,
                     "digits": digits,
-                    "received": max(now, t) + 1,
+                    "received": now + 1,
                     "k": issue.count,
                     "hv": _h(self.seed, "added-ev", seq),
                 }
-                p.added[seq] = ev
-                bisect.insort(p.added_keys, (t, seq))
-                issue.added_count += 1
-                stamp = (t, digits)
-                if issue.added_first is None or stamp < issue.added_first:
-                    issue.added_first = stamp
-                if issue.added_last is None or stamp > issue.added_last:
-                    issue.added_last = stamp
-                if issue.status == "resolved":  # a new event on a resolved issue is a regression
-                    issue.status, issue.substatus = "unresolved", "regressed"
+                if visible_after_us:
+                    self._pending.append((now + visible_after_us, seq, ev, new_issue))
+                    self._pending.sort(key=lambda item: (item[0], item[1]))
+                else:
+                    self._ingest(ev)
                 out.append(ev)
             return out
+
+    def _ingest(self, ev: dict) -> None:
+        """Make an added event visible: in its project's event lists and its issue's stats."""
+        p, issue, t, digits = ev["project"], ev["issue"], ev["t"], ev["digits"]
+        self.issues_by_id.setdefault(issue.id, issue)
+        p.added[ev["seq"]] = ev
+        bisect.insort(p.added_keys, (t, ev["seq"]))
+        ev["k"] = issue.count
+        issue.added_count += 1
+        stamp = (t, digits)
+        if issue.added_first is None or stamp < issue.added_first:
+            issue.added_first = stamp
+        if issue.added_last is None or stamp > issue.added_last:
+            issue.added_last = stamp
+        if issue.status == "resolved":  # a new event on a resolved issue is a regression
+            issue.status, issue.substatus = "unresolved", "regressed"
+
+    def release_due(self) -> None:
+        """Make visible every pending event whose processing delay is over."""
+        if not self._pending:
+            return
+        with self.lock:
+            now = now_us()
+            while self._pending and self._pending[0][0] <= now:
+                _, _, ev, _ = self._pending.pop(0)
+                self._ingest(ev)
+
+    def release_pending(self) -> int:
+        """End the processing delay of every pending event now; returns how many became visible."""
+        with self.lock:
+            released = len(self._pending)
+            for _, _, ev, _ in self._pending:
+                self._ingest(ev)
+            self._pending.clear()
+            return released
+
+    @property
+    def pending_events(self) -> list[dict]:
+        with self.lock:
+            return [ev for _, _, ev, _ in self._pending]
 
     def set_status(self, issue: Issue, status: str) -> None:
         if status not in ("resolved", "unresolved", "ignored"):
@@ -624,6 +684,7 @@ class World:
         return None
 
     def all_issues(self) -> list[Issue]:
+        self.release_due()
         return list(self.issues_by_id.values())
 
 

@@ -166,22 +166,35 @@ class Emulator:
         *,
         issue_id: str | None = None,
         late_by: timedelta | float | None = None,
+        ahead_by: timedelta | float | None = None,
+        visible_after: timedelta | float | None = None,
     ) -> list[dict]:
-        """``n`` new events (full form). ``issue_id=None`` makes one new issue for them; otherwise
-        they join that issue (moving its lastSeen if newer; a resolved issue regresses).
-        ``late_by`` (timedelta or seconds) backdates dateCreated while dateReceived is now."""
+        """``n`` new events (full form), received now. ``issue_id=None`` makes one new issue for
+        them; otherwise they join that issue (moving its lastSeen if newer; a resolved issue
+        regresses). ``late_by`` backdates dateCreated (an offline client); ``ahead_by`` dates it
+        in the future (a client clock ahead; Sentry keeps up to a minute of that); with
+        ``visible_after`` no list shows them until that long after they were received (Sentry's
+        processing delay; `release_pending` ends it early). Durations: timedeltas or seconds."""
         p = self._project_arg(project_slug)
         issue = None
         if issue_id is not None:
             issue = self.world.issues_by_id.get(str(issue_id))
             if issue is None or issue.project is not p:
                 raise KeyError(f"issue {issue_id!r} not in project {project_slug!r}")
-        late = None
-        if late_by is not None:
-            late = int((late_by.total_seconds() if isinstance(late_by, timedelta) else float(late_by)) * US)
         with self.world.lock:
-            evs = self.world.add_events(p, n, issue=issue, late_by_us=late)
+            evs = self.world.add_events(
+                p,
+                n,
+                issue=issue,
+                late_by_us=_us(late_by),
+                ahead_by_us=_us(ahead_by),
+                visible_after_us=_us(visible_after),
+            )
             return [serialize.event_full(self.world, ev) for ev in evs]
+
+    def release_pending(self) -> int:
+        """Make every event still in its processing delay visible now; returns how many."""
+        return self.world.release_pending()
 
     def add_issues(self, project_slug: str, n: int) -> list[dict]:
         """``n`` new unresolved issues, each with one new event."""
@@ -230,10 +243,21 @@ class Emulator:
 
 
 def connector_config(info: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """The connector config for an emulator described by its start-up JSON (``info``)."""
+    """The connector config for an emulator described by its start-up JSON (``info``).
+
+    The emulator makes an event visible the moment it is added unless told otherwise
+    (``visible_after``), so no settling time is needed; a test of processing delays sets one."""
     return {
         "auth_token": info["token"],
         "organization": info["organization"],
         "hostname": info["base_url"],
+        "settle_seconds": 0,
         **overrides,
     }
+
+
+def _us(duration: timedelta | float | None) -> int | None:
+    """A duration given as a timedelta or seconds, in microseconds (None stays None)."""
+    if duration is None:
+        return None
+    return int((duration.total_seconds() if isinstance(duration, timedelta) else float(duration)) * US)

@@ -195,6 +195,48 @@ def test_late_event_has_old_date_created_recent_date_received_and_lands_in_its_t
     assert late["id"] not in {e["id"] for e in get(emulator, events_path(emulator), statsPeriod="1h").json()}
 
 
+def recent_issues(emu: Emulator) -> list[dict]:
+    return get(emu, org_path(emu, "issues/"), statsPeriod="1h", query="").json()
+
+
+def test_event_with_processing_delay_is_in_no_list_until_the_delay_is_over(emulator):
+    slug = emulator.project_slugs[0]
+    pending = emulator.add_events(slug, 1, visible_after=0.6)[0]
+    visible = emulator.add_events(slug, 1)[0]
+    issue_ids = {
+        i["id"] for i in get(emulator, org_path(emulator, "issues/"), statsPeriod="1h", query="").json()
+    }
+
+    recent = {e["id"] for e in get(emulator, events_path(emulator), statsPeriod="1h").json()}
+
+    assert visible["id"] in recent
+    assert pending["id"] not in recent
+    assert pending["groupID"] not in issue_ids
+    assert parse_iso(pending["dateReceived"]) < parse_iso(visible["dateReceived"])
+    time.sleep(0.7)
+    recent = {e["id"] for e in get(emulator, events_path(emulator), statsPeriod="1h").json()}
+    issue_ids = {
+        i["id"] for i in get(emulator, org_path(emulator, "issues/"), statsPeriod="1h", query="").json()
+    }
+    assert pending["id"] in recent
+    assert pending["groupID"] in issue_ids
+
+
+def test_event_from_a_clock_ahead_keeps_its_future_date_up_to_a_minute(emulator):
+    slug = emulator.project_slugs[0]
+    ahead = emulator.add_events(slug, 1, ahead_by=40)[0]
+    far_ahead = emulator.add_events(slug, 1, ahead_by=600)[0]
+
+    gap = parse_iso(ahead["dateCreated"]) - parse_iso(ahead["dateReceived"])
+    far_gap = parse_iso(far_ahead["dateCreated"]) - parse_iso(far_ahead["dateReceived"])
+
+    assert 39_000_000 <= gap <= 40_000_000
+    assert -1_000_000 <= far_gap <= 0
+    up_to_now = {e["id"] for e in get(emulator, events_path(emulator), statsPeriod="1h").json()}
+    assert ahead["id"] not in up_to_now
+    assert far_ahead["id"] in up_to_now
+
+
 def test_added_events_interleave_with_generated_ones_in_paging(emulator):
     slug = emulator.project_slugs[2]
     emulator.add_events(slug, 3, late_by=timedelta(days=10))
