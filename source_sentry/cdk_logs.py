@@ -1,6 +1,6 @@
 """What the CDK logs, said the way an Airbyte user needs to read it.
 
-Two gaps, one module:
+Three gaps, one module:
 
 - Rate-limit waits. The CDK paces requests with the manifest's `api_budget` but reports each
   wait only at DEBUG, which Airbyte never shows, and it words every header-driven retry as
@@ -13,6 +13,10 @@ Two gaps, one module:
   lacks event:read skips every project and the sync would otherwise end without a word. The
   skip lines are recognised from that filter's own template, read from the manifest, and the
   sync ends with one warning that lists every skipped project.
+- A false alarm. The issues stream crosses its project partitions with the status period
+  (`issue_status_refresh_hours`); the CDK warns at every start that it cannot keep a parent
+  stream's state through such a product. Our parent (the project list) keeps no state, so the
+  warning says nothing true; it is dropped.
 """
 
 from __future__ import annotations
@@ -115,6 +119,24 @@ def install_rate_limit_wording() -> None:
         names = vars(module)
         if not isinstance(names["logger"], _PacingLogger):
             names["logger"] = _PacingLogger(names["logger"])
+
+
+# airbyte_cdk/sources/declarative/partition_routers/cartesian_product_stream_slicer.py
+PARENT_STATE_NOTICE = "Parent state handling is not supported for CartesianProductStreamSlicer."
+CARTESIAN_LOGGER = "airbyte.CartesianProductStreamSlicer"
+
+
+class _DropParentStateNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != PARENT_STATE_NOTICE
+
+
+def install() -> None:
+    """Every rewording of this module, for this process (idempotent)."""
+    install_rate_limit_wording()
+    cartesian = logging.getLogger(CARTESIAN_LOGGER)
+    if not any(isinstance(f, _DropParentStateNotice) for f in cartesian.filters):
+        cartesian.addFilter(_DropParentStateNotice())
 
 
 # ------------------------------------------------------------------------------ 403 skips

@@ -73,7 +73,7 @@ def _run_protocol(args: list[str]) -> int:
         trace = AirbyteTracedException(message=problem, failure_type=FailureType.config_error)
         _emit(trace.as_airbyte_message())
         return 1
-    cdk_logs.install_rate_limit_wording()
+    cdk_logs.install()
     source = SourceSentry(config=config, catalog=catalog, state=state)
     with cdk_logs.skipped_projects_warning(logging.getLogger("airbyte")):
         launch(source, args)

@@ -111,6 +111,30 @@ def _without_global_cursor(blob: Any) -> Any:
     return blob
 
 
+def _newest_status_periods(blob: Any) -> Any:
+    """Keep, per project, only the entries of its newest issue-status period.
+
+    Each status period (see `issue_status_refresh_hours`) gives a project a new partition; the
+    older ones are never read again, and the CDK would otherwise carry them in the state for
+    ever (and switch to one global cursor once there are too many).
+    """
+    if not isinstance(blob, Mapping) or not isinstance(blob.get("states"), list):
+        return blob
+    newest: dict[str, str] = {}
+    for entry in blob["states"]:
+        partition = entry["partition"]
+        if "status_period" in partition:
+            key = str(partition.get("project_id"))
+            newest[key] = max(newest.get(key, ""), str(partition["status_period"]))
+    kept = [
+        entry
+        for entry in blob["states"]
+        if "status_period" not in entry["partition"]
+        or str(entry["partition"]["status_period"]) == newest[str(entry["partition"].get("project_id"))]
+    ]
+    return {**blob, "states": kept}
+
+
 def sanitize_state(raw: Any) -> tuple[list[Any], list[str]]:
     """Return the usable part of a state file and one warning per stream state left out."""
     warnings: list[str] = []
@@ -138,7 +162,9 @@ def sanitize_state(raw: Any) -> tuple[list[Any], list[str]]:
                 **entry,
                 "stream": {
                     **entry["stream"],
-                    "stream_state": _without_global_cursor(entry["stream"].get("stream_state")),
+                    "stream_state": _newest_status_periods(
+                        _without_global_cursor(entry["stream"].get("stream_state"))
+                    ),
                 },
             }
         clean.append(entry)

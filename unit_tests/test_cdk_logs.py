@@ -145,7 +145,8 @@ def test_given_install_twice_then_wrapped_once(monkeypatch: pytest.MonkeyPatch) 
 def test_given_manifest_skips_a_forbidden_project_when_its_log_is_read_then_slug_and_endpoint_are_named() -> (
     None
 ):
-    start, end = "2024-05-01T00:00:00.000000", "2024-06-01T12:00:00.000000"
+    # The window ends at the default settling time (300 s) before now; the request reaches a day on.
+    start, end = "2024-05-01T00:00:00.000000", "2024-06-02T11:55:00.000000"
     projects = [record("projects", slug="backend", id="11"), record("projects", slug="secret", id="12")]
     with freeze_time("2024-06-01T12:00:00Z"), HttpMocker() as http_mocker:
         http_mocker.get(projects_request(), page(projects_url(), projects))
@@ -190,3 +191,27 @@ def test_given_skipped_projects_when_sync_ends_normally_then_one_warning_lists_t
     assert warnings == [cdk_logs.skipped_summary({"web": {"events", "project_detail"}})]
     assert warnings[0].startswith("1 project(s) were skipped because Sentry answered 403")
     assert "web (events, project_detail)" in warnings[0]
+
+
+def test_given_issues_stream_built_when_wording_installed_then_the_cdk_parent_state_notice_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from source_sentry.source import SourceSentry
+
+    cartesian = logging.getLogger(cdk_logs.CARTESIAN_LOGGER)
+    caplog.set_level(logging.WARNING, logger="airbyte")
+    try:
+        SourceSentry(config=config()).streams(config())
+        notices_before = [r for r in caplog.records if r.getMessage() == cdk_logs.PARENT_STATE_NOTICE]
+        caplog.clear()
+        cdk_logs.install()
+        cdk_logs.install()
+        installed_filters = len(cartesian.filters)
+        SourceSentry(config=config()).streams(config())
+        notices_after = [r for r in caplog.records if r.getMessage() == cdk_logs.PARENT_STATE_NOTICE]
+    finally:
+        cartesian.filters.clear()
+
+    assert len(notices_before) >= 1
+    assert notices_after == []
+    assert installed_filters == 1

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from unittest import TestCase
+from urllib.parse import parse_qs, urlsplit
 
+import requests_mock
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 from freezegun import freeze_time
@@ -12,6 +14,7 @@ from unit_tests.sentry import (
     error,
     events_request,
     events_url,
+    link_header,
     page,
     projects_request,
     projects_url,
@@ -19,7 +22,9 @@ from unit_tests.sentry import (
 )
 
 NOW = "2024-06-01T12:00:00Z"
-END = "2024-06-01T12:00:00.000000"
+# The window ends settle_seconds (300 by default) before now; the request reaches a day further,
+# for events dated by a client clock ahead of Sentry's.
+END = "2024-06-02T11:55:00.000000"
 START = "2024-05-01T00:00:00.000000"
 
 
@@ -228,3 +233,89 @@ class EventsScopeTest(TestCase):
         assert [r.record.data["id"] for r in output.records] == ["b" * 32]
         assert not output.errors
         assert output.is_in_logs("Skipping .*/projects/acme/secret/events/.*403")
+
+
+@freeze_time(NOW)
+class EventsSettlingTest(TestCase):
+    """Sentry makes events queryable late and out of order: a sync keeps only events received at
+    least settle_seconds before it, so the cursor never passes an event still invisible."""
+
+    @HttpMocker()
+    def test_given_event_received_within_settling_time_when_read_then_left_for_next_sync(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
+        http_mocker.get(
+            events_request("backend", "2024-05-30T09:00:00.000000", "2024-06-02T11:50:00.000000"),
+            page(
+                events_url("backend"),
+                [
+                    # received 5 minutes ago: the cursor must not pass it yet
+                    event("fresh" + "0" * 27, "2024-06-01T11:55:00Z", "2024-06-01T11:55:00Z"),
+                    # received exactly at the settled end (now - 600 s): kept
+                    event("settled" + "0" * 25, "2024-06-01T11:49:00Z", "2024-06-01T11:50:00Z"),
+                ],
+            ),
+        )
+
+        output = read_stream(
+            "events",
+            config(start_date="2024-05-01T00:00:00Z", settle_seconds=600),
+            state=partition_state(("11", STATE_AT)),
+        )
+
+        assert [r.record.data["id"][:7] for r in output.records] == ["settled"]
+        assert output.most_recent_state.stream_state.__dict__["states"][0]["cursor"] == {
+            "dateReceived": "2024-06-01T11:50:00.000000Z"
+        }
+
+    @HttpMocker()
+    def test_given_event_dated_by_a_clock_ahead_when_read_then_window_reaches_past_now_and_event_is_kept(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
+        # settle 0: the window ends now, the request reaches a day past it.
+        http_mocker.get(
+            events_request("backend", "2024-05-30T09:00:00.000000", "2024-06-02T12:00:00.000000"),
+            page(
+                events_url("backend"),
+                [event("ahead" + "0" * 27, "2024-06-01T12:00:40Z", "2024-06-01T11:59:58Z")],
+            ),
+        )
+
+        output = read_stream(
+            "events",
+            config(start_date="2024-05-01T00:00:00Z", settle_seconds=0),
+            state=partition_state(("11", STATE_AT)),
+        )
+
+        assert [r.record.data["id"][:5] for r in output.records] == ["ahead"]
+
+
+class EventsWindowTest(TestCase):
+    """The default 90-day start is fixed for the whole sync, however long the pages take."""
+
+    def test_given_no_start_date_and_a_clock_that_moves_when_paging_then_every_page_has_one_window(
+        self,
+    ) -> None:
+        seen: list[dict[str, list[str]]] = []
+
+        def events_page(request, context):
+            seen.append(parse_qs(urlsplit(request.url).query))
+            context.headers["Link"] = link_header(
+                events_url("backend"), "0:100:0" if len(seen) == 1 else None, len(seen) == 1
+            )
+            return [event(f"{len(seen):032d}", "2024-05-30T10:00:00Z")]
+
+        # Every reading of the clock moves it a second on, as a slow server would between pages.
+        with freeze_time(NOW, auto_tick_seconds=1), requests_mock.Mocker() as mocker:
+            last_page = {"Link": link_header(projects_url(), None, False)}
+            mocker.get(projects_url(), json=[project("backend", "11")], headers=last_page)
+            mocker.get(events_url("backend"), json=events_page)
+            output = read_stream("events", config(), sync_mode=SyncMode.full_refresh)
+
+        assert len(output.records) == 2
+        assert len(seen) == 2
+        assert seen[0]["start"] == seen[1]["start"]
+        assert seen[0]["end"] == seen[1]["end"]
+        assert seen[1]["cursor"] == ["0:100:0"]

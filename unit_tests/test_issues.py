@@ -9,7 +9,9 @@ from unit_tests.conftest import read_stream
 from unit_tests.sentry import config, issues_request, issues_url, page, projects_request, projects_url, record
 
 NOW = "2024-06-01T12:00:00Z"
-END = "2024-06-01T12:00:00.000000"
+# The window ends settle_seconds (300 by default) before now; the request reaches a day further,
+# for events dated by a client clock ahead of Sentry's.
+END = "2024-06-02T11:55:00.000000"
 
 
 def issue(iid: str, last_seen: str, status: str = "unresolved") -> dict:
@@ -18,6 +20,15 @@ def issue(iid: str, last_seen: str, status: str = "unresolved") -> dict:
 
 def projects_page():
     return page(projects_url(), [record("projects", slug="backend", id="11")])
+
+
+# The status period NOW falls in, with the default refresh of 24 hours.
+PERIOD = "2024-06-01T00:00:00Z"
+
+
+def period_state(period: str, last_seen: str) -> dict:
+    partition = {"parent_slice": {}, "project_id": "11", "status_period": period}
+    return {"states": [{"partition": partition, "cursor": {"lastSeen": last_seen}}]}
 
 
 @freeze_time(NOW)
@@ -68,14 +79,7 @@ class IssuesTest(TestCase):
         output = read_stream(
             "issues",
             config(start_date="2024-05-01T00:00:00Z"),
-            state={
-                "states": [
-                    {
-                        "partition": {"parent_slice": {}, "project_id": "11"},
-                        "cursor": {"lastSeen": state_at + "Z"},
-                    }
-                ]
-            },
+            state=period_state(PERIOD, state_at + "Z"),
         )
 
         assert [r.record.data["id"] for r in output.records] == ["3"]
@@ -88,6 +92,76 @@ class IssuesTest(TestCase):
         http_mocker.get(issues_request("11", "2024-03-03T12:00:00.000000", END), page(issues_url(), []))
 
         output = read_stream("issues", config())
+
+        assert output.records == []
+        assert not output.errors
+
+
+@freeze_time(NOW)
+class IssueStatusRefreshTest(TestCase):
+    """lastSeen does not move when an issue is resolved: the first sync of each status period
+    reads every issue in scope again, later ones in the period are incremental."""
+
+    @HttpMocker()
+    def test_given_state_of_the_previous_period_when_read_then_every_issue_is_read_again(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(projects_request(), projects_page())
+        http_mocker.get(
+            issues_request("11", "2024-05-01T00:00:00.000000", END),
+            page(
+                issues_url(),
+                [issue("1", "2024-05-31T10:00:00Z", "resolved"), issue("2", "2024-05-02T08:00:00Z")],
+            ),
+        )
+
+        output = read_stream(
+            "issues",
+            config(start_date="2024-05-01T00:00:00Z"),
+            state=period_state("2024-05-31T00:00:00Z", "2024-05-31T10:00:00.000000Z"),
+        )
+
+        assert [(r.record.data["id"], r.record.data["status"]) for r in output.records] == [
+            ("1", "resolved"),
+            ("2", "unresolved"),
+        ]
+        states = output.most_recent_state.stream_state.__dict__["states"]
+        current = [s for s in states if s["partition"]["status_period"] == PERIOD]
+        assert current == [
+            {
+                "partition": {"parent_slice": {}, "project_id": "11", "status_period": PERIOD},
+                "cursor": {"lastSeen": "2024-05-31T10:00:00.000000Z"},
+            }
+        ]
+
+    @HttpMocker()
+    def test_given_refresh_every_6_hours_when_read_then_the_period_starts_at_the_last_6_hour_mark(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(projects_request(), projects_page())
+        http_mocker.get(issues_request("11", "2024-05-31T10:00:00.000000", END), page(issues_url(), []))
+
+        output = read_stream(
+            "issues",
+            config(start_date="2024-05-01T00:00:00Z", issue_status_refresh_hours=6),
+            state=period_state("2024-06-01T12:00:00Z", "2024-05-31T10:00:00.000000Z"),
+        )
+
+        assert output.records == []
+        assert not output.errors
+
+    @HttpMocker()
+    def test_given_refresh_off_when_read_then_state_stays_incremental_across_days(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(projects_request(), projects_page())
+        http_mocker.get(issues_request("11", "2024-05-31T10:00:00.000000", END), page(issues_url(), []))
+
+        output = read_stream(
+            "issues",
+            config(start_date="2024-05-01T00:00:00Z", issue_status_refresh_hours=0),
+            state=period_state("1970-01-01T00:00:00Z", "2024-05-31T10:00:00.000000Z"),
+        )
 
         assert output.records == []
         assert not output.errors

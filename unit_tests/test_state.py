@@ -68,3 +68,33 @@ def test_given_not_a_state_at_all_when_sanitized_then_everything_starts_over() -
 
     assert clean == []
     assert warnings
+
+
+def issues_entry(project_id: str, period: str, last_seen: str) -> dict:
+    partition = {"parent_slice": {}, "project_id": project_id, "status_period": period}
+    return {"partition": partition, "cursor": {"lastSeen": last_seen}}
+
+
+def test_given_issue_states_of_several_status_periods_when_sanitized_then_each_project_keeps_its_newest() -> (
+    None
+):
+    blob = {
+        "states": [
+            issues_entry("11", "2024-05-30T00:00:00Z", "2024-05-30T08:00:00.000000Z"),
+            issues_entry("11", "2024-05-31T00:00:00Z", "2024-05-31T08:00:00.000000Z"),
+            issues_entry("12", "2024-05-30T00:00:00Z", "2024-05-29T08:00:00.000000Z"),
+        ],
+        "state": {"lastSeen": "2024-05-31T08:00:00.000000Z"},
+        "use_global_cursor": False,
+    }
+
+    clean, warnings = sanitize_state([message("issues", blob)])
+
+    assert warnings == []
+    assert clean[0]["stream"]["stream_state"] == {
+        "states": [
+            issues_entry("11", "2024-05-31T00:00:00Z", "2024-05-31T08:00:00.000000Z"),
+            issues_entry("12", "2024-05-30T00:00:00Z", "2024-05-29T08:00:00.000000Z"),
+        ],
+        "use_global_cursor": False,
+    }
