@@ -139,3 +139,39 @@ class _Checker:
             )
         if status != 200:
             self._fail(response, f"read the releases of {self.org!r}")
+
+
+def missing_projects(
+    config: Mapping[str, Any],
+    *,
+    session: requests.Session | None = None,
+    timeout: float = 30,
+    api: SentryApi | None = None,
+) -> list[str]:
+    """The configured project slugs the organization does not have (mistyped, deleted, or
+    renamed: a renamed project has a new slug). Empty when no projects are configured.
+
+    Raises ``SentryError`` or ``SentryUnavailable`` when the list cannot be read.
+    """
+    settings = resolve_settings(config)
+    if not settings.projects:
+        return []
+    api = api or SentryApi(settings.base_url, settings.token, session=session, timeout=timeout)
+    existing = {
+        str(project.get("slug"))
+        for project in api.paginate(f"organizations/{settings.organization}/projects/", {"per_page": 100})
+        if isinstance(project, dict)
+    }
+    return [slug for slug in settings.projects if slug not in existing]
+
+
+def missing_projects_message(organization: str, missing: list[str]) -> str:
+    names = ", ".join(f"`{slug}`" for slug in missing)
+    noun = "Project" if len(missing) == 1 else "Projects"
+    verb = "is" if len(missing) == 1 else "are"
+    return (
+        f"{noun} {names} {verb} not in organization `{organization}`: correct or remove "
+        f"{'it' if len(missing) == 1 else 'them'} in `projects` (a project renamed in Sentry has a "
+        "new slug: Project Settings > General). Nothing was synced, so that no project silently "
+        "goes missing from the destination."
+    )

@@ -4,18 +4,21 @@ cannot do when the connector runs as our own program (Docker image, pip-installe
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
+    AirbyteMessage,
     AirbyteStateMessage,
     AirbyteStateMessageSerializer,
     ConfiguredAirbyteCatalog,
+    FailureType,
     Status,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sentry.manifest import MANIFEST_PATH
 from source_sentry.state import sanitize_state
@@ -43,19 +46,61 @@ class SourceSentry(YamlDeclarativeSource):
         return list(_clean_state(state_path)) if state_path else []
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """Run the check shared with the notifier: it names the organization, project or scope at
-        fault, which the manifest's CheckStream cannot."""
+        """Run the check shared with the notifier, which names the organization, project or scope
+        at fault; then the manifest's CheckStream, which sends each stream's own first request
+        (the issues search, the full events window), so that a server that cannot serve a
+        stream fails here rather than in the first sync."""
         from source_sentry.check import check_connection
         from source_sentry.config import ConfigError
+        from source_sentry.sentry_api import SentryError
 
         try:
             info = check_connection(config, purpose="read")
         except ConfigError as error:
             return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
+        except SentryError as error:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=f"Sentry refused the check: {error}")
         except Exception as error:  # noqa: BLE001 - reported to the user, never as a trace alone
             return AirbyteConnectionStatus(status=Status.FAILED, message=f"Could not reach Sentry: {error}")
-        logger.info(f"Connected to Sentry organization {info.organization}")
+        streams = super().check(logger, config)
+        if streams.status != Status.SUCCEEDED:
+            return AirbyteConnectionStatus(
+                status=Status.FAILED,
+                message=f"Connected to Sentry organization {info.organization}, but a stream's own "
+                f"request failed: {streams.message}",
+            )
+        logger.info(f"Connected to Sentry organization {info.organization}; every stream answered")
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        """Refuse a config naming projects the organization lacks: the manifest would sync the
+        others and leave those out without a word."""
+        _fail_on_missing_projects(config)
+        yield from super().read(logger, config, catalog, state)
+
+
+def _fail_on_missing_projects(config: Mapping[str, Any]) -> None:
+    from source_sentry.check import missing_projects, missing_projects_message
+    from source_sentry.config import resolve_settings
+
+    try:
+        settings = resolve_settings(config)
+        missing = missing_projects(config)
+    except Exception as error:  # noqa: BLE001
+        # The sync's own first request meets the same failure and words it for the user.
+        logger.debug(f"Could not compare the configured projects with Sentry's: {error}")
+        return
+    if missing:
+        raise AirbyteTracedException(
+            message=missing_projects_message(settings.organization, missing),
+            failure_type=FailureType.config_error,
+        )
 
 
 @cache
