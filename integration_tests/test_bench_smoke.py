@@ -20,6 +20,7 @@ MEASURED_SECTIONS = [
     "## 5. Sentry's rate limits",
     "## 6. Peak memory against records",
     "## 7. Start-up and the notifier",
+    "## 8. Keeping issue statuses fresh",
     "## Closing note",
 ]
 NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")
@@ -92,6 +93,10 @@ def test_given_smoke_mode_when_run_then_record_counts_match_the_emulator_ground_
             for row in rows:
                 assert row["counts"].get("events", 0) == int(new), (size, new, row["counts"])
     assert all(v[0] > 20 for v in results["memory"].values())
+    for issues, row in results["status_refresh"].items():
+        assert row["first"]["records"] == row["next_period"]["records"] == row["in_scope"] > 0, (issues, row)
+        assert row["same_period"]["records"] == 0, row
+        assert row["issues_requests"]["next_period"] >= row["in_scope"] // 100, row
     limited = results["rate_limited"]
     assert limited["records"]["events"] == limited["events"]
     assert limited["least"] > 0

@@ -23,7 +23,7 @@ from tools.bench import report, sections
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
-SECTIONS = ("throughput", "official", "rate_limited", "startup")
+SECTIONS = ("throughput", "official", "rate_limited", "startup", "status_refresh")
 NOTE = Path(__file__).resolve().parent / "note.md"
 
 
@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             "rate_limited", sections.rate_limited(plan, work, problems, log)
         ),
         "startup": lambda: results.__setitem__("startup", sections.startup(plan, work, problems, log)),
+        "status_refresh": lambda: results.__setitem__(
+            "status_refresh", sections.status_refresh(plan, work, problems, log)
+        ),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Workdir(Path(tmp))

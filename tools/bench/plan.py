@@ -21,6 +21,7 @@ class Plan:
     profile: bool = True
     external: bool = True  # PyPI programs (Airbyte's connector, sentry-cli)
     issues_per_events: int = 20  # one issue per this many events
+    status_refresh_issues: tuple[int, ...] = (10_000, 100_000)  # issues in the org, per run
     projects: int = 3
 
     def issues(self, events: int) -> int:
@@ -55,4 +56,5 @@ SMOKE = Plan(
     startup_runs=1,
     profile=False,
     external=False,
+    status_refresh_issues=(60,),
 )

@@ -92,6 +92,7 @@ def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
     _rate_limited(res, w)
     _memory(res, w)
     _startup(res, w)
+    _status_refresh(res, w)
     _profile(res, w)
     _closing(res, w)
     return "\n".join(out).rstrip() + "\n"
@@ -335,6 +336,31 @@ def _startup(res: dict, w) -> None:
         )
     else:
         w("sentry-cli is not run in this mode (it comes from PyPI).\n")
+
+
+def _status_refresh(res: dict, w) -> None:
+    w("## 8. Keeping issue statuses fresh\n")
+    w(
+        "Resolving or ignoring an issue does not move `lastSeen`; the first sync of each status "
+        "period (`issue_status_refresh_hours`, a day by default) reads every issue in scope again. "
+        "Each row is one organization: a first sync of `issues`, a sync later in the same period, "
+        "and the first sync of the next period (the refresh).\n"
+    )
+    w(
+        "| issues in org (in scope) | issues requests: first / same period / refresh "
+        "| records: first / same period / refresh | refresh wall s |"
+    )
+    w("|---:|---|---|---:|")
+    for issues, row in sorted(res.get("status_refresh", {}).items()):
+        req = row["issues_requests"]
+        kinds = ("first", "same_period", "next_period")
+        requests = " / ".join(f"{req[k]:,}" for k in kinds)
+        records = " / ".join(f"{row[k]['records']:,}" for k in kinds)
+        w(
+            f"| {issues:,} ({row['in_scope']:,}) | {requests} | {records} "
+            f"| {fmt(row['next_period']['wall'])} |"
+        )
+    w("")
 
 
 def _profile(res: dict, w) -> None:

@@ -388,3 +388,55 @@ def _sentry_cli(emu: EmulatorProcess, slug: str, version: str, work: Workdir, pr
     requests_seen = emu.request_counts()["total"]
     problems.check(_wrote_deploy(emu, version), f"sentry-cli did not create a deploy of {version}")
     return {"wall": wall, "cpu": cpu, "rss": rss, "requests": requests_seen}
+
+
+# 7. Issue status refresh ------------------------------------------------------------------------
+def _previous_period(state: dict) -> dict:
+    """The issues state as the next status period finds it: every cursor of an older period."""
+    blob = state["stream"]["stream_state"]
+    states = [
+        {**entry, "partition": {**entry["partition"], "status_period": "2000-01-01T00:00:00Z"}}
+        for entry in blob.get("states", [])
+    ]
+    return {**state, "stream": {**state["stream"], "stream_state": {**blob, "states": states}}}
+
+
+def status_refresh(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+    """What keeping issue statuses fresh costs: the first sync of a status period re-reads every
+    issue in scope, the others in the period only what moved."""
+    out: dict[str, Any] = {}
+    for issues in plan.status_refresh_issues:
+        with EmulatorProcess(events=issues * 2, issues=issues, projects=plan.projects) as emu:
+            config = clients.our_config(emu)
+            first, first_req = clients.read(OURS, emu, work, config, ["issues"])
+            same, same_req = clients.read(
+                OURS, emu, work, config, ["issues"], state=first.state_file_content()
+            )
+            swept, swept_req = clients.read(
+                OURS, emu, work, config, ["issues"], state=[_previous_period(first.states["issues"])]
+            )
+            # Issues with no event in the emulator's window are not in scope of any sync.
+            expected = len(emu.ground_truth("issues"))
+            problems.check(
+                (first.counts["issues"], same.counts["issues"], swept.counts["issues"])
+                == (expected, 0, expected),
+                f"status refresh at {issues:,} issues: first {first.counts['issues']}, same period "
+                f"{same.counts['issues']}, next period {swept.counts['issues']}",
+            )
+            out[issues] = {
+                "in_scope": expected,
+                "first": _row(first, first_req, "issues"),
+                "same_period": _row(same, same_req, "issues"),
+                "next_period": _row(swept, swept_req, "issues"),
+                "issues_requests": {
+                    "first": first_req["by_category"].get("issues", 0),
+                    "same_period": same_req["by_category"].get("issues", 0),
+                    "next_period": swept_req["by_category"].get("issues", 0),
+                },
+            }
+            counted = out[issues]["issues_requests"]
+            log(
+                f"  status refresh at {issues:,} issues: {counted['next_period']} issues requests for "
+                f"the refresh, {counted['same_period']} for a sync in the period"
+            )
+    return out
