@@ -62,11 +62,13 @@ def test_config_is_the_connector_config_of_this_emulator_with_overrides(emulator
         "auth_token": emulator.token,
         "organization": "acme",
         "hostname": emulator.base_url,
+        "settle_seconds": 0,
     }
-    assert emulator.config(auth_token="other", projects=["billing"]) == {
+    assert emulator.config(auth_token="other", projects=["billing"], settle_seconds=30) == {
         "auth_token": "other",
         "organization": "acme",
         "hostname": emulator.base_url,
+        "settle_seconds": 30,
         "projects": ["billing"],
     }
 
@@ -77,5 +79,6 @@ def test_child_process_config_matches_its_start_up_line():
             "auth_token": emu.info["token"],
             "organization": "globex",
             "hostname": emu.info["base_url"],
+            "settle_seconds": 0,
             "num_workers": 2,
         }
