@@ -42,10 +42,6 @@ def airbyte_files(directory: Path, config: dict, *, streams=None, state=None) ->
     return args
 
 
-def config_for(emu) -> dict:
-    return {"auth_token": emu.token, "organization": emu.organization, "hostname": emu.base_url}
-
-
 def assert_hidden(container: Container, token: str) -> None:
     assert not [out for out in container.outputs if token in out], "the token was printed"
 
@@ -110,10 +106,10 @@ def test_given_good_and_bad_token_when_check_then_succeeded_and_failed(
     container: Container, emulator, tmp_path: Path
 ) -> None:
     good = connector(
-        container, "check", *airbyte_files(tmp_path / "good", config_for(emulator)), files=tmp_path / "good"
+        container, "check", *airbyte_files(tmp_path / "good", emulator.config()), files=tmp_path / "good"
     )
     bad_token = "sntryu_" + "0" * 64
-    bad_config = {**config_for(emulator), "auth_token": bad_token}
+    bad_config = emulator.config(auth_token=bad_token)
     bad = connector(container, "check", *airbyte_files(tmp_path / "bad", bad_config), files=tmp_path / "bad")
 
     [good_status] = [m["connectionStatus"] for m in good.messages if m["type"] == "CONNECTION_STATUS"]
@@ -126,7 +122,7 @@ def test_given_good_and_bad_token_when_check_then_succeeded_and_failed(
 
 
 def test_given_config_when_discover_then_every_stream(container: Container, emulator, tmp_path: Path) -> None:
-    run = connector(container, "discover", *airbyte_files(tmp_path, config_for(emulator)), files=tmp_path)
+    run = connector(container, "discover", *airbyte_files(tmp_path, emulator.config()), files=tmp_path)
 
     [found] = [m["catalog"] for m in run.messages if m["type"] == "CATALOG"]
     assert sorted(s["name"] for s in found["streams"]) == sorted(STREAMS)
@@ -136,7 +132,7 @@ def test_given_config_when_discover_then_every_stream(container: Container, emul
 def test_given_full_then_incremental_read_then_exactly_the_ground_truth_then_only_whats_new(
     container: Container, emulator, tmp_path: Path
 ) -> None:
-    config = config_for(emulator)
+    config = emulator.config()
     first = connector(
         container, "read", *airbyte_files(tmp_path / "1", config, streams=STREAMS), files=tmp_path / "1"
     )
