@@ -8,7 +8,7 @@ SYNC_STAMP  := $(VENV)/.installed-sync
 TEST_STAMP  := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install sync test lint typecheck unit e2e bench clean
+.PHONY: install sync test lint typecheck unit e2e image-test bench clean
 
 $(BIN)/python:
 	@echo "Creating $(VENV) with $(PYTHON) ..."
@@ -55,6 +55,15 @@ unit: $(TEST_STAMP)
 
 e2e: $(TEST_STAMP)
 	$(BIN)/python -m pytest integration_tests
+
+# Build the image from the Dockerfile with buildah (no Docker engine needed) on a stand-in base
+# cached in ~/.cache/source-sentry/image, and run it against the emulator: spec, check, discover,
+# read, notify, the pipeline step, the GitHub action and the GitLab template. Needs root and
+# `apt-get install buildah debootstrap`; not part of `make test`.
+image-test: $(TEST_STAMP)
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || \
+		{ echo "make image-test needs buildah and debootstrap: apt-get install -y buildah debootstrap"; exit 1; }
+	$(BIN)/python -m pytest integration_tests/image -m image_build
 
 # The full benchmark (not part of `make test`): writes docs/benchmarks.md.
 bench: $(BENCH_STAMP)
