@@ -134,34 +134,28 @@ class IssueStatusRefreshTest(TestCase):
             }
         ]
 
-    @HttpMocker()
-    def test_given_refresh_every_6_hours_when_read_then_the_period_starts_at_the_last_6_hour_mark(
-        self, http_mocker: HttpMocker
-    ) -> None:
+    def _assert_read_incrementally(self, http_mocker: HttpMocker, refresh_hours: int, period: str) -> None:
+        """With a state of `period`, the sync asks only for what is newer than the state."""
         http_mocker.get(projects_request(), projects_page())
         http_mocker.get(issues_request("11", "2024-05-31T10:00:00.000000", END), page(issues_url(), []))
 
         output = read_stream(
             "issues",
-            config(start_date="2024-05-01T00:00:00Z", issue_status_refresh_hours=6),
-            state=period_state("2024-06-01T12:00:00Z", "2024-05-31T10:00:00.000000Z"),
+            config(start_date="2024-05-01T00:00:00Z", issue_status_refresh_hours=refresh_hours),
+            state=period_state(period, "2024-05-31T10:00:00.000000Z"),
         )
 
         assert output.records == []
         assert not output.errors
+
+    @HttpMocker()
+    def test_given_refresh_every_6_hours_when_read_then_the_period_starts_at_the_last_6_hour_mark(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        self._assert_read_incrementally(http_mocker, 6, "2024-06-01T12:00:00Z")
 
     @HttpMocker()
     def test_given_refresh_off_when_read_then_state_stays_incremental_across_days(
         self, http_mocker: HttpMocker
     ) -> None:
-        http_mocker.get(projects_request(), projects_page())
-        http_mocker.get(issues_request("11", "2024-05-31T10:00:00.000000", END), page(issues_url(), []))
-
-        output = read_stream(
-            "issues",
-            config(start_date="2024-05-01T00:00:00Z", issue_status_refresh_hours=0),
-            state=period_state("1970-01-01T00:00:00Z", "2024-05-31T10:00:00.000000Z"),
-        )
-
-        assert output.records == []
-        assert not output.errors
+        self._assert_read_incrementally(http_mocker, 0, "1970-01-01T00:00:00Z")
