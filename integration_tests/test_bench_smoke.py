@@ -44,7 +44,7 @@ def smoke(tmp_path_factory):
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=180,
+        timeout=600,
     )
     doc_after = DOC.stat().st_mtime_ns if DOC.exists() else None
     markdown = (out / "bench.md").read_text() if (out / "bench.md").exists() else ""
