@@ -223,8 +223,8 @@ def configured_scope(config: Config) -> list[str]:
 
 
 @dataclass
-class ProjectScopeFilter:
-    """Keeps the projects in the configured scope (all when none is configured).
+class _ScopeFilter:
+    """Keeps the records in the configured project scope (all when none is configured).
 
     Why not the manifest: a RecordFilter renders its Jinja condition per record."""
 
@@ -239,31 +239,24 @@ class ProjectScopeFilter:
         next_page_token: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         scope = configured_scope(self.config)
-        for record in records:
-            if not scope or record["slug"] in scope:
-                yield record
+        return (record for record in records if not scope or self.in_scope(record, scope))
+
+    def in_scope(self, record: Mapping[str, Any], scope: list[str]) -> bool:
+        raise NotImplementedError
 
 
-@dataclass
-class ReleaseScopeFilter:
-    """Keeps the releases of at least one project in the configured scope (all when none is).
+class ProjectScopeFilter(_ScopeFilter):
+    """A project is in scope by its slug."""
 
-    Why not the manifest: a RecordFilter renders its Jinja condition per record."""
+    def in_scope(self, record: Mapping[str, Any], scope: list[str]) -> bool:
+        return bool(record["slug"] in scope)
 
-    parameters: InitVar[Mapping[str, Any]]
-    config: Config
 
-    def filter_records(
-        self,
-        records: Iterable[Mapping[str, Any]],
-        stream_state: StreamState,
-        stream_slice: StreamSlice | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any]]:
-        scope = configured_scope(self.config)
-        for record in records:
-            if not scope or any(
-                isinstance(project, Mapping) and project.get("slug") in scope
-                for project in record.get("projects") or []
-            ):
-                yield record
+class ReleaseScopeFilter(_ScopeFilter):
+    """A release is in scope when one of its projects is."""
+
+    def in_scope(self, record: Mapping[str, Any], scope: list[str]) -> bool:
+        return any(
+            isinstance(project, Mapping) and project.get("slug") in scope
+            for project in record.get("projects") or []
+        )
