@@ -1,0 +1,108 @@
+"""The manifest as the packaged connector runs it: the same manifest, with the pieces that
+`components.py` does faster swapped for those components when it is loaded. The Cloud manifest
+keeps the declarative originals.
+
+A piece is swapped only when it is exactly the one a component was written for: a Jinja condition
+is recognised by a digest of its text, so an edited template is left as the manifest says (and a
+test, which requires every such piece to be swapped, fails until the component follows the edit).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from source_sentry.components import UNREADABLE_PREDICATE
+
+_COMPONENTS: Final = "source_sentry.components"
+
+# Digest of a condition's words (see `_digest`) -> the component doing that condition's work.
+RECORD_FILTERS: Final[dict[str, dict[str, Any]]] = {
+    # definitions.streams.events: dateReceived (else dateCreated) within the slice's window
+    "a851125337f64371": {
+        "class_name": f"{_COMPONENTS}.CursorWindowFilter",
+        "cursor_fields": ["dateReceived", "dateCreated"],
+    },
+    # definitions.streams.issues: lastSeen within the slice's window
+    "4db491383f9419a3": {"class_name": f"{_COMPONENTS}.CursorWindowFilter", "cursor_fields": ["lastSeen"]},
+    # definitions.project_scope_stream: the configured projects
+    "3983f452c6e251a9": {"class_name": f"{_COMPONENTS}.ProjectScopeFilter"},
+    # definitions.streams.releases: releases of a configured project
+    "bce713f9a1e46769": {"class_name": f"{_COMPONENTS}.ReleaseScopeFilter"},
+}
+# definitions.paginator: the Link header's `next` cursor while results="true"
+LINK_HEADER_PAGINATION: Final = "2dce9fdfd8753c65"
+
+
+@dataclass
+class Swap:
+    manifest: dict[str, Any]
+    swapped: list[str] = field(default_factory=list)
+    # Pieces a component exists for, in a shape it was not written for: left as the manifest says.
+    left: list[str] = field(default_factory=list)
+
+
+def packaged_manifest(manifest: dict[str, Any]) -> Swap:
+    """A copy of `manifest` (parsed YAML, references not yet resolved) with the pieces swapped."""
+    swap = Swap(copy.deepcopy(manifest))
+    swap.manifest = _walk(swap.manifest, "", swap)
+    return swap
+
+
+def _digest(*texts: str) -> str:
+    return hashlib.sha256(" ".join("\n".join(texts).split()).encode()).hexdigest()[:16]
+
+
+def _walk(node: Any, path: str, swap: Swap) -> Any:
+    if isinstance(node, list):
+        return [_walk(item, f"{path}[{index}]", swap) for index, item in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _walk(value, f"{path}.{key}", swap) for key, value in node.items()}
+    replacement = _replacement(node)
+    if replacement is None:
+        if _has_component(node):
+            swap.left.append(path)
+        return node
+    swap.swapped.append(path)
+    return replacement
+
+
+def _replacement(node: dict[str, Any]) -> dict[str, Any] | None:
+    kind = node.get("type")
+    if kind == "RecordFilter":
+        known = RECORD_FILTERS.get(_digest(node.get("condition", "")))
+        # The condition stays: the CDK hands it to a client-side incremental stream's own filter.
+        return {**node, "type": "CustomRecordFilter", **known} if known else None
+    if kind == "CursorPagination":
+        if _digest(node.get("cursor_value", ""), node.get("stop_condition", "")) != LINK_HEADER_PAGINATION:
+            return None
+        return {
+            "type": "CustomPaginationStrategy",
+            "class_name": f"{_COMPONENTS}.LinkHeaderPagination",
+            "page_size": node.get("page_size"),
+        }
+    if kind == "DefaultErrorHandler":
+        return {**node, "type": "CustomErrorHandler", "class_name": f"{_COMPONENTS}.SentryErrorHandler"}
+    if kind == "SimpleRetriever":
+        if "decoder" in node:
+            return None
+        return {
+            **node,
+            "decoder": {"type": "CustomDecoder", "class_name": f"{_COMPONENTS}.SharedJsonDecoder"},
+        }
+    if kind == "HttpResponseFilter" and node.get("predicate"):
+        # SentryErrorHandler judges this one predicate on the shared body; it is left in place.
+        return node if node["predicate"] == UNREADABLE_PREDICATE else None
+    return None
+
+
+def _has_component(node: dict[str, Any]) -> bool:
+    """Whether a piece of this kind is one the components replace (a retriever always: it gets
+    the shared decoder; a response filter when it judges the body)."""
+    kind = node.get("type")
+    return kind in ("RecordFilter", "CursorPagination", "SimpleRetriever") or (
+        kind == "HttpResponseFilter" and bool(node.get("predicate"))
+    )
