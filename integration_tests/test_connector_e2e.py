@@ -4,6 +4,8 @@ compared record by record with the emulator's ground truth."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -305,3 +307,25 @@ def test_given_sync_killed_midway_when_resumed_from_last_state_then_nothing_is_l
     assert not resumed.errors
     everything = set(seen) | set(resumed.ids("events"))
     assert everything == {e["id"] for e in emu.ground_truth("events")}
+
+
+def test_given_read_stopped_with_sigterm_then_it_dies_of_it_and_leaves_no_config_copy(
+    make_emulator, workdir: Path
+) -> None:
+    emu = make_emulator(events=20_000)
+    scratch = workdir / "scratch"
+    scratch.mkdir()
+    args = write_inputs(workdir, emu.config())
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(
+        [COMMAND, "read", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    while not any(scratch.rglob("config.json")):
+        time.sleep(0.05)
+
+    proc.terminate()
+
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    assert list(scratch.rglob("*")) == []

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,23 @@ if TYPE_CHECKING:
     from airbyte_cdk.models import AirbyteMessage
 
 PROTOCOL_VERBS = {"spec", "check", "discover", "read"}
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    """Remove the CDK's temporary directory, then die of the signal as before.
+
+    Runners stop a source with SIGTERM (PyAirbyte does once it has the catalog or the check's
+    answer) and accept that exit. Python's default dies on the spot and leaves that directory
+    behind, holding a copy of the config, token included. Unwinding instead would wait on the
+    CDK's worker threads.
+    """
+    from airbyte_cdk.utils.constants import ENV_REQUEST_CACHE_PATH
+
+    temp_dir = os.environ.get(ENV_REQUEST_CACHE_PATH)
+    if temp_dir:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def run(argv: Sequence[str] | None = None) -> None:
@@ -75,6 +94,7 @@ def _run_protocol(args: list[str]) -> int:
         return 1
     cdk_logs.install()
     source = SourceSentry(config=config, catalog=catalog, state=state)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     with cdk_logs.skipped_projects_warning(logging.getLogger("airbyte")):
         launch(source, args)
     return 0
