@@ -89,6 +89,11 @@ def projects_request(cursor: str | None = None) -> HttpRequest:
     return request(projects_url(), per_page=100, cursor=cursor)
 
 
+def projects_page(**slugs_by_id: str) -> HttpResponse:
+    """One page of the organization's projects, `id="slug"` each (the per-project streams' parent)."""
+    return page(projects_url(), [record("projects", id=pid, slug=slug) for pid, slug in slugs_by_id.items()])
+
+
 def project_detail_url(slug: str) -> str:
     return f"{BASE}/projects/{ORG}/{slug}/"
 
@@ -128,6 +133,10 @@ def releases_url() -> str:
 
 def releases_request(cursor: str | None = None) -> HttpRequest:
     return request(releases_url(), per_page=100, cursor=cursor)
+
+
+def releases_page(records: Sequence[Mapping[str, Any]], next_cursor: str | None = None) -> HttpResponse:
+    return page(releases_url(), records, next_cursor=next_cursor)
 
 
 def organization_url() -> str:

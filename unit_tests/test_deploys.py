@@ -12,8 +12,8 @@ from unit_tests.sentry import (
     page,
     record,
     release_url,
+    releases_page,
     releases_request,
-    releases_url,
 )
 
 NOW = "2024-06-01T12:00:00Z"
@@ -37,8 +37,7 @@ class DeploysTest(TestCase):
     ) -> None:
         http_mocker.get(
             releases_request(),
-            page(
-                releases_url(),
+            releases_page(
                 [
                     release(
                         3, "2.0.0+build.3", "2024-05-31T00:00:00.000000Z"

@@ -12,9 +12,8 @@ from unit_tests.sentry import (
     detail_array,
     environments_request,
     error,
-    page,
+    projects_page,
     projects_request,
-    projects_url,
     record,
 )
 
@@ -24,17 +23,7 @@ class EnvironmentsTest(TestCase):
     def test_given_projects_configured_when_read_then_one_request_per_project_in_scope_keyed_by_project(
         self, http_mocker: HttpMocker
     ) -> None:
-        http_mocker.get(
-            projects_request(),
-            page(
-                projects_url(),
-                [
-                    record("projects", id="11", slug="backend"),
-                    record("projects", id="12", slug="web"),
-                    record("projects", id="13", slug="mobile"),
-                ],
-            ),
-        )
+        http_mocker.get(projects_request(), projects_page(**{"11": "backend", "12": "web", "13": "mobile"}))
         production = record("environments", id="1")
         http_mocker.get(environments_request("backend"), detail_array([production]))
         http_mocker.get(
@@ -54,13 +43,7 @@ class EnvironmentsTest(TestCase):
     def test_given_project_the_token_may_not_read_when_read_then_it_is_skipped_and_others_sync(
         self, http_mocker: HttpMocker
     ) -> None:
-        http_mocker.get(
-            projects_request(),
-            page(
-                projects_url(),
-                [record("projects", id="11", slug="backend"), record("projects", id="12", slug="web")],
-            ),
-        )
+        http_mocker.get(projects_request(), projects_page(**{"11": "backend", "12": "web"}))
         http_mocker.get(environments_request("backend"), error(403, FORBIDDEN))
         http_mocker.get(environments_request("web"), detail_array([record("environments", id="1")]))
 

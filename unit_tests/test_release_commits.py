@@ -12,8 +12,8 @@ from unit_tests.sentry import (
     record,
     release_commits_request,
     release_url,
+    releases_page,
     releases_request,
-    releases_url,
 )
 
 NOW = "2024-06-01T12:00:00Z"
@@ -31,8 +31,7 @@ class ReleaseCommitsTest(TestCase):
     ) -> None:
         http_mocker.get(
             releases_request(),
-            page(
-                releases_url(),
+            releases_page(
                 [
                     release(9, "app@2.0.0", "2024-05-31T00:00:00Z"),
                     release(8, "app@1.9.0", "2024-05-20T00:00:00.000Z"),  # the state points here
