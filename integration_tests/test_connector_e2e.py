@@ -10,8 +10,10 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+import requests
 
 from tools.airbyte_run import COMMAND, STREAMS, Run, parse, source, write_inputs
 
@@ -102,6 +104,15 @@ def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
         "events": ["dateReceived"],
         "issues": ["lastSeen"],
         "releases": ["dateCreated"],
+        "organization": None,
+        "teams": None,
+        "members": None,
+        "repositories": None,
+        "environments": None,
+        "project_keys": None,
+        "monitors": None,
+        "deploys": ["dateFinished"],
+        "release_commits": ["dateCreated"],
     }
     assert streams["project_detail"]["supported_sync_modes"] == ["full_refresh"]
     assert streams["events"]["supported_sync_modes"] == ["full_refresh", "incremental"]
@@ -186,8 +197,54 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
         "releases": [],
         "projects": [],
     }
-    # The cost of an incremental sync with nothing new: a constant, not the history.
-    assert len(emulator.requests) <= 4 + 3 * len(emulator.project_slugs), len(emulator.requests)
+    # The cost of an incremental sync with nothing new: a constant, not the history. The
+    # organization's six lists, environments (the project list and each project) and one
+    # releases page for each of deploys and release_commits come on top of the core streams.
+    projects = len(emulator.project_slugs)
+    assert len(emulator.requests) <= (4 + 3 * projects) + 6 + (1 + projects) + 2, len(emulator.requests)
+
+
+def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_only_those_and_then_none(
+    emulator, workdir: Path
+) -> None:
+    config = emulator.config()
+    streams = ["deploys", "release_commits"]
+    first = source("read", workdir, config, streams=streams)
+    assert_matches_ground_truth(first, emulator, streams=streams)
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {emulator.token}"
+    base = f"{emulator.base_url}/api/0/organizations/{emulator.organization}/releases"
+    old = emulator.ground_truth("releases")[-1]
+    slug = old["projects"][0]["slug"]
+    deploy = api.post(
+        f"{base}/{quote(old['version'], safe='')}/deploys/",
+        json={"environment": "canary", "projects": [slug]},
+        timeout=30,
+    ).json()
+    emulator.add_release("3.0.0+build.9", [slug])
+    api.put(f"{base}/3.0.0%2Bbuild.9/", json={"commits": [{"id": "a"}, {"id": "b"}]}, timeout=30)
+    emulator.reset_log()
+
+    second = source("read", workdir, config, streams=streams, state=first.final_state())
+
+    assert not second.errors, second.errors
+    assert second.ids("deploys") == [deploy["id"]]
+    assert {r["release"] for r in second.records["release_commits"]} == {"3.0.0+build.9"}
+    assert len(second.ids("release_commits")) == 2
+    # The releases list once for each stream, then one deploys and one commits request.
+    assert sorted(r["path"].rsplit("/", 2)[-2] for r in emulator.requests) == [
+        "commits",
+        "deploys",
+        "releases",
+        "releases",
+    ]
+
+    emulator.reset_log()
+    third = source("read", workdir, config, streams=streams, state=second.final_state())
+
+    assert not third.errors
+    assert third.records == {}
+    assert len(emulator.requests) == 2
 
 
 def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emulator, workdir: Path) -> None:

@@ -133,14 +133,16 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
     assert_tables_match(db_ids(result.db, local_sync.EMULATOR_SCHEMA), after)
     table = result.table()
     assert {s: table[s][0] for s in STREAMS} == {s: len(before[s]) for s in STREAMS}
-    # 2nd sync: the new events, the new issue and the existing issue they touched, the projects'
-    # details (a full-refresh stream); nothing else.
+    # 2nd sync: the new events, the new issue and the existing issue they touched, and the
+    # full-refresh streams (project details, the organization's lists) again; nothing else.
     assert {s: table[s][1] for s in STREAMS} == {
+        **{s: len(after[s]) for s in STREAMS if s not in INCREMENTAL},
         "projects": 0,
-        "project_detail": len(after["project_detail"]),
         "events": sample.new_events,
         "issues": 2,
         "releases": 0,
+        "deploys": 0,
+        "release_commits": 0,
     }
     assert {s: table[s][2:] for s in STREAMS} == {s: [len(after[s])] * 3 for s in STREAMS}
     assert "Every table holds exactly the emulator's records" in result.stdout

@@ -22,10 +22,15 @@ ALL_SCOPES = (
     "team:read",
     "member:read",
     "alerts:read",
+    "org:integrations",
 )
 ORG_READ = frozenset({"org:read", "org:write", "org:admin"})
 PROJECT_READ = frozenset({"project:read", "project:write", "project:admin"})
 EVENT_READ = frozenset({"event:read", "event:write", "event:admin"})
+TEAM_READ = ORG_READ | {"team:read", "team:write", "team:admin"}
+MEMBER_READ = frozenset({"member:read", "member:write", "member:admin"})
+INTEGRATION_READ = frozenset({"org:integrations"})
+MONITOR_READ = ORG_READ | {"alerts:read", "alerts:write"}
 RELEASE_READ = frozenset({"project:read", "project:write", "project:admin", "project:releases", "org:ci"})
 RELEASE_WRITE = frozenset({"project:releases", "project:write", "project:admin", "org:ci"})
 

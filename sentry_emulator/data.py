@@ -696,3 +696,114 @@ def _base36(n: int) -> str:
         out = digits[r] + out
         if n == 0:
             return out
+
+
+# ---------------------------------------------------------------------- organization settings
+# Small, fixed lists (teams, members, repositories, client keys, cron monitors, release commits):
+# each a pure function of the seed, so every read and the ground truth agree.
+MEMBER_NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov")
+ROLES = ("owner", "manager", "admin", "member", "member")
+REPOSITORIES = (("getsentry", "github"), ("acme-web", "github"), ("infra", "gitlab"))
+MONITOR_SCHEDULES = ("0 * * * *", "*/15 * * * *", "0 3 * * *", "30 2 * * 1")
+
+
+def teams(w: World) -> list[dict]:
+    return [
+        {"id": tid, "slug": slug, "name": name, "created": w.org_created + (k + 1) * DAY}
+        for k, (tid, name, slug) in enumerate(TEAMS)
+    ]
+
+
+def members(w: World) -> list[dict]:
+    out = []
+    for k, name in enumerate(MEMBER_NAMES):
+        login = name.split()[0].lower()
+        out.append(
+            {
+                "id": str(100 + _h(w.seed, "member", k) % 900 * 10 + k),
+                "user_id": str(1000 + _h(w.seed, "user", k) % 9000 * 10 + k),
+                "name": name,
+                "email": f"{login}@{w.org_slug}.example",
+                "role": ROLES[k],
+                "pending": k == len(MEMBER_NAMES) - 1,
+                "created": w.org_created + (2 + 3 * k) * DAY,
+                "teams": [TEAMS[k % len(TEAMS)][2]],
+            }
+        )
+    return out
+
+
+def repositories(w: World) -> list[dict]:
+    return [
+        {
+            "id": str(7000 + _h(w.seed, "repo", k) % 1000 * 10 + k),
+            "name": f"{w.org_slug}/{name}",
+            "provider": provider,
+            "created": w.org_created + (5 + k) * DAY,
+        }
+        for k, (name, provider) in enumerate(REPOSITORIES)
+    ]
+
+
+def environments(p: Project) -> tuple[str, ...]:
+    return ENVIRONMENTS[: 1 + p.idx % len(ENVIRONMENTS)]
+
+
+def environment_id(w: World, name: str) -> str:
+    """Environments belong to the organization: one id per name, shared by its projects."""
+    return str(1 + _h(w.seed, "env", name) % 90_000)
+
+
+def project_keys(w: World) -> list[dict]:
+    out = []
+    for p in w.projects:
+        for k in range(1 + p.idx % 2):
+            out.append(
+                {
+                    "id": _hex32(w.seed, "key", p.idx, k),
+                    "secret": _hex32(w.seed, "key-secret", p.idx, k),
+                    "name": "Default" if k == 0 else f"{p.name} backend",
+                    "project": p,
+                    "active": k == 0 or p.idx % 3 != 0,
+                    "created": p.date_created + k * DAY,
+                }
+            )
+    return out
+
+
+def monitors(w: World) -> list[dict]:
+    out = []
+    for k, schedule in enumerate(MONITOR_SCHEDULES):
+        if not w.projects:
+            break
+        p = w.projects[k % len(w.projects)]
+        hv = _h(w.seed, "monitor", k)
+        out.append(
+            {
+                "id": "-".join(
+                    (_hex32(w.seed, "mon", k)[:8], "4a1b", "8c2d", "9e3f", _hex32(w.seed, "mon", k)[8:20])
+                ),
+                "slug": f"{p.slug}-job-{k + 1}",
+                "name": f"{p.name} job {k + 1}",
+                "project": p,
+                "schedule": schedule,
+                "muted": hv % 5 == 0,
+                "created": w.anchor - w.span + k * DAY,
+            }
+        )
+    return out
+
+
+def commits(w: World, rel: Release) -> list[dict]:
+    """The release's commits, newest first; a SHA is unique to its release."""
+    repos = repositories(w)
+    return [
+        {
+            "id": _hex32(w.seed, "commit", rel.id, k) + _hex32(w.seed, "commit2", rel.id, k)[:8],
+            "message": f"Fix {FUNCTIONS[k % len(FUNCTIONS)]} in {MODULES[(rel.id + k) % len(MODULES)]}",
+            "created": rel.date_created[0] - (k + 1) * 3_600 * US,
+            "author": MEMBER_NAMES[(rel.id + k) % len(MEMBER_NAMES)],
+            "repository": repos[(rel.id + k) % len(repos)],
+        }
+        for k in range(rel.commit_count)
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from . import serialize
+from . import data, serialize
 from .auth import ALL_SCOPES, Tokens
 from .data import Issue, Project, World
 from .faults import Faults
@@ -136,9 +136,10 @@ class Emulator:
         return p
 
     def ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
-        """What a complete, correct sync returns now. ``kind``: events | issues | projects |
-        project_detail | releases. ``projects``: slugs or ids (default all). ``full`` (events):
-        the ``full=`` body instead of the list body."""
+        """What a complete, correct sync returns now. ``kind``: a stream name (events, issues,
+        projects, project_detail, releases, deploys, release_commits, organization, teams, members,
+        repositories, environments, project_keys, monitors). ``projects``: slugs or ids (default
+        all). ``full`` (events): the ``full=`` body instead of the list body."""
         w = self.world
         chosen = [self._project_arg(r) for r in projects] if projects else list(w.projects)
         idx = {p.idx for p in chosen}
@@ -154,9 +155,36 @@ class Emulator:
                 items = [i for i in w.all_issues() if i.project.idx in idx and i.count]
                 items.sort(key=lambda i: (i.last_seen[0] // 1000, int(i.id)), reverse=True)
                 return [serialize.issue(w, i, org_endpoint=True) for i in items]
+            rels = [r for r in sorted_releases(w) if r.status == "open" and idx & set(r.projects)]
             if kind == "releases":
-                rels = [r for r in sorted_releases(w) if r.status == "open" and idx & set(r.projects)]
                 return [serialize.release(w, r) for r in rels]
+            if kind == "deploys":
+                return [
+                    serialize.deploy(d) | {"release": r.version} for r in rels for d in w.latest_deploys(r)
+                ]
+            if kind == "release_commits":
+                return [
+                    serialize.commit(c) | {"release": r.version} for r in rels for c in data.commits(w, r)
+                ]
+            if kind == "environments":
+                return [
+                    serialize.environment(w, p, name) | {"id": f"{p.id}:{data.environment_id(w, name)}"}
+                    for p in chosen
+                    for name in data.environments(p)
+                ]
+            if kind == "monitors":
+                return [serialize.monitor(w, m) for m in data.monitors(w) if m["project"].idx in idx]
+            # The organization's own lists are not narrowed by projects.
+            if kind == "organization":
+                return [serialize.organization(w)]
+            if kind == "teams":
+                return [serialize.team(w, t) for t in data.teams(w)]
+            if kind == "members":
+                return [serialize.member(w, m) for m in data.members(w)]
+            if kind == "repositories":
+                return [serialize.repository(r) for r in data.repositories(w)]
+            if kind == "project_keys":
+                return [serialize.project_key(w, k) for k in data.project_keys(w)]
         raise ValueError(f"unknown ground truth kind {kind!r}")
 
     def add_events(

@@ -48,6 +48,13 @@ TARGETS = {
     "release_update",
     "deploys",
     "deploy_create",
+    "teams",
+    "members",
+    "repos",
+    "environments",
+    "project_keys",
+    "monitors",
+    "commits",
 }
 _RULE = re.compile(
     r"^(?P<target>[\w*]+):(?P<action>\d{3}(?:html|legacy)?(?:=[0-9.]+)?|reset|slow=[0-9.]+|truncated"

@@ -92,6 +92,14 @@ def offset_page(total: int, cursor: Cursor | None, limit: int) -> tuple[int, int
     return offset, stop, prev, nxt
 
 
+def offset_list(req, items: list) -> list:
+    """The page of ``items`` the request's ``cursor`` and ``per_page`` ask for; sets its Link."""
+    cursor, per_page = parse_cursor(req.param("cursor")), parse_per_page(req.params)
+    start, stop, prev, nxt = offset_page(len(items), cursor, per_page)
+    req.link(prev, nxt)
+    return items[start:stop]
+
+
 def _idx_le(neg: list[int], value: float) -> int:
     import bisect
 

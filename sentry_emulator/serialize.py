@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import data
 from .data import BROWSERS, OSES, Deploy, Issue, Project, Release, World, _h, _hex32
 from .timeutil import US, fmt
 
@@ -529,4 +530,165 @@ def release(w: World, rel: Release) -> dict:
         "currentProjectMeta": {},
         "userAgent": None,
         "adoptionStages": {},
+    }
+
+
+# ---------------------------------------------------------------------- organization settings
+def _project_ref(p: Project) -> dict:
+    return {"id": p.id, "slug": p.slug, "name": p.name, "platform": p.platform}
+
+
+def team(w: World, t: dict) -> dict:
+    return {
+        "id": t["id"],
+        "slug": t["slug"],
+        "name": t["name"],
+        "dateCreated": fmt(t["created"], 6),
+        "isMember": True,
+        "teamRole": "contributor",
+        "flags": {"idp:provisioned": False},
+        "access": ["event:read", "project:read", "team:read"],
+        "hasAccess": True,
+        "isPending": False,
+        "memberCount": sum(1 for m in data.members(w) if t["slug"] in m["teams"]),
+        "avatar": {"avatarType": "letter_avatar", "avatarUuid": None},
+    }
+
+
+def member(w: World, m: dict) -> dict:
+    user = None
+    if not m["pending"]:
+        user = {
+            "id": m["user_id"],
+            "name": m["name"],
+            "username": m["email"],
+            "email": m["email"],
+            "avatarUrl": None,
+            "isActive": True,
+            "hasPasswordAuth": True,
+            "isManaged": False,
+            "dateJoined": fmt(m["created"], 6),
+            "lastLogin": None,
+            "has2fa": False,
+            "lastActive": None,
+            "isSuperuser": False,
+            "isStaff": False,
+            "emails": [{"id": m["user_id"], "email": m["email"], "is_verified": True}],
+            "avatar": {"avatarType": "letter_avatar", "avatarUuid": None},
+        }
+    return {
+        "id": m["id"],
+        "email": m["email"],
+        "name": m["name"] if user else m["email"],
+        "user": user,
+        "orgRole": m["role"],
+        "role": m["role"],
+        "roleName": m["role"].title(),
+        "pending": m["pending"],
+        "expired": False,
+        "flags": {"idp:provisioned": False, "sso:linked": False, "member-limit:restricted": False},
+        "dateCreated": fmt(m["created"], 6),
+        "inviteStatus": "requested_to_be_invited" if m["pending"] else "approved",
+        "inviterName": None,
+        "teams": m["teams"],
+        "teamRoles": [{"teamSlug": slug, "role": None} for slug in m["teams"]],
+    }
+
+
+def repository(r: dict) -> dict:
+    host = "github.com" if r["provider"] == "github" else "gitlab.com"
+    return {
+        "id": r["id"],
+        "name": r["name"],
+        "url": f"https://{host}/{r['name']}",
+        "provider": {"id": f"integrations:{r['provider']}", "name": r["provider"].title()},
+        "status": "active",
+        "dateCreated": fmt(r["created"], 6),
+        "integrationId": "24",
+        "externalSlug": r["name"],
+        "externalId": r["id"],
+    }
+
+
+def environment(w: World, p: Project, name: str) -> dict:
+    return {"id": data.environment_id(w, name), "name": name, "isHidden": False}
+
+
+def project_key(w: World, k: dict) -> dict:
+    p = k["project"]
+    host = f"o{w.org_id}.ingest.{w.web_url.split('://', 1)[-1]}"
+    return {
+        "id": k["id"],
+        "name": k["name"],
+        "label": k["name"],
+        "public": k["id"],
+        "secret": k["secret"],
+        "projectId": int(p.id),
+        "isActive": k["active"],
+        "rateLimit": None,
+        "dsn": {
+            "secret": f"https://{k['id']}:{k['secret']}@{host}/{p.id}",
+            "public": f"https://{k['id']}@{host}/{p.id}",
+            "csp": f"https://{host}/api/{p.id}/csp-report/?sentry_key={k['id']}",
+            "security": f"https://{host}/api/{p.id}/security/?sentry_key={k['id']}",
+            "minidump": f"https://{host}/api/{p.id}/minidump/?sentry_key={k['id']}",
+            "nel": f"https://{host}/api/{p.id}/nel/?sentry_key={k['id']}",
+            "unreal": f"https://{host}/api/{p.id}/unreal/{k['id']}/",
+            "cdn": f"https://js.sentry-cdn.example/{k['id']}.min.js",
+            "crons": f"https://{host}/api/{p.id}/cron/___MONITOR_SLUG___/{k['id']}/",
+        },
+        "browserSdkVersion": "8.x",
+        "browserSdk": {"choices": [["latest", "latest"], ["8.x", "8.x"]]},
+        "dateCreated": fmt(k["created"], 6),
+        "dynamicSdkLoaderOptions": {"hasReplay": True, "hasPerformance": True, "hasDebug": False},
+    }
+
+
+def monitor(w: World, m: dict) -> dict:
+    p = m["project"]
+    return {
+        "id": m["id"],
+        "slug": m["slug"],
+        "name": m["name"],
+        "status": "active",
+        "isMuted": m["muted"],
+        "isUpserting": False,
+        "config": {
+            "schedule_type": "crontab",
+            "schedule": m["schedule"],
+            "checkin_margin": 5,
+            "max_runtime": 30,
+            "timezone": "UTC",
+            "failure_issue_threshold": 1,
+            "recovery_threshold": 1,
+            "alert_rule_id": None,
+        },
+        "dateCreated": fmt(m["created"], 6),
+        "project": _project_ref(p),
+        "environments": [
+            {
+                "name": env,
+                "status": "ok",
+                "isMuted": m["muted"],
+                "dateCreated": fmt(m["created"], 6),
+                "lastCheckIn": None,
+                "nextCheckIn": None,
+                "nextCheckInLatest": None,
+                "activeIncident": None,
+            }
+            for env in data.environments(p)
+        ],
+        "owner": None,
+    }
+
+
+def commit(c: dict) -> dict:
+    return {
+        "id": c["id"],
+        "message": c["message"],
+        "dateCreated": fmt(c["created"], 0),
+        "pullRequest": None,
+        "suspectCommitType": "",
+        "author": {"name": c["author"], "email": c["author"].split()[0].lower() + "@example.com"},
+        "repository": repository(c["repository"]),
     }

@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
 BASE = "https://sentry.example.com/api/0"
 ORG = "acme"
 TOKEN = "sntryu_unit_test_token_3f9a1c0d"
+FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 TEMPLATES = Path(__file__).parent / "resource" / "http" / "response"
 
 
@@ -62,6 +63,11 @@ def detail(body: Mapping[str, Any]) -> HttpResponse:
     return HttpResponse(json.dumps(body), 200)
 
 
+def detail_array(items: Sequence[Mapping[str, Any]]) -> HttpResponse:
+    """A list Sentry answers in one piece, with no Link header (a project's environments)."""
+    return HttpResponse(json.dumps(list(items)), 200)
+
+
 def error(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
     text = body if isinstance(body, str) and body.startswith("<") else json.dumps(body)
     return HttpResponse(text, status, dict(headers or {}))
@@ -81,6 +87,11 @@ def projects_url() -> str:
 
 def projects_request(cursor: str | None = None) -> HttpRequest:
     return request(projects_url(), per_page=100, cursor=cursor)
+
+
+def projects_page(**slugs_by_id: str) -> HttpResponse:
+    """One page of the organization's projects, `id="slug"` each (the per-project streams' parent)."""
+    return page(projects_url(), [record("projects", id=pid, slug=slug) for pid, slug in slugs_by_id.items()])
 
 
 def project_detail_url(slug: str) -> str:
@@ -122,3 +133,61 @@ def releases_url() -> str:
 
 def releases_request(cursor: str | None = None) -> HttpRequest:
     return request(releases_url(), per_page=100, cursor=cursor)
+
+
+def releases_page(records: Sequence[Mapping[str, Any]], next_cursor: str | None = None) -> HttpResponse:
+    return page(releases_url(), records, next_cursor=next_cursor)
+
+
+def organization_url() -> str:
+    return f"{BASE}/organizations/{ORG}/"
+
+
+def organization_request() -> HttpRequest:
+    return request(organization_url())
+
+
+def org_list_url(endpoint: str) -> str:
+    """An organization-wide list: `teams`, `members`, `repos`, `project-keys`, `monitors`."""
+    return f"{BASE}/organizations/{ORG}/{endpoint}/"
+
+
+def teams_request(cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("teams"), per_page=100, cursor=cursor)
+
+
+def members_request(cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("members"), per_page=100, cursor=cursor)
+
+
+def repositories_request(cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("repos"), per_page=100, cursor=cursor)
+
+
+def project_keys_request(cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("project-keys"), per_page=100, cursor=cursor)
+
+
+def monitors_request(cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("monitors"), per_page=100, cursor=cursor)
+
+
+def environments_url(slug: str) -> str:
+    return f"{BASE}/projects/{ORG}/{slug}/environments/"
+
+
+def environments_request(slug: str) -> HttpRequest:
+    return request(environments_url(slug), per_page=100)
+
+
+def release_url(version: str, endpoint: str) -> str:
+    """A list under one release; the version is one encoded path segment."""
+    return f"{BASE}/organizations/{ORG}/releases/{quote(version, safe='')}/{endpoint}/"
+
+
+def deploys_request(version: str) -> HttpRequest:
+    return request(release_url(version, "deploys"), per_page=100)
+
+
+def release_commits_request(version: str, cursor: str | None = None) -> HttpRequest:
+    return request(release_url(version, "commits"), per_page=100, cursor=cursor)

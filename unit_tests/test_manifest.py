@@ -24,9 +24,31 @@ TEMPLATES = Path(__file__).parent / "resource" / "http" / "response"
 STREAMS = stream_names()
 
 
-def test_given_manifest_then_stream_list_is_the_five_documented_streams_in_order() -> None:
-    assert stream_names() == ("projects", "project_detail", "events", "issues", "releases")
-    assert incremental_stream_names() == ("projects", "events", "issues", "releases")
+def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() -> None:
+    assert stream_names() == (
+        "projects",
+        "project_detail",
+        "events",
+        "issues",
+        "releases",
+        "organization",
+        "teams",
+        "members",
+        "repositories",
+        "environments",
+        "project_keys",
+        "monitors",
+        "deploys",
+        "release_commits",
+    )
+    assert incremental_stream_names() == (
+        "projects",
+        "events",
+        "issues",
+        "releases",
+        "deploys",
+        "release_commits",
+    )
 
 
 def test_given_packaged_manifest_when_cloud_copy_is_rebuilt_then_committed_copy_is_identical() -> None:

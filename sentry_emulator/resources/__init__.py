@@ -1,6 +1,30 @@
 """One module per Sentry resource; importing this package registers every route in
 ``routing.SENTRY``."""
 
-from . import deploys, events, issues, organizations, projects, releases
+from . import (
+    deploys,
+    events,
+    issues,
+    keys,
+    members,
+    monitors,
+    organizations,
+    projects,
+    releases,
+    repositories,
+    teams,
+)
 
-__all__ = ["deploys", "events", "issues", "organizations", "projects", "releases"]
+__all__ = [
+    "deploys",
+    "events",
+    "issues",
+    "keys",
+    "members",
+    "monitors",
+    "organizations",
+    "projects",
+    "releases",
+    "repositories",
+    "teams",
+]

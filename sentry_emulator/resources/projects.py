@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import auth, serialize
+from .. import auth, data, serialize
 from ..auth import ORG_READ, PROJECT_READ, check_org, require
 from ..data import Project
 from ..paging import offset_page, parse_cursor, parse_per_page
@@ -47,3 +47,10 @@ def list_legacy_projects(emu, req):
 def project_detail(emu, req, org: str, project: str):
     p = auth.project(emu.world, req, org, project, PROJECT_READ)
     return 200, serialize.project_detail(emu.world, p, sorted(req.token.scopes), True)
+
+
+@route("GET", "/api/0/projects/{org}/{project}/environments/", faults={"environments"})
+def list_environments(emu, req, org: str, project: str):
+    # Not paginated in Sentry: one list, visible environments only by default.
+    p = auth.project(emu.world, req, org, project, PROJECT_READ)
+    return 200, [serialize.environment(emu.world, p, name) for name in data.environments(p)]

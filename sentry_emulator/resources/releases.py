@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import auth, serialize
+from .. import auth, data, serialize
 from ..auth import RELEASE_READ, RELEASE_WRITE
 from ..data import Release, World
-from ..paging import offset_page, parse_cursor, parse_per_page
+from ..paging import offset_list, offset_page, parse_cursor, parse_per_page
 from ..request import NOT_FOUND, ApiError, body_date
 from ..routing import route
 
@@ -153,3 +153,9 @@ def update_release(emu, req, org: str, version: str):
     if "commits" in data and isinstance(data["commits"], list):
         rel.commit_count = len(data["commits"])
     return 200, serialize.release(emu.world, rel)
+
+
+@route("GET", RELEASE + "commits/", faults={"releases", "commits"}, category="releases")
+def list_release_commits(emu, req, org: str, version: str):
+    rel = find_release(emu, req, org, version, RELEASE_READ)
+    return 200, [serialize.commit(c) for c in offset_list(req, data.commits(emu.world, rel))]
