@@ -1,6 +1,6 @@
 """One module per Sentry resource; importing this package registers every route in
-``routing.SENTRY``."""
+``routing.SENTRY``, then ``glitchtip.GLITCHTIP`` derives GlitchTip's dialect from them."""
 
-from . import deploys, events, issues, organizations, projects, releases
+from . import deploys, events, glitchtip, issues, organizations, projects, releases
 
-__all__ = ["deploys", "events", "issues", "organizations", "projects", "releases"]
+__all__ = ["deploys", "events", "glitchtip", "issues", "organizations", "projects", "releases"]
