@@ -208,3 +208,49 @@ def test_given_bad_version_when_notifying_then_exit_2_and_no_request_at_all(emul
     )
     assert result.code == 2
     assert emulator.requests == []
+
+
+# ---- GlitchTip (issue 11) --------------------------------------------------------------------
+
+
+@pytest.fixture
+def glitchtip(make_emulator):
+    return make_emulator(dialect="glitchtip")
+
+
+def test_given_glitchtip_when_notifying_twice_then_the_release_exists_and_no_deploy_is_blamed_on_scopes(
+    glitchtip,
+) -> None:
+    web = glitchtip.project_slugs[0]
+    args = ("--release", "9.0.0", "--env", "production", "--project", web)
+
+    first = notify(glitchtip, *args)
+    again = notify(glitchtip, *args)
+
+    unsupported = "Deploy of 9.0.0 to production not recorded: this server is GlitchTip, which has no deploys"
+    assert (first.code, first.err) == (0, "")
+    assert first.out.splitlines()[1:] == [
+        "Release 9.0.0 created (201)",
+        unsupported + " (the release is recorded)",
+    ]
+    assert (again.code, again.err) == (0, "")
+    assert again.out.splitlines()[1:] == [
+        "Release 9.0.0 exists (500, fetched)",
+        unsupported + " (the release is recorded)",
+    ]
+    assert release_of(glitchtip, "9.0.0")["version"] == "9.0.0"
+    assert "scope" not in first.out + again.out
+
+
+def test_given_a_glitchtip_config_when_notifying_then_no_deploy_is_sent(glitchtip, tmp_path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"server": "glitchtip"}))
+    web = glitchtip.project_slugs[0]
+
+    result = notify(
+        glitchtip, "--release", "9.0.1", "--env", "production", "--project", web, "--config", str(config)
+    )
+
+    assert result.code == 0, result.err
+    assert [(r["method"], r["path"].rsplit("/", 2)[-2]) for r in writes(glitchtip)] == [("POST", "releases")]
+    assert not [r for r in glitchtip.requests if "settings" in r["path"]]

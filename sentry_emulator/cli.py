@@ -16,6 +16,7 @@ class Option:
     type: type
     default: Any
     help: str | None = None
+    choices: tuple[str, ...] | None = None
 
 
 OPTIONS = (
@@ -30,6 +31,7 @@ OPTIONS = (
     Option("--span-days", "span_days", float, 30.0, "generated events cover this many days"),
     Option("--faults", "faults", str, None, "fault spec, see README.md"),
     Option("--short-pages", "short_pages", int, 4, "every ~Nth issue page is short; 0 disables"),
+    Option("--dialect", "dialect", str, "sentry", "whose API to speak", ("sentry", "glitchtip")),
 )
 # Not in the table: --rate-limits/--rate-limit (one setting, `rate_limits`) and --tls (a switch).
 _SPECIAL = ("rate_limits", "tls")
@@ -47,7 +49,9 @@ def rate_limit(text: str) -> tuple[str, tuple]:
 def parser(description: str | None = None) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m sentry_emulator", description=description)
     for o in OPTIONS:
-        ap.add_argument(o.flag, dest=o.setting, type=o.type, default=o.default, help=o.help)
+        ap.add_argument(
+            o.flag, dest=o.setting, type=o.type, default=o.default, help=o.help, choices=o.choices
+        )
     ap.add_argument("--rate-limits", choices=("sentry", "none"), default="sentry")
     ap.add_argument(
         "--rate-limit",

@@ -10,6 +10,7 @@ from .auth import ALL_SCOPES, Tokens
 from .data import Issue, Project, World
 from .faults import Faults
 from .ratelimit import RateLimiter
+from .resources import glitchtip
 from .resources.releases import sorted_releases
 from .server import Server
 from .timeutil import US
@@ -37,7 +38,11 @@ class Emulator:
         short_pages: int = 4,
         event_offset_limit: int | None = None,
         anchor_us: int | None = None,
+        dialect: str = "sentry",
     ) -> None:
+        if dialect not in ("sentry", "glitchtip"):
+            raise ValueError("dialect is 'sentry' or 'glitchtip'")
+        self.dialect = dialect
         self.seed = seed
         self.world = World(
             seed=seed,
@@ -109,6 +114,7 @@ class Emulator:
             "organization": self.organization,
             "projects": self.project_slugs,
             "ca_cert": self.ca_cert,
+            "dialect": self.dialect,
         }
 
     def config(self, **overrides: Any) -> dict[str, Any]:
@@ -139,7 +145,14 @@ class Emulator:
         """What a complete, correct sync returns now. ``kind``: a stream name (events, issues,
         projects, project_detail, releases, deploys, release_commits, organization, teams, members,
         repositories, environments, project_keys, monitors). ``projects``: slugs or ids (default
-        all). ``full`` (events): the ``full=`` body instead of the list body."""
+        all). ``full`` (events): the ``full=`` body instead of the list body. Records are in the
+        emulator's dialect."""
+        items = self._ground_truth(kind, projects, full=full)
+        if self.dialect == "glitchtip":
+            items = [glitchtip.shape(kind, item) for item in items]
+        return items
+
+    def _ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
         w = self.world
         chosen = [self._project_arg(r) for r in projects] if projects else list(w.projects)
         idx = {p.idx for p in chosen}
@@ -274,12 +287,15 @@ def connector_config(info: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """The connector config for an emulator described by its start-up JSON (``info``).
 
     The emulator makes an event visible the moment it is added unless told otherwise
-    (``visible_after``), so no settling time is needed; a test of processing delays sets one."""
+    (``visible_after``), so no settling time is needed; a test of processing delays sets one.
+    An emulator speaking GlitchTip's dialect is configured as the GlitchTip server it is."""
+    dialect = {"server": info["dialect"]} if info.get("dialect", "sentry") != "sentry" else {}
     return {
         "auth_token": info["token"],
         "organization": info["organization"],
         "hostname": info["base_url"],
         "settle_seconds": 0,
+        **dialect,
         **overrides,
     }
 

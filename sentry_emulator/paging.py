@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -139,3 +141,37 @@ def score_cursors(neg: list[int], start: int, stop: int) -> tuple[Cursor, Cursor
     first = -neg[start] if start < n else (-neg[-1] if n else 0)
     prev = Cursor(first, max(0, _idx_lt(neg, first) - start), True, start > 0)
     return prev, nxt
+
+
+# GlitchTip: an opaque base64 cursor, and a Link header that is the text of a Python set holding
+# one string (`{'<...>; rel="previous"; results="false", <...>; rel="next"; ...'}`); a link
+# without results carries no cursor. Its cursor decoding skips characters outside base64, which
+# is why clients that keep the `"'}` tail a lenient Link parser leaves on the last cursor still
+# page correctly. (Unpadded: a `=` in the attribute makes requests' Link parser drop it.)
+def glitchtip_cursor(cur: Cursor) -> str:
+    return base64.b64encode(str(cur).encode()).decode().rstrip("=")
+
+
+def from_glitchtip_cursor(raw: str) -> str:
+    """The ``value:offset:is_prev`` text of a GlitchTip cursor; 400 when it is not one."""
+    try:
+        return base64.b64decode(re.sub(r"[^A-Za-z0-9+/]", "", raw) + "==", validate=False).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest({"detail": "Invalid cursor"}) from exc
+
+
+def glitchtip_link_header(
+    base: str, path: str, pairs: list[tuple[str, str]], prev: Cursor, nxt: Cursor
+) -> str:
+    kept = [(k, v) for k, v in pairs if k != "cursor"]
+    url = f"{base}{quote(path, safe='/')}"
+    own = f"{url}?{urlencode(kept)}" if kept else url
+    links = []
+    for name, cur in (("previous", prev), ("next", nxt)):
+        if cur.has_results:
+            token = glitchtip_cursor(cur)
+            query = urlencode([*kept, ("cursor", token)])
+            links.append(f'<{url}?{query}>; rel="{name}"; results="true"; cursor="{token}"')
+        else:
+            links.append(f'<{own}>; rel="{name}"; results="false"')
+    return str({", ".join(links)})

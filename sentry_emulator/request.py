@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from .paging import Cursor, link_header
+from .paging import Cursor, glitchtip_link_header, link_header
 from .timeutil import now_us, parse_iso, parse_period
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class Request:
         self.base = base
         self.token: Token | None = None
         self.extra_headers: dict[str, str] = {}
+        self.dialect = "sentry"
 
     def param(self, name: str, default: str | None = None) -> str | None:
         vals = self.params.get(name)
@@ -63,7 +64,8 @@ class Request:
         return data
 
     def link(self, prev: Cursor, nxt: Cursor) -> None:
-        self.extra_headers["Link"] = link_header(self.base, self.path, self.pairs, prev, nxt)
+        build = glitchtip_link_header if self.dialect == "glitchtip" else link_header
+        self.extra_headers["Link"] = build(self.base, self.path, self.pairs, prev, nxt)
 
     def date_window(self, default_period: int | None) -> tuple[int | None, int | None]:
         """``statsPeriod`` wins over ``start``/``end`` (both or neither); else the default period."""

@@ -7,7 +7,8 @@ A path template is matched segment by segment against the percent-decoded path, 
 ``{name}`` takes one non-empty segment (which may hold an encoded ``/``). A handler returns
 ``(status, body)`` or raises ``ApiError``. ``faults`` are the fault-spec targets that reach the
 endpoint (``*`` always does); ``category`` is its rate-limit window. Another API dialect
-would build its own ``RouteTable``.
+derives its own table (``SENTRY.derive()``) and replaces the routes where it differs, as
+``resources/glitchtip.py`` does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Endpoint:
     handler: Callable[..., tuple[int, Any]]
     faults: frozenset[str]
     category: str
+    public: bool = False  # answers without a token
 
 
 class RouteTable:
@@ -32,17 +34,27 @@ class RouteTable:
         self._routes: dict[tuple[str, ...], dict[str, Endpoint]] = {}
 
     def route(
-        self, method: str, template: str, *, faults: Iterable[str], category: str = "default"
+        self,
+        method: str,
+        template: str,
+        *,
+        faults: Iterable[str],
+        category: str = "default",
+        replaces: bool = False,
+        public: bool = False,
     ) -> Callable[[Callable], Callable]:
+        """Declare ``method template``; ``replaces=True`` swaps the handler of a route a derived
+        table inherited (and refuses one it does not have)."""
         if not template.endswith("/"):
             raise ValueError(f"Sentry's routes end with '/': {template!r}")
         segments = tuple(template.split("/")[:-1])
 
         def register(handler: Callable) -> Callable:
             methods = self._routes.setdefault(segments, {})
-            if method in methods:
-                raise ValueError(f"{method} {template} is declared twice")
-            methods[method] = Endpoint(method, template, handler, frozenset(faults), category)
+            if (method in methods) != replaces:
+                problem = "is not declared" if replaces else "is declared twice"
+                raise ValueError(f"{method} {template} {problem}")
+            methods[method] = Endpoint(method, template, handler, frozenset(faults), category, public)
             return handler
 
         return register
@@ -64,6 +76,12 @@ class RouteTable:
             else:
                 return methods, args
         return None
+
+    def derive(self) -> RouteTable:
+        """A table with every route of this one, for a dialect to replace or add some."""
+        table = RouteTable()
+        table._routes = {segments: dict(methods) for segments, methods in self._routes.items()}
+        return table
 
     def endpoints(self) -> list[Endpoint]:
         return [e for methods in self._routes.values() for e in methods.values()]

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from . import control, injection, resources
 from .paging import BadRequest
 from .request import ApiError, Request
+from .resources.glitchtip import GLITCHTIP, adapt
 from .routing import SENTRY, RouteTable
 from .wire import Closed, Exchange
 
@@ -108,7 +109,11 @@ def _log_entry(h: BaseHTTPRequestHandler, req: Request, body: bytes, started: fl
     return entry
 
 
-def handle(emu: Emulator, h: BaseHTTPRequestHandler, routes: RouteTable = SENTRY) -> None:
+DIALECTS = {"sentry": SENTRY, "glitchtip": GLITCHTIP}
+
+
+def handle(emu: Emulator, h: BaseHTTPRequestHandler) -> None:
+    routes = DIALECTS[emu.dialect]
     started = time.monotonic()
     split = urlsplit(h.path)
     pairs = parse_qsl(split.query, keep_blank_values=True)
@@ -122,6 +127,12 @@ def handle(emu: Emulator, h: BaseHTTPRequestHandler, routes: RouteTable = SENTRY
     segments = [unquote(s) for s in split.path.split("/")]
     host = h.headers.get("Host") or f"{emu.host}:{emu.port}"
     req = Request(h.command, "/".join(segments), pairs, h.headers, body, f"{emu.scheme}://{host}")
+    if emu.dialect == "glitchtip":
+        try:
+            adapt(req)
+        except BadRequest as exc:
+            Exchange(h, emu.log, _log_entry(h, req, body, started)).send(400, exc.body)
+            return
     entry = _log_entry(h, req, body, started)
     out = Exchange(h, emu.log, entry)
     with contextlib.suppress(Closed):
@@ -129,9 +140,9 @@ def handle(emu: Emulator, h: BaseHTTPRequestHandler, routes: RouteTable = SENTRY
 
 
 def _api(emu: Emulator, routes: RouteTable, req: Request, out: Exchange, segments: list[str]) -> None:
-    if segments[:3] != ["", "api", "0"]:
+    has_slash = len(segments) > 3 and segments[-1] == ""
+    if segments[:3] != ["", "api", "0"] and not (has_slash and routes.match(segments[:-1])):
         return out.send(404, {"detail": "Not found"})
-    has_slash = len(segments) > 4 and segments[-1] == ""
     match = routes.match(segments[:-1]) if has_slash else None
     if match is None:
         if not has_slash and len(segments) > 3 and segments[-1] and routes.match(segments):
@@ -160,7 +171,8 @@ def _api(emu: Emulator, routes: RouteTable, req: Request, out: Exchange, segment
     try:
         injection.delay(rule)
         try:
-            req.token = emu.tokens.authenticate(req)
+            if not endpoint.public:
+                req.token = emu.tokens.authenticate(req)
             with emu.world.lock:
                 status, body = endpoint.handler(emu, req, **args)
         except ApiError as exc:

@@ -1,9 +1,10 @@
 """One module per Sentry resource; importing this package registers every route in
-``routing.SENTRY``."""
+``routing.SENTRY``, then ``glitchtip.GLITCHTIP`` derives GlitchTip's dialect from them."""
 
 from . import (
     deploys,
     events,
+    glitchtip,
     issues,
     keys,
     members,
@@ -18,6 +19,7 @@ from . import (
 __all__ = [
     "deploys",
     "events",
+    "glitchtip",
     "issues",
     "keys",
     "members",

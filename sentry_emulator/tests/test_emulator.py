@@ -839,7 +839,7 @@ def test_cli_prints_one_json_line_serves_https_and_stops_on_sigterm():
     )
     try:
         info = json.loads(proc.stdout.readline())
-        assert set(info) == {"base_url", "token", "organization", "projects", "ca_cert"}
+        assert set(info) == {"base_url", "token", "organization", "projects", "ca_cert", "dialect"}
         assert info["base_url"].startswith("https://127.0.0.1:")
         resp = requests.get(
             f"{info['base_url']}/api/0/organizations/{info['organization']}/",

@@ -130,8 +130,12 @@ posted twice blindly: if a deploy POST may have reached Sentry without an answer
 release's deploys are listed first and a deploy with the same environment, name, start
 and finish is reused.
 
+GlitchTip: an existing release (GlitchTip answers 500 where Sentry answers 208) is
+confirmed with a read and counts as done; GlitchTip has no deploys, so none is
+recorded there and the run still succeeds, saying so.
+
 exit codes:
-  0  done (a release that already existed counts as done)
+  0  done (a release that already existed counts as done; on GlitchTip, no deploy)
   1  Sentry refused (bad token, missing scope, unknown organization or project) or
      could not be reached
   2  bad input: nothing was sent
@@ -266,7 +270,8 @@ class _Run:
             for method, path, body in plan:
                 self._line(f"  {method} {prefix}/{path} {json.dumps(body, ensure_ascii=False)}")
         else:
-            client.notify(api, notification, lambda step: self._step(step, notification))
+            server = str(config.get("server") or "sentry")
+            client.notify(api, notification, lambda step: self._step(step, notification), server=server)
         self.report["ok"] = True
         self.report["exit_code"] = EXIT_OK
         if self.as_json:
@@ -277,12 +282,18 @@ class _Run:
         version = notification.version
         if step.kind == "release":
             self.report["release"] = {"version": version, "outcome": step.outcome, "status": step.status}
-            status = f"{step.status}, fetched" if step.status == 409 else str(step.status)
+            status = f"{step.status}, fetched" if step.status in (409, 500) else str(step.status)
             self._line(f"Release {version} {step.outcome} ({status})")
         elif step.kind == "finalize":
             released = notification.finalize_body()["dateReleased"]
             self.report["finalize"] = {"dateReleased": released, "status": step.status}
             self._line(f"Release {version} finalized at {released}")
+        elif step.outcome == "unsupported":
+            self.report["deploy"] = {"outcome": "unsupported", "status": step.status}
+            self._line(
+                f"Deploy of {version} to {notification.environment} not recorded: this server is "
+                "GlitchTip, which has no deploys (the release is recorded)"
+            )
         else:
             deploy = {
                 k: step.data.get(k)

@@ -4,7 +4,11 @@ Steps, in order: ensure the release exists (POST, where 201 "created" and 208 "a
 exists" are both success; a 409 creation race is retried once, then the release is
 fetched), optionally finalize it (PUT ``dateReleased``), then record the deploy.
 
-Creating a release is idempotent on Sentry's side, so it may be retried freely. Creating a
+Creating a release is idempotent on Sentry's side, so it may be retried freely. GlitchTip
+answers a repeated create with 500 instead of 208: a release that a read then finds counts
+as existing. GlitchTip has no deploys at all; a deploy is not sent to a server known to be
+GlitchTip (``server`` in the config), and a refused deploy POST is checked against
+GlitchTip's own ``/api/settings/`` before it is called a scope problem. Creating a
 deploy is not: every POST makes a new deploy. So when the deploy POST fails in a way that
 may have reached the server (a read timeout, a dropped connection, 502/503/504), it is not
 simply sent again: after a short pause the release's deploys are listed and a deploy with
@@ -24,7 +28,13 @@ import requests
 
 from source_sentry.config import ConfigError
 from source_sentry.notify.payloads import Notification
-from source_sentry.sentry_api import OutcomeUnknown, SentryApi, describe_error, raise_for_status
+from source_sentry.sentry_api import (
+    OutcomeUnknown,
+    SentryApi,
+    SentryUnavailable,
+    describe_error,
+    raise_for_status,
+)
 
 DEPLOY_ATTEMPTS = 3
 
@@ -39,10 +49,14 @@ class Step:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def notify(api: SentryApi, notification: Notification, on_step: Callable[[Step], None]) -> list[Step]:
-    """Run every write of ``notification``; call ``on_step`` after each one."""
+def notify(
+    api: SentryApi, notification: Notification, on_step: Callable[[Step], None], *, server: str = "sentry"
+) -> list[Step]:
+    """Run every write of ``notification``; call ``on_step`` after each one. ``server``:
+    ``sentry`` or ``glitchtip`` (which records no deploys)."""
     steps = []
-    actions = [ensure_release, *([finalize_release] if notification.finalize else []), record_deploy]
+    deploy = no_deploys if server == "glitchtip" else record_deploy
+    actions = [ensure_release, *([finalize_release] if notification.finalize else []), deploy]
     for action in actions:
         step = action(api, notification)
         on_step(step)
@@ -57,6 +71,11 @@ def ensure_release(api: SentryApi, notification: Notification) -> Step:
         if response.status_code in (201, 208):
             outcome = "created" if response.status_code == 201 else "exists"
             return Step("release", outcome, response.status_code, _json(response))
+        if response.status_code == 500:
+            # GlitchTip's answer to creating a version it has (Sentry's is 208).
+            found = api.request("GET", notification.release_path)
+            if found.status_code == 200:
+                return Step("release", "exists", 500, _json(found))
         if response.status_code != 409:
             _refused(response, notification, f"create release {notification.version}")
     # Two creations raced twice: the release exists now, or something is wrong.
@@ -89,9 +108,27 @@ def record_deploy(api: SentryApi, notification: Notification) -> Step:
             if attempt == DEPLOY_ATTEMPTS:
                 raise
             continue
+        if response.status_code in (403, 404, 405) and is_glitchtip(api):
+            return no_deploys(api, notification, response.status_code)
         if response.status_code != 201:
             _refused(response, notification, f"record the deploy of {notification.version}")
         return Step("deploy", "recorded", 201, _json(response))
+
+
+def no_deploys(api: SentryApi, notification: Notification, status: int | None = None) -> Step:
+    """GlitchTip's answer to a deploy: none is recorded, and the token is not to blame."""
+    return Step("deploy", "unsupported", status)
+
+
+def is_glitchtip(api: SentryApi) -> bool:
+    """Whether the server is GlitchTip: it serves ``/api/settings/`` beside ``/api/0/`` (Sentry
+    has no such route), describing itself with fields only GlitchTip has."""
+    try:
+        response = api.request("GET", "../settings/")  # requests resolves the `..`
+        body = response.json() if response.status_code == 200 else None
+    except (requests.RequestException, ValueError, SentryUnavailable):
+        return False
+    return isinstance(body, dict) and "iPaidForGlitchTip" in body
 
 
 def find_deploy(api: SentryApi, notification: Notification) -> dict[str, Any] | None:

@@ -68,6 +68,8 @@ def connection_config(
         value = from_environment(environ, key) or file_config.get(key)
         if value:
             config[key] = value
+    if file_config.get("server"):
+        config["server"] = file_config["server"]
     env_projects = from_environment(environ, "projects")
     if flag_projects:
         config["projects"] = [slug for item in flag_projects for slug in split_slugs(item)]

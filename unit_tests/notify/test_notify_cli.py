@@ -348,3 +348,62 @@ def test_given_truncated_body_when_notifying_then_exit_1_without_traceback(healt
     result = run_notify(*ARGS)
     assert result.code == 1
     assert result.err == "error: Unexpected answer from Sentry: ChunkedEncodingError\n"
+
+
+# GlitchTip's settings, beside /api/0/; Sentry has no such route.
+SETTINGS = BASE.removesuffix("/0") + "/settings/"
+UNSUPPORTED = (
+    "Deploy of 1.2.3 to production not recorded: this server is GlitchTip, which has no deploys "
+    "(the release is recorded)"
+)
+
+
+def test_given_403_on_deploy_from_sentry_when_notifying_then_the_scope_is_named(healthy_sentry, run_notify):
+    healthy_sentry.post(RELEASES, status_code=201, json=release_json())
+    healthy_sentry.post(DEPLOYS, status_code=403, json={"detail": "You do not have permission."})
+    healthy_sentry.get(SETTINGS, status_code=404, json={"detail": "Not found"})
+
+    result = run_notify(*ARGS)
+
+    assert result.code == 1
+    assert "give the token the project:releases scope" in result.err
+    assert [r.url for r in healthy_sentry.request_history if r.url == SETTINGS] == [SETTINGS]
+
+
+def test_given_csrf_403_on_deploy_from_glitchtip_when_notifying_then_done_without_a_deploy(
+    healthy_sentry, run_notify
+):
+    healthy_sentry.post(RELEASES, status_code=201, json=release_json())
+    healthy_sentry.post(DEPLOYS, status_code=403, text="<h1>CSRF verification failed</h1>")
+    healthy_sentry.get(SETTINGS, json={"version": "4.2", "iPaidForGlitchTip": False})
+
+    result = run_notify(*ARGS, "--json")
+
+    assert result.code == 0
+    assert json.loads(result.out)["deploy"] == {"outcome": "unsupported", "status": 403}
+
+
+def test_given_500_on_a_repeated_release_and_the_release_found_when_notifying_then_it_exists(
+    healthy_sentry, run_notify
+):
+    healthy_sentry.post(RELEASES, status_code=500, text="<h1>Server Error (500)</h1>")
+    healthy_sentry.get(RELEASE, json=release_json())
+    healthy_sentry.post(DEPLOYS, status_code=403, text="<h1>CSRF verification failed</h1>")
+    healthy_sentry.get(SETTINGS, json={"version": "4.2", "iPaidForGlitchTip": False})
+
+    result = run_notify(*ARGS)
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1:] == ["Release 1.2.3 exists (500, fetched)", UNSUPPORTED]
+    assert len(posts_to(healthy_sentry, RELEASES)) == 1
+
+
+def test_given_500_on_release_and_no_release_when_notifying_then_exit_1(healthy_sentry, run_notify):
+    healthy_sentry.post(RELEASES, status_code=500, json={"detail": "Internal Error", "errorId": "e7"})
+    healthy_sentry.get(RELEASE, status_code=404, json={"detail": "The requested resource does not exist"})
+
+    result = run_notify(*ARGS)
+
+    assert result.code == 1
+    assert "500: Internal Error (errorId e7)" in result.err
+    assert posts_to(healthy_sentry, DEPLOYS) == []

@@ -1,0 +1,172 @@
+"""GlitchTip's dialect of Sentry's Web API: every Sentry route, with the differences observed
+against a GlitchTip server (issue 11) replacing Sentry's behaviour where they differ.
+
+- Lists page with an opaque cursor and a malformed ``Link`` header (see ``paging``); they take
+  ``limit`` (default 50, at most 100) and ignore ``per_page``.
+- Org issues: ``sort`` is one of ``last_seen``, ``first_seen``, ``count``, ``priority`` or their
+  ``-`` forms (anything else, Sentry's ``date`` included, is a 422); ``start``/``end`` filter
+  ``firstSeen``; a ``lastSeen:``/``firstSeen:`` query term is a tag search (matches nothing);
+  without ``query`` every status is listed.
+- Events: ``start``, ``end`` and ``statsPeriod`` are ignored (the whole history is listed,
+  newest first); ``projectID`` is an integer.
+- Releases have no ``id``; creating a version that exists answers 500 (an HTML page).
+- No deploys: the list is a 404 and a POST meets the CSRF check, a 403 HTML page.
+- ``GET /api/settings/`` describes the server (GlitchTip's own endpoint, outside ``/api/0/``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .. import auth, search, serialize
+from ..auth import EVENT_READ
+from ..paging import from_glitchtip_cursor, offset_page, parse_cursor, parse_per_page
+from ..request import ApiError, Request
+from ..routing import SENTRY
+
+# Every Sentry resource registers its routes before GLITCHTIP copies them.
+# (The streams added beside the dialect are served as Sentry serves them; which of them GlitchTip
+# lacks is not modelled yet.)
+from . import deploys, events, issues, keys, members, monitors, organizations, releases, repositories, teams  # noqa: F401  # noqa: F401
+from . import projects as _projects  # noqa: F401
+from .deploys import DEPLOYS
+from .releases import RELEASE, RELEASES
+
+GLITCHTIP = SENTRY.derive()
+VERSION = "4.2.5"
+PAGE = 50
+
+ISSUE_SORTS = {
+    "last_seen": lambda i: (i.last_seen[0], int(i.id)),
+    "first_seen": lambda i: (i.first_seen[0], int(i.id)),
+    "count": lambda i: (i.count, int(i.id)),
+    "priority": lambda i: (i.count, i.last_seen[0], int(i.id)),
+}
+_DATE_TERM = re.compile(r"(^|\s)!?(lastSeen|firstSeen|age):")
+
+
+def adapt(req: Request) -> None:
+    """GlitchTip's paging parameters, in the terms the shared handlers read: its cursor, and
+    ``limit`` in place of ``per_page``."""
+    req.dialect = "glitchtip"
+    raw = req.param("cursor")
+    if raw:
+        req.params["cursor"] = [from_glitchtip_cursor(raw)]
+    req.params["per_page"] = [str(min(100, parse_per_page(req.params, "limit", default=PAGE, clamp=True)))]
+
+
+def shape(kind: str, item: dict) -> dict:
+    """A record as GlitchTip serves it, from Sentry's form (also for ground truth)."""
+    if kind == "releases":
+        item.pop("id", None)
+    elif kind == "events" and "projectID" in item:
+        item["projectID"] = int(item["projectID"])
+    return item
+
+
+def _html(req: Request, status: int, title: str) -> tuple[int, bytes]:
+    req.extra_headers["Content-Type"] = "text/html; charset=utf-8"
+    page = f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+    return status, page.encode()
+
+
+@GLITCHTIP.route(
+    "GET",
+    "/api/0/organizations/{org}/issues/",
+    faults={"issues", "org_issues"},
+    category="issues",
+    replaces=True,
+)
+def list_org_issues(emu, req, org: str):
+    auth.check_org(emu.world, org)
+    auth.require(req, EVENT_READ)
+    projects = auth.project_ids_param(emu.world, req) or auth.accessible(emu.world, req)
+    sort = req.param("sort") or "-last_seen"
+    key = ISSUE_SORTS.get(sort.removeprefix("-"))
+    if key is None:
+        choices = ", ".join(f"'{s}', '-{s}'" for s in ISSUE_SORTS)
+        raise ApiError(
+            422,
+            {
+                "detail": [
+                    {"type": "literal_error", "loc": ["query", "sort"], "msg": f"Input should be {choices}"}
+                ]
+            },
+        )
+    query = req.param("query") or ""
+    try:
+        pred = (lambda i: False) if _DATE_TERM.search(query) else search.parse(query, 0)
+    except search.SearchError as exc:
+        raise ApiError(400, {"detail": str(exc)}) from exc
+    start, end = req.date_window(None)
+    idx = {p.idx for p in projects}
+    items = [
+        i
+        for i in emu.world.all_issues()
+        if i.project.idx in idx
+        and i.count
+        and (start is None or i.first_seen[0] >= start)
+        and (end is None or i.first_seen[0] < end)
+        and pred(i)
+    ]
+    items.sort(key=key, reverse=sort.startswith("-"))
+    lo, hi, prev, nxt = offset_page(
+        len(items), parse_cursor(req.param("cursor")), int(req.param("per_page") or PAGE)
+    )
+    req.link(prev, nxt)
+    return 200, [serialize.issue(emu.world, i, org_endpoint=True) for i in items[lo:hi]]
+
+
+@GLITCHTIP.route(
+    "GET", "/api/0/projects/{org}/{project}/events/", faults={"events"}, category="events", replaces=True
+)
+def list_events(emu, req, org: str, project: str):
+    for ignored in ("start", "end", "statsPeriod"):
+        req.params.pop(ignored, None)
+    status, body = events.list_events(emu, req, org, project)
+    return status, [shape("events", ev) for ev in body]
+
+
+@GLITCHTIP.route("GET", RELEASES, faults={"releases"}, category="releases", replaces=True)
+def list_releases(emu, req, org: str):
+    status, body = releases.list_releases(emu, req, org)
+    return status, [shape("releases", r) for r in body]
+
+
+@GLITCHTIP.route("POST", RELEASES, faults={"releases", "release_create"}, category="releases", replaces=True)
+def create_release(emu, req, org: str):
+    version = req.json_body().get("version")
+    if isinstance(version, str) and version in emu.world.releases_by_version:
+        return _html(req, 500, "Server Error (500)")  # a unique constraint, not Sentry's 208
+    status, body = releases.create_release(emu, req, org)
+    return status, shape("releases", body)
+
+
+@GLITCHTIP.route("GET", RELEASE, faults={"releases"}, category="releases", replaces=True)
+def release_detail(emu, req, org: str, version: str):
+    status, body = releases.release_detail(emu, req, org, version)
+    return status, shape("releases", body)
+
+
+@GLITCHTIP.route("GET", DEPLOYS, faults={"deploys"}, category="releases", replaces=True)
+def list_deploys(emu, req, org: str, version: str):
+    raise ApiError(404, {"detail": "Not Found"})
+
+
+@GLITCHTIP.route("POST", DEPLOYS, faults={"deploys", "deploy_create"}, category="releases", replaces=True)
+def create_deploy(emu, req, org: str, version: str):
+    return _html(req, 403, "403 Forbidden: CSRF verification failed. Request aborted.")
+
+
+@GLITCHTIP.route("GET", "/api/settings/", faults={"orgs"}, public=True)
+def settings(emu, req):
+    return 200, {
+        "version": VERSION,
+        "billingEnabled": False,
+        "iPaidForGlitchTip": False,
+        "enableUserRegistration": False,
+        "enableOrganizationCreation": False,
+        "serverTimeZone": "UTC",
+        "environment": None,
+        "socialApps": [],
+    }
