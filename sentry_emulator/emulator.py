@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from . import data, serialize
+from . import aggregates, data, serialize
 from .auth import ALL_SCOPES, Tokens
 from .data import Issue, Project, World
 from .faults import Faults
@@ -13,7 +13,7 @@ from .ratelimit import RateLimiter
 from .resources import glitchtip
 from .resources.releases import sorted_releases
 from .server import Server
-from .timeutil import US
+from .timeutil import US, now_us
 from .wire import RequestLog
 
 
@@ -144,9 +144,9 @@ class Emulator:
     def ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
         """What a complete, correct sync returns now. ``kind``: a stream name (events, issues,
         projects, project_detail, releases, deploys, release_commits, organization, teams, members,
-        repositories, environments, project_keys, monitors). ``projects``: slugs or ids (default
-        all). ``full`` (events): the ``full=`` body instead of the list body. Records are in the
-        emulator's dialect."""
+        repositories, environments, project_keys, monitors, sessions, usage_stats). ``projects``:
+        slugs or ids (default all). ``full`` (events): the ``full=`` body instead of the list body.
+        Records are in the emulator's dialect."""
         if self.dialect == "glitchtip" and kind == "deploys":
             return []  # GlitchTip records no deploys: its dialect has no deploy endpoints
         items = self._ground_truth(kind, projects, full=full)
@@ -200,6 +200,22 @@ class Emulator:
                 return [serialize.repository(r) for r in data.repositories(w)]
             if kind == "project_keys":
                 return [serialize.project_key(w, k) for k in data.project_keys(w)]
+            # One row per day and group, as the connector flattens Sentry's aggregates.
+            days = sorted(set(aggregates.days(w)) | aggregates.late_days(w))
+            if kind == "sessions":
+                return [
+                    serialize.session_row(r)
+                    for p in chosen
+                    for d in days
+                    for r in aggregates.sessions(w, p, d)
+                ]
+            if kind == "usage_stats":
+                return [
+                    serialize.outcome_row(r)
+                    for p in chosen
+                    for d in days
+                    for r in aggregates.outcomes(w, p, d)
+                ]
         raise ValueError(f"unknown ground truth kind {kind!r}")
 
     def add_events(
@@ -270,6 +286,57 @@ class Emulator:
         with self.world.lock:
             rel, _ = self.world.create_release(version, idx)
             return serialize.release(self.world, rel)
+
+    def add_sessions(
+        self,
+        project_slug: str,
+        n: int,
+        *,
+        days_ago: int = 0,
+        crashed: int = 0,
+        users: int | None = None,
+        release: str | None = None,
+        environment: str | None = None,
+    ) -> None:
+        """``n`` sessions that reached Sentry now but started ``days_ago`` UTC days ago (``crashed``
+        of them crashed; ``users`` distinct users, default ``n``). Sentry counts a session on the
+        day it started and drops one started more than five days before it arrives. Default
+        release and environment: the project's newest release with sessions that day, its first
+        environment."""
+        if not 0 <= days_ago <= aggregates.SESSION_MAX_AGE_DAYS:
+            raise ValueError(f"Sentry drops sessions older than {aggregates.SESSION_MAX_AGE_DAYS} days")
+        p = self._project_arg(project_slug)
+        day = aggregates.day_start(now_us()) - days_ago * data.DAY
+        with self.world.lock:
+            if release is None:
+                releases = aggregates.session_releases(self.world, p, day)
+                if not releases:
+                    raise ValueError(f"project {project_slug!r} has no release on that day")
+                release = releases[0]
+            env = environment or data.environments(p)[0]
+            aggregates.add_sessions(
+                self.world, p, day, release, env, n, crashed, n if users is None else users
+            )
+
+    def add_outcomes(
+        self,
+        project_slug: str,
+        quantity: int,
+        *,
+        category: str = "error",
+        outcome: str = "accepted",
+        days_ago: int = 0,
+        times_seen: int | None = None,
+    ) -> None:
+        """Usage Sentry recorded late for ``days_ago`` (0 or 1: an outcome is dated when Sentry
+        decides it, so only today's and, just after midnight, yesterday's totals still move)."""
+        if days_ago not in (0, 1):
+            raise ValueError("outcomes are dated when Sentry records them: days_ago is 0 or 1")
+        p = self._project_arg(project_slug)
+        day = aggregates.day_start(now_us()) - days_ago * data.DAY
+        seen = quantity if times_seen is None else times_seen
+        with self.world.lock:
+            aggregates.add_outcomes(self.world, p, day, category, outcome, quantity, seen)
 
     def set_faults(self, spec: str | None) -> None:
         self.faults.set(spec)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import data
+from . import aggregates, data
 from .data import BROWSERS, OSES, Deploy, Issue, Project, Release, World, _h, _hex32
 from .timeutil import US, fmt
 
@@ -691,4 +691,37 @@ def commit(c: dict) -> dict:
         "suspectCommitType": "",
         "author": {"name": c["author"], "email": c["author"].split()[0].lower() + "@example.com"},
         "repository": repository(c["repository"]),
+    }
+
+
+# ---------------------------------------------------------------------- daily aggregates
+# Not Sentry's answers but the records the connector makes of them: one per day and group, keyed
+# by the day and the group's values joined with `/` (which no version or environment may hold).
+def _day(us: int) -> str:
+    return fmt(us, 0)[:10]
+
+
+def session_row(r: aggregates.SessionRow) -> dict:
+    return {
+        "id": f"{_day(r.day)}/{r.project.id}/{r.release}/{r.environment}",
+        "day": fmt(r.day, 0),
+        "projectId": r.project.id,
+        "release": r.release,
+        "environment": r.environment,
+        "sessions": r.sessions,
+        "users": r.users,
+        "crashFreeSessionRate": r.crash_free_rate,
+        "crashFreeUserRate": r.crash_free_user_rate,
+    }
+
+
+def outcome_row(r: aggregates.OutcomeRow) -> dict:
+    return {
+        "id": f"{_day(r.day)}/{r.project.id}/{r.category}/{r.outcome}",
+        "day": fmt(r.day, 0),
+        "projectId": r.project.id,
+        "category": r.category,
+        "outcome": r.outcome,
+        "quantity": r.quantity,
+        "timesSeen": r.times_seen,
     }

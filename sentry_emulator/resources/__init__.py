@@ -13,6 +13,7 @@ from . import (
     projects,
     releases,
     repositories,
+    stats,
     teams,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "projects",
     "releases",
     "repositories",
+    "stats",
     "teams",
 ]

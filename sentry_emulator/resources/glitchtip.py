@@ -29,6 +29,7 @@ from ..routing import SENTRY
 # lacks is not modelled yet.)
 from . import deploys, events, issues, keys, members, monitors, organizations, releases, repositories, teams  # noqa: F401  # noqa: F401
 from . import projects as _projects  # noqa: F401
+from . import stats as _stats  # noqa: F401
 from .deploys import DEPLOYS
 from .releases import RELEASE, RELEASES
 
