@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,64 @@ def deploys_request(version: str) -> HttpRequest:
 
 def release_commits_request(version: str, cursor: str | None = None) -> HttpRequest:
     return request(release_url(version, "commits"), per_page=100, cursor=cursor)
+
+
+SESSION_FIELDS = ["sum(session)", "count_unique(user)", "crash_free_rate(session)", "crash_free_rate(user)"]
+USAGE_FIELDS = ["sum(quantity)", "sum(times_seen)"]
+
+
+def sessions_request(day: str, *, slugs: Sequence[str] = (), cursor: str | None = None) -> HttpRequest:
+    """One UTC day of release health, grouped by project, release and environment."""
+    return request(
+        org_list_url("sessions"),
+        field=SESSION_FIELDS,
+        groupBy=["project", "release", "environment"],
+        interval="1d",
+        start=f"{day}T00:00:00",
+        end=f"{day}T23:59:59",
+        project=None if slugs else "-1",
+        projectSlug=list(slugs) or None,
+        cursor=cursor,
+    )
+
+
+def usage_stats_request(day: str, *, slugs: Sequence[str] = ()) -> HttpRequest:
+    """One UTC day of usage, grouped by project, category and outcome."""
+    return request(
+        org_list_url("stats_v2"),
+        field=USAGE_FIELDS,
+        groupBy=["project", "category", "outcome"],
+        interval="1d",
+        start=f"{day}T00:00:00",
+        end=f"{day}T23:59:59",
+        project=None if slugs else "-1",
+        projectSlug=list(slugs) or None,
+    )
+
+
+def aggregate(
+    day: str,
+    groups: Sequence[Mapping[str, Any]],
+    *,
+    series: bool = True,
+    next_cursor: str | None = None,
+    url: str | None = None,
+) -> HttpResponse:
+    """Sentry's answer for one 1d interval: each group's `series` holds its one value (none when
+    grouped by project, as stats_v2 answers); sessions/ adds its Link header."""
+    following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    body: dict[str, Any] = {"start": f"{day}T00:00:00Z", "end": f"{following}T00:00:00Z"}
+    if series:
+        body["intervals"] = [f"{day}T00:00:00Z"]
+    body["groups"] = [
+        {**g, "series": {k: [v] for k, v in g["totals"].items()}} if series else dict(g) for g in groups
+    ]
+    headers = {"Link": link_header(url, next_cursor, next_cursor is not None)} if url else {}
+    return HttpResponse(json.dumps(body), 200, headers)
+
+
+def group(name: str, by: Mapping[str, Any], totals: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A group of the `name` template with its `by` and some of its totals replaced."""
+    item = record(name)
+    item.pop("series", None)
+    return {**item, "by": dict(by), "totals": {**item["totals"], **(totals or {})}}

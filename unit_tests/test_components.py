@@ -271,6 +271,7 @@ def test_given_the_manifest_when_packaged_then_every_piece_with_a_component_is_s
         ".definitions.streams.monitors.retriever.record_selector.record_filter",
     ], "a manifest piece changed; update components.py and packaged.py to match"
     assert sorted(swap.swapped) == [
+        ".definitions.aggregate_retriever.paginator.pagination_strategy",
         ".definitions.error_handler",
         ".definitions.filters.unreadable_body",
         ".definitions.optional_error_handler",

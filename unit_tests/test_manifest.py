@@ -40,6 +40,8 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "monitors",
         "deploys",
         "release_commits",
+        "sessions",
+        "usage_stats",
     )
     assert incremental_stream_names() == (
         "projects",
@@ -48,6 +50,8 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "releases",
         "deploys",
         "release_commits",
+        "sessions",
+        "usage_stats",
     )
 
 
@@ -156,6 +160,8 @@ REQUEST_PATHS = {
     "events": "projects/acme/billing/events/",
     "issues": "organizations/acme/issues/",
     "releases": "organizations/acme/releases/",
+    "sessions": "organizations/acme/sessions/",
+    "usage_stats": "organizations/acme/stats_v2/",
 }
 
 
