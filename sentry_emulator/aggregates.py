@@ -3,8 +3,8 @@
 Sentry stores neither as records: it answers aggregate queries over buckets of time. Here each
 UTC day of the world's span holds, per project, a deterministic set of rows (a pure function of
 the seed, the project, the day and the releases existing by the day's end), plus whatever a test
-added late. The day of the anchor is partial: its counts are those of the part of the day that
-had passed at the anchor.
+added late. The day of the anchor is partial: its counts are those of the hours begun by the
+anchor.
 
 - Sessions: one row per (release, environment) of a project and day, for the project's two
   newest releases created by the end of that day, in each of the project's environments. A row
@@ -98,13 +98,16 @@ def days(w: World) -> list[int]:
 
 
 def _share(w: World, day: int, value: int) -> int:
-    """The part of a day's count that had happened by the anchor (none outside the span)."""
+    """The part of a day's count that had happened by the anchor's hour (none outside the span):
+    at least one, so that today's groups, and with them the rows' ids, do not depend on the minute
+    an emulator started."""
     first, last = day_start(w.anchor - w.span), day_start(w.anchor)
-    if day < first or day > last:
+    if day < first or day > last or not value:
         return 0
     if day < last:
         return value
-    return value * (w.anchor - day) // DAY
+    hours = (w.anchor - day) // (3_600 * US) + 1
+    return -(-value * hours // 24)
 
 
 def late_days(w: World) -> set[int]:
