@@ -20,7 +20,6 @@ from tools.airbyte_run import COMMAND, STREAMS, Run, parse, source, write_inputs
 pytestmark = pytest.mark.e2e
 
 
-
 def assert_token_hidden(run: Run, token: str) -> None:
     assert token not in run.stdout
     assert token not in run.stderr
@@ -113,6 +112,8 @@ def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
         "monitors": None,
         "deploys": ["dateFinished"],
         "release_commits": ["dateCreated"],
+        "sessions": ["day"],
+        "usage_stats": ["day"],
     }
     assert streams["project_detail"]["supported_sync_modes"] == ["full_refresh"]
     assert streams["events"]["supported_sync_modes"] == ["full_refresh", "incremental"]
@@ -198,10 +199,12 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
         "projects": [],
     }
     # The cost of an incremental sync with nothing new: a constant, not the history. The
-    # organization's six lists, environments (the project list and each project) and one
-    # releases page for each of deploys and release_commits come on top of the core streams.
+    # organization's six lists, environments (the project list and each project), one releases
+    # page for each of deploys and release_commits, and the days sessions (6) and usage_stats (2)
+    # read again come on top of the core streams.
     projects = len(emulator.project_slugs)
-    assert len(emulator.requests) <= (4 + 3 * projects) + 6 + (1 + projects) + 2, len(emulator.requests)
+    bound = (4 + 3 * projects) + 6 + (1 + projects) + 2 + (6 + 2)
+    assert len(emulator.requests) <= bound, len(emulator.requests)
 
 
 def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_only_those_and_then_none(
@@ -245,6 +248,67 @@ def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_o
     assert not third.errors
     assert third.records == {}
     assert len(emulator.requests) == 2
+
+
+def requests_per_stream(emulator) -> dict[str, int]:
+    paths = {"sessions": "/sessions/", "usage_stats": "/stats_v2/"}
+    return {s: sum(r["path"].endswith(p) for r in emulator.requests) for s, p in paths.items()}
+
+
+def rows_since(emulator, stream: str, days: int) -> list[dict]:
+    """The emulator's rows of `stream` from `days` UTC days before today on."""
+    first = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT00:00:00Z")
+    return sorted((r for r in emulator.ground_truth(stream) if r["day"] >= first), key=lambda r: r["id"])
+
+
+def test_given_late_sessions_and_usage_when_incremental_then_only_the_reread_days_with_their_new_counts(
+    emulator, workdir: Path
+) -> None:
+    config = emulator.config()
+    streams = ["sessions", "usage_stats"]
+    first = source("read", workdir, config, streams=streams)
+
+    assert not first.errors, first.errors
+    for stream in streams:
+        got = sorted(first.records[stream], key=lambda r: r["id"])
+        assert got == sorted(emulator.ground_truth(stream), key=lambda r: r["id"]), stream
+        schema = json.loads(
+            (Path(__file__).parents[1] / "source_sentry" / "schemas" / f"{stream}.json").read_text()
+        )
+        assert {key for r in got for key in r} == set(schema["properties"]), stream
+    # One request per day: from 90 days back to today.
+    assert requests_per_stream(emulator) == {"sessions": 91, "usage_stats": 91}
+
+    slug = emulator.project_slugs[0]
+    emulator.add_sessions(slug, 9, days_ago=4, crashed=3)  # a mobile client's late sessions
+    emulator.add_outcomes(slug, 25, category="transaction", outcome="rate_limited")
+    emulator.reset_log()
+    second = source("read", workdir, config, streams=streams, state=first.final_state())
+
+    assert not second.errors, second.errors
+    # Exactly the re-read days (today and the 5 days before for sessions, today and yesterday for
+    # usage), with the late sessions and outcomes counted; nothing older.
+    assert sorted(second.records["sessions"], key=lambda r: r["id"]) == rows_since(emulator, "sessions", 5)
+    assert sorted(second.records["usage_stats"], key=lambda r: r["id"]) == rows_since(
+        emulator, "usage_stats", 1
+    )
+    before = {r["id"]: r for s in streams for r in first.records[s]}
+    grown = {r["id"]: r["sessions"] - before[r["id"]]["sessions"] for r in second.records["sessions"]}
+    assert sorted(grown.values())[-1] == 9
+    assert set(grown.values()) == {0, 9}
+    (new,) = [r for r in second.records["usage_stats"] if r["id"] not in before]
+    assert (new["id"].split("/")[2:], new["quantity"]) == (["transaction", "rate_limited"], 25)
+    assert requests_per_stream(emulator) == {"sessions": 6, "usage_stats": 2}
+
+    emulator.reset_log()
+    third = source("read", workdir, config, streams=streams, state=second.final_state())
+
+    # Nothing new: the same re-read days again, unchanged, and no older day.
+    assert not third.errors
+    assert {s: sorted(rs, key=lambda r: r["id"]) for s, rs in third.records.items()} == {
+        s: sorted(rs, key=lambda r: r["id"]) for s, rs in second.records.items()
+    }
+    assert requests_per_stream(emulator) == {"sessions": 6, "usage_stats": 2}
 
 
 def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emulator, workdir: Path) -> None:

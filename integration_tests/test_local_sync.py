@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -133,8 +134,10 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
     assert_tables_match(db_ids(result.db, local_sync.EMULATOR_SCHEMA), after)
     table = result.table()
     assert {s: table[s][0] for s in STREAMS} == {s: len(before[s]) for s in STREAMS}
-    # 2nd sync: the new events, the new issue and the existing issue they touched, and the
-    # full-refresh streams (project details, the organization's lists) again; nothing else.
+    # 2nd sync: the new events, the new issue and the existing issue they touched, the
+    # full-refresh streams (project details, the organization's lists) again, and the days the
+    # daily aggregates read again (today and the 5 days before for sessions, 1 for usage_stats);
+    # nothing else.
     assert {s: table[s][1] for s in STREAMS} == {
         **{s: len(after[s]) for s in STREAMS if s not in INCREMENTAL},
         "projects": 0,
@@ -143,6 +146,8 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
         "releases": 0,
         "deploys": 0,
         "release_commits": 0,
+        "sessions": len(since(after["sessions"], 5)),
+        "usage_stats": len(since(after["usage_stats"], 1)),
     }
     assert {s: table[s][2:] for s in STREAMS} == {s: [len(after[s])] * 3 for s in STREAMS}
     assert "Every table holds exactly the emulator's records" in result.stdout
@@ -152,6 +157,12 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
     assert "sntryu_" not in result.written_files()
     assert "Traceback" not in result.output
     assert emulator_processes(SAMPLE_EVENTS) == []
+
+
+def since(ids: list[str], days: int) -> list[str]:
+    """The ids of daily rows (`YYYY-MM-DD/...`) from `days` UTC days before today on."""
+    first = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%d")
+    return [i for i in ids if i[:10] >= first]
 
 
 def control_of(emu: Emulator):
