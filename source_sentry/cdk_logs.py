@@ -1,6 +1,6 @@
 """What the CDK logs, said the way an Airbyte user needs to read it.
 
-Three gaps, one module:
+Four gaps, one module:
 
 - Rate-limit waits. The CDK paces requests with the manifest's `api_budget` but reports each
   wait only at DEBUG, which Airbyte never shows, and it words every header-driven retry as
@@ -13,6 +13,8 @@ Three gaps, one module:
   lacks event:read skips every project and the sync would otherwise end without a word. The
   skip lines are recognised from that filter's own template, read from the manifest, and the
   sync ends with one warning that lists every skipped project.
+- A retry said twice. The `backoff` library echoes each retry of the CDK's own backoff next to
+  the CDK's line; the echo is dropped.
 - A false alarm. The issues stream crosses its project partitions with the status period
   (`issue_status_refresh_hours`); the CDK warns at every start that it cannot keep a parent
   stream's state through such a product. Our parent (the project list) keeps no state, so the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -41,6 +44,14 @@ _BUDGET_WAIT = re.compile(
 _HEADER_RETRY = re.compile(
     r"^UserDefinedBackoffException: Rate limit exceeded(?: \(HTTP (?P<status>\d{3})\))?\. "
     r"Retrying in (?P<seconds>[0-9.]+) seconds\.$"
+)
+
+# airbyte_cdk/sources/streams/http/rate_limiting.py, the default and rate-limit backoff handlers:
+# a retry no strategy gave a wait for (a 5xx, a concurrency 429, a lost connection).
+_DEFAULT_RETRY = re.compile(
+    r"^Caught retryable error '(?P<error>.*)' after (?P<tries>\d+) tries\. "
+    r"Waiting (?P<seconds>[0-9.]+) seconds then retrying\.\.\.$",
+    re.DOTALL,
 )
 
 
@@ -77,6 +88,30 @@ def header_retry_message(message: str) -> str | None:
     return f"Sentry answered HTTP {status}; retrying in {seconds}, with longer waits after each failure."
 
 
+def default_retry_message(message: str, status: int | None) -> str | None:
+    """Our wording for the CDK's "Caught retryable error ... Waiting" line, or None. `status` is
+    that of the answer being retried (None for a lost connection)."""
+    match = _DEFAULT_RETRY.match(message)
+    if not match:
+        return None
+    seconds = _seconds(float(match["seconds"]))
+    if status == 429:
+        return (
+            f"Rate limit: Sentry answered HTTP 429 (too many requests). {match['error']} Waiting {seconds}."
+        )
+    what = f"Sentry answered HTTP {status}" if status else f"The request failed ({match['error']})"
+    return f"{what}; retrying in {seconds}, with longer waits after each failure."
+
+
+def _status_being_retried() -> int | None:
+    """The status of the answer whose retry is being logged: the CDK logs it while handling the
+    exception that carries that answer."""
+    error = sys.exc_info()[1]
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
 def _path(endpoint: str) -> str:
     try:
         return urlsplit(endpoint).path or endpoint
@@ -89,7 +124,7 @@ def _seconds(value: float) -> str:
 
 
 class _PacingLogger:
-    """Stands in for a CDK module's logger; only the two wait messages are reworded."""
+    """Stands in for a CDK module's logger; only the wait messages are reworded."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
@@ -102,7 +137,9 @@ class _PacingLogger:
             self._logger.debug(msg, *args, **kwargs)
 
     def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        reworded = header_retry_message(msg) if isinstance(msg, str) else None
+        reworded = None
+        if isinstance(msg, str):
+            reworded = header_retry_message(msg) or default_retry_message(msg, _status_being_retried())
         self._logger.info(reworded or msg, *([] if reworded else args), **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -131,12 +168,25 @@ class _DropParentStateNotice(logging.Filter):
         return record.getMessage() != PARENT_STATE_NOTICE
 
 
+# The `backoff` library logs each retry of the CDK's own backoff ("Backing off _send(...) for
+# 1.0s (...)") beside the CDK's line, which is reworded above: one line per retry is enough.
+BACKOFF_LOGGER = "backoff"
+
+
+class _DropBackoffEcho(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Backing off ")
+
+
 def install() -> None:
     """Every rewording of this module, for this process (idempotent)."""
     install_rate_limit_wording()
     cartesian = logging.getLogger(CARTESIAN_LOGGER)
     if not any(isinstance(f, _DropParentStateNotice) for f in cartesian.filters):
         cartesian.addFilter(_DropParentStateNotice())
+    backoff = logging.getLogger(BACKOFF_LOGGER)
+    if not any(isinstance(f, _DropBackoffEcho) for f in backoff.filters):
+        backoff.addFilter(_DropBackoffEcho())
 
 
 # ------------------------------------------------------------------------------ 403 skips

@@ -18,7 +18,11 @@ from airbyte_cdk.sources.streams.call_rate import (
     HttpRequestRegexMatcher,
 )
 from airbyte_cdk.sources.streams.http import rate_limiting
-from airbyte_cdk.sources.streams.http.exceptions import UserDefinedBackoffException
+from airbyte_cdk.sources.streams.http.exceptions import (
+    DefaultBackoffException,
+    RateLimitBackoffException,
+    UserDefinedBackoffException,
+)
 from airbyte_cdk.test.mock_http import HttpMocker
 from freezegun import freeze_time
 
@@ -55,7 +59,9 @@ def _info(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_given_budget_used_up_when_next_request_then_info_says_path_and_seconds(installed) -> None:
     created = datetime.now()
     policy = FixedWindowCallRatePolicy(
-        next_reset_ts=created + timedelta(seconds=42), period=timedelta(minutes=1), call_limit=1,
+        next_reset_ts=created + timedelta(seconds=42),
+        period=timedelta(minutes=1),
+        call_limit=1,
         matchers=[HttpRequestRegexMatcher(url_path_pattern="/events$")],
     )
     # A few tries, not the CDK's 100,000: with time.sleep a no-op each try logs a line, and on a
@@ -114,17 +120,90 @@ def test_given_server_error_when_retrying_then_info_does_not_call_it_a_rate_limi
     assert messages == ["Sentry answered HTTP 502; retrying in 3.0 s, with longer waits after each failure."]
 
 
+def _default_retry_log(
+    handler, error: type[Exception], status: int | None, caplog: pytest.LogCaptureFixture
+) -> list[str]:
+    """What the CDK's own backoff handler (no strategy gave a wait) logs for one retry."""
+    request = requests.Request("GET", URL).prepare()
+    response = None
+    if status:
+        response = requests.Response()
+        response.status_code = status
+    calls = iter([error(request=request, response=response, error_message="Sentry said no.")])
+
+    @handler(max_tries=2)
+    def send() -> str:
+        failure = next(calls, None)
+        if failure:
+            raise failure
+        return "ok"
+
+    assert send() == "ok"
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "airbyte" and r.levelno == logging.INFO and not r.getMessage().startswith("Status code:")
+    ]
+
+
+def test_given_5xx_retried_by_the_cdk_default_backoff_then_info_says_status_and_wait(installed) -> None:
+    messages = _default_retry_log(
+        rate_limiting.http_client_default_backoff_handler, DefaultBackoffException, 503, installed
+    )
+
+    assert messages == ["Sentry answered HTTP 503; retrying in 1.0 s, with longer waits after each failure."]
+
+
+def test_given_concurrency_429_retried_by_the_cdk_backoff_then_info_calls_it_a_rate_limit(installed) -> None:
+    messages = _default_retry_log(
+        rate_limiting.rate_limit_default_backoff_handler, RateLimitBackoffException, 429, installed
+    )
+
+    assert messages == [
+        "Rate limit: Sentry answered HTTP 429 (too many requests). Sentry said no. Waiting 1.0 s."
+    ]
+
+
+def test_given_wording_installed_when_the_cdk_backs_off_then_one_line_per_retry(installed) -> None:
+    try:
+        cdk_logs.install()
+        _default_retry_log(
+            rate_limiting.http_client_default_backoff_handler, DefaultBackoffException, 502, installed
+        )
+    finally:
+        logging.getLogger(cdk_logs.CARTESIAN_LOGGER).filters.clear()
+        logging.getLogger(cdk_logs.BACKOFF_LOGGER).filters.clear()
+
+    retries = [
+        r.getMessage()
+        for r in installed.records
+        if "502" in r.getMessage() or "Backing off" in r.getMessage()
+    ]
+    assert retries == ["Sentry answered HTTP 502; retrying in 1.0 s, with longer waits after each failure."]
+
+
+def test_given_lost_connection_retried_then_info_says_the_request_failed(installed) -> None:
+    messages = _default_retry_log(
+        rate_limiting.http_client_default_backoff_handler, DefaultBackoffException, None, installed
+    )
+
+    assert messages == [
+        "The request failed (Sentry said no.); retrying in 1.0 s, with longer waits after each failure."
+    ]
+
+
 @pytest.mark.parametrize(
     "message",
     [
         "Acquiring call for endpoint https://x/ using policy: p",
-        "Caught retryable error 'boom' after 1 tries. Waiting 1 seconds then retrying...",
+        "Caught retryable error 'boom' after 1 tries. Waiting 1 seconds then rejoicing...",
         "Policy p matched nothing",
     ],
 )
 def test_given_other_messages_then_passed_through_unchanged(message: str) -> None:
     assert cdk_logs.budget_wait_message(message) is None
     assert cdk_logs.header_retry_message(message) is None
+    assert cdk_logs.default_retry_message(message, 502) is None
 
 
 def test_given_long_wait_then_said_in_minutes() -> None:
@@ -217,6 +296,7 @@ def test_given_issues_stream_built_when_wording_installed_then_the_cdk_parent_st
         notices_after = [r for r in caplog.records if r.getMessage() == cdk_logs.PARENT_STATE_NOTICE]
     finally:
         cartesian.filters.clear()
+        logging.getLogger(cdk_logs.BACKOFF_LOGGER).filters.clear()
 
     assert len(notices_before) >= 1
     assert notices_after == []
