@@ -838,6 +838,7 @@ def detectors(w: World) -> list[dict]:
                     "created": max(p.date_created, w.anchor - w.span) + k * DAY,
                 }
             )
+    out.sort(key=lambda d: int(d["id"]))  # Sentry's default order
     return out
 
 

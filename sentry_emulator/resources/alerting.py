@@ -30,7 +30,6 @@ def list_detectors(emu, req, org: str):
     idx = _projects(emu, req)
     links = serialize.detector_workflow_ids(data.workflows(emu.world))
     found = [d for d in data.detectors(emu.world) if d["project"].idx in idx]
-    found.sort(key=lambda d: int(d["id"]))
     return 200, [serialize.detector(emu.world, d, links.get(d["id"], [])) for d in offset_list(req, found)]
 
 
