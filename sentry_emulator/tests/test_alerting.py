@@ -49,7 +49,8 @@ def test_given_workflows_then_each_names_its_detectors_and_each_detector_its_wor
 
 
 def test_given_org_read_or_alerts_read_when_listing_then_200_and_without_either_403(emulator):
-    for scopes, status in ((["org:read"], 200), (["alerts:read"], 200), (["project:read", "event:read"], 403)):
+    cases = ((["org:read"], 200), (["alerts:read"], 200), (["project:read", "event:read"], 403))
+    for scopes, status in cases:
         token = emulator.make_token(scopes=scopes)
         assert get(emulator, "workflows/", token).status_code == status, scopes
         assert get(emulator, "detectors/", token).status_code == status, scopes
