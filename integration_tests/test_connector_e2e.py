@@ -113,6 +113,8 @@ def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
         "monitors": None,
         "deploys": ["dateFinished"],
         "release_commits": ["dateCreated"],
+        "workflows": None,
+        "detectors": None,
     }
     assert streams["project_detail"]["supported_sync_modes"] == ["full_refresh"]
     assert streams["events"]["supported_sync_modes"] == ["full_refresh", "incremental"]

@@ -57,6 +57,8 @@ TARGETS = {
     "project_keys",
     "monitors",
     "commits",
+    "detectors",
+    "workflows",
 }
 _RULE = re.compile(
     r"^(?P<target>[\w*]+):(?P<action>\d{3}(?:html|legacy|concurrent)?(?:=[0-9.]+)?|reset|slow=[0-9.]+|truncated"

@@ -1,6 +1,6 @@
 """What the CDK logs, said the way an Airbyte user needs to read it.
 
-Four gaps, one module:
+Five gaps, one module:
 
 - Rate-limit waits. The CDK paces requests with the manifest's `api_budget` but reports each
   wait only at DEBUG, which Airbyte never shows, and it words every header-driven retry as
@@ -15,6 +15,11 @@ Four gaps, one module:
   sync ends with one warning that lists every skipped project.
 - A retry said twice. The `backoff` library echoes each retry of the CDK's own backoff next to
   the CDK's line; the echo is dropped.
+- Optional streams skipped for a 403 (a scope the token lacks) or a 404 (a server without the
+  endpoint). The CDK logs each skipped request at INFO, once per request (per project, per
+  release), in the words of the manifest's `lacking_scope` and `missing_endpoint` filters. Each
+  such stream gets one warning instead, naming the stream and the scope it needs (or the missing
+  endpoint); the stream comes from the name of the CDK logger that logged the skip.
 - A false alarm. The issues stream crosses its project partitions with the status period
   (`issue_status_refresh_hours`); the CDK warns at every start that it cannot keep a parent
   stream's state through such a product. Our parent (the project list) keeps no state, so the
@@ -26,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -181,6 +187,7 @@ class _DropBackoffEcho(logging.Filter):
 def install() -> None:
     """Every rewording of this module, for this process (idempotent)."""
     install_rate_limit_wording()
+    install_stream_skip_warnings()
     cartesian = logging.getLogger(CARTESIAN_LOGGER)
     if not any(isinstance(f, _DropParentStateNotice) for f in cartesian.filters):
         cartesian.addFilter(_DropParentStateNotice())
@@ -255,3 +262,86 @@ def skipped_projects_warning(logger: logging.Logger) -> Iterator[SkipTally]:
         logger.removeHandler(tally)
     if tally.skipped:
         logger.warning(skipped_summary(tally.skipped))
+
+
+# ------------------------------------------------------------------ optional streams skipped
+SCOPE_FILTER = "lacking_scope"
+ENDPOINT_FILTER = "missing_endpoint"
+# airbyte_cdk/sources/declarative/requesters/http_requester.py, HttpRequester.logger
+REQUESTER_LOGGER = "airbyte.HttpRequester."
+
+
+@cache
+def optional_stream_scopes() -> dict[str, str]:
+    """The optional streams (those the manifest gives a `$parameters.scope`) and their scopes."""
+    from source_sentry.manifest import load_manifest, stream_names
+
+    streams = load_manifest()["definitions"]["streams"]
+    return {
+        name: str(streams[name]["$parameters"]["scope"])
+        for name in stream_names()
+        if "scope" in streams[name].get("$parameters", {})
+    }
+
+
+@cache
+def _skip_template(filter_name: str) -> tuple[str, str]:
+    """The fixed text before the URL in a filter's message, and the fixed text right after it."""
+    from source_sentry.manifest import load_manifest
+
+    template = load_manifest()["definitions"]["filters"][filter_name]["error_message"]
+    before, _, after = template.partition(URL_PLACEHOLDER)
+    return before, after.split("{{", 1)[0]
+
+
+def skipped_request(message: str) -> tuple[int, str] | None:
+    """``(status, url)`` of a request an optional stream skipped (403 or 404), from its log line."""
+    for status, name in ((403, SCOPE_FILTER), (404, ENDPOINT_FILTER)):
+        before, after = _skip_template(name)
+        end = message.find(after, len(before)) if message.startswith(before) else -1
+        if end > len(before):
+            return status, message[len(before) : end]
+    return None
+
+
+def stream_skipped_message(stream: str, scope: str, status: int, url: str) -> str:
+    path = _path(url)
+    if status == 403:
+        return (
+            f"Stream `{stream}` skipped: the auth token lacks the scope {scope} (Sentry answered 403 for "
+            f"{path}). The other streams sync; give the token {scope} to read this one."
+        )
+    return (
+        f"Stream `{stream}` skipped: this server does not have {path} (404); older Sentry versions "
+        f"and GlitchTip lack some endpoints. The other streams sync."
+    )
+
+
+class _StreamSkips(logging.Filter):
+    """On an optional stream's requester logger: turns the CDK's INFO line per skipped request into
+    one warning for the stream, and drops the rest."""
+
+    def __init__(self, stream: str, scope: str, out: logging.Logger) -> None:
+        super().__init__()
+        self.stream, self.scope, self.out = stream, scope, out
+        self.warned = False
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = skipped_request(record.getMessage())
+        if found is None:
+            return True
+        with self._lock:
+            first, self.warned = not self.warned, True
+        if first:
+            self.out.warning(stream_skipped_message(self.stream, self.scope, *found))
+        return False
+
+
+def install_stream_skip_warnings(out: logging.Logger | None = None) -> None:
+    """One warning per optional stream skipped for a 403 or 404, for this process (idempotent)."""
+    for stream, scope in optional_stream_scopes().items():
+        logger = logging.getLogger(REQUESTER_LOGGER + stream)
+        for old in [f for f in logger.filters if isinstance(f, _StreamSkips)]:
+            logger.removeFilter(old)
+        logger.addFilter(_StreamSkips(stream, scope, out or logging.getLogger("airbyte")))

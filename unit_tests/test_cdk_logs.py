@@ -301,3 +301,55 @@ def test_given_issues_stream_built_when_wording_installed_then_the_cdk_parent_st
     assert len(notices_before) >= 1
     assert notices_after == []
     assert installed_filters == 1
+
+
+@pytest.fixture
+def skip_warnings(caplog: pytest.LogCaptureFixture):
+    out = logging.getLogger("airbyte.test_stream_skips")
+    caplog.set_level(logging.INFO)
+    cdk_logs.install_stream_skip_warnings(out)
+    yield lambda: [r.getMessage() for r in caplog.records if r.name == out.name]
+    for stream in cdk_logs.optional_stream_scopes():
+        logging.getLogger(cdk_logs.REQUESTER_LOGGER + stream).filters.clear()
+
+
+def test_given_token_without_member_read_when_members_read_then_one_warning_names_stream_and_scope(
+    skip_warnings,
+) -> None:
+    from unit_tests.sentry import FORBIDDEN, members_request
+
+    with HttpMocker() as http_mocker:
+        http_mocker.get(members_request(), error(403, FORBIDDEN))
+        output = read_stream("members", config())
+
+    assert skip_warnings() == [
+        "Stream `members` skipped: the auth token lacks the scope member:read (Sentry answered 403 for "
+        "/api/0/organizations/acme/members/). The other streams sync; give the token member:read to read "
+        "this one."
+    ]
+    assert not [m for m in output.logs if m.log.message.startswith("Skipping ")]
+    assert not output.errors
+
+
+def test_given_server_without_the_endpoint_when_every_project_answers_404_then_one_warning(
+    skip_warnings,
+) -> None:
+    from unit_tests.sentry import environments_request, projects_page
+
+    with HttpMocker() as http_mocker:
+        http_mocker.get(projects_request(), projects_page(**{"11": "backend", "12": "web", "13": "mobile"}))
+        for slug in ("backend", "web", "mobile"):
+            http_mocker.get(environments_request(slug), error(404, {"detail": "Not Found"}))
+        output = read_stream("environments", config())
+
+    (warning,) = skip_warnings()
+    assert warning.startswith("Stream `environments` skipped: this server does not have /api/0/projects/")
+    assert "(404); older Sentry versions and GlitchTip lack some endpoints." in warning
+    assert not [m for m in output.logs if m.log.message.startswith("Skipping ")]
+
+
+def test_given_other_lines_of_an_optional_stream_then_they_pass_unchanged() -> None:
+    before, after = cdk_logs.skip_message_template()
+
+    assert cdk_logs.skipped_request("Retrying the request to https://sentry.io/api/0/x/") is None
+    assert cdk_logs.skipped_request(f"{before}https://sentry.io/api/0/projects/acme/web/{after}") is None
