@@ -798,22 +798,21 @@ def test_fault_spec_rejects_malformed_rules(spec):
 
 
 # ---------------------------------------------------------------- scale, determinism, control, CLI
-def test_page_near_the_end_of_a_million_event_project_is_fast_and_needs_little_memory():
+def test_page_near_the_end_of_a_million_event_project_needs_little_memory():
     tracemalloc.start()
     try:
-        t0 = time.perf_counter()
+        # Memory, not time, proves the events are made lazily (a million materialised events are
+        # hundreds of MB); speed belongs to the benchmark, a timed test only flakes under load.
         with Emulator(
             seed=5, projects=1, events=1_000_000, issues=300, releases=5, rate_limits="none"
         ) as emu:
             resp = get(emu, events_path(emu), cursor="0:999900:0", full="1")
-            elapsed = time.perf_counter() - t0
             _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert resp.status_code == 200
     assert len(resp.json()) == 100
     assert links(resp)["next"][1] is False
-    assert elapsed < 3.0
     assert peak < 20 * 1024 * 1024
 
 
