@@ -112,6 +112,8 @@ def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
         "monitors": None,
         "deploys": ["dateFinished"],
         "release_commits": ["dateCreated"],
+        "workflows": None,
+        "detectors": None,
         "sessions": ["day"],
         "usage_stats": ["day"],
     }
@@ -200,10 +202,11 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
     }
     # The cost of an incremental sync with nothing new: a constant, not the history. The
     # organization's six lists, environments (the project list and each project), one releases
-    # page for each of deploys and release_commits, and the days sessions (6) and usage_stats (2)
-    # read again come on top of the core streams.
+    # page for each of deploys and release_commits, workflows (one) and detectors (one per
+    # project), and the days sessions (6) and usage_stats (2) read again come on top of the core
+    # streams.
     projects = len(emulator.project_slugs)
-    bound = (4 + 3 * projects) + 6 + (1 + projects) + 2 + (6 + 2)
+    bound = (4 + 3 * projects) + 6 + (1 + projects) + 2 + (1 + projects) + (6 + 2)
     assert len(emulator.requests) <= bound, len(emulator.requests)
 
 
@@ -384,6 +387,30 @@ def test_given_injected_faults_when_read_then_still_exactly_the_ground_truth(
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emu)
     assert_token_hidden(run, emu.token)
+
+
+@pytest.mark.parametrize("num_workers", [1, 4])
+def test_given_one_events_request_in_flight_when_read_then_every_event_once_and_few_429s(
+    make_emulator, workdir: Path, num_workers: int
+) -> None:
+    # sentry.io's concurrency on events (one request in flight per user), with a window too large
+    # to run out, and a page that takes a while, so that workers do overlap.
+    emu = make_emulator(events=600, rate_limits={"events": (10_000, 60.0, 1)}, faults="events:slow=0.05")
+
+    config = emu.config(num_workers=num_workers)
+    run = source("read", workdir, config, streams=["events"], mode="full_refresh")
+
+    assert not run.errors, run.errors
+    assert_matches_ground_truth(run, emu, streams=["events"])
+    answered = [r for r in emu.requests if "/events/" in r["path"] and r["status"] == 200]
+    refused = [r for r in emu.requests if "/events/" in r["path"] and r["status"] == 429]
+    assert all(r["response_headers"]["X-Sentry-Rate-Limit-ConcurrentRemaining"] == "0" for r in refused)
+    # One worker never overlaps itself. Several are refused while another's page is served, and
+    # retry after 1 s, then 2, 4, ...: a handful per worker, not one per page.
+    if num_workers == 1:
+        assert refused == []
+    else:
+        assert len(refused) <= 3 * num_workers, (len(refused), len(answered))
 
 
 def test_given_forbidden_project_when_read_then_skipped_by_name_and_others_sync(

@@ -149,7 +149,8 @@ def organization_request() -> HttpRequest:
 
 
 def org_list_url(endpoint: str) -> str:
-    """An organization-wide list: `teams`, `members`, `repos`, `project-keys`, `monitors`."""
+    """An organization-wide list: `teams`, `members`, `repos`, `project-keys`, `monitors`,
+    `workflows`, `detectors`."""
     return f"{BASE}/organizations/{ORG}/{endpoint}/"
 
 
@@ -194,6 +195,12 @@ def release_commits_request(version: str, cursor: str | None = None) -> HttpRequ
     return request(release_url(version, "commits"), per_page=100, cursor=cursor)
 
 
+def workflows_request(cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("workflows"), project="-1", per_page=100, cursor=cursor)
+
+
+def detectors_request(project_id: str, cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("detectors"), project=project_id, per_page=100, cursor=cursor)
 SESSION_FIELDS = ["sum(session)", "count_unique(user)", "crash_free_rate(session)", "crash_free_rate(user)"]
 USAGE_FIELDS = ["sum(quantity)", "sum(times_seen)"]
 

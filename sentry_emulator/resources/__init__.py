@@ -2,6 +2,7 @@
 ``routing.SENTRY``, then ``glitchtip.GLITCHTIP`` derives GlitchTip's dialect from them."""
 
 from . import (
+    alerting,
     deploys,
     events,
     glitchtip,
@@ -18,6 +19,7 @@ from . import (
 )
 
 __all__ = [
+    "alerting",
     "deploys",
     "events",
     "glitchtip",
