@@ -55,6 +55,9 @@ TARGETS = {
     "project_keys",
     "monitors",
     "commits",
+    "checkins",
+    "user_feedback",
+    "replays",
 }
 _RULE = re.compile(
     r"^(?P<target>[\w*]+):(?P<action>\d{3}(?:html|legacy)?(?:=[0-9.]+)?|reset|slow=[0-9.]+|truncated"

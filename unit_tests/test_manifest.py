@@ -40,6 +40,9 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "monitors",
         "deploys",
         "release_commits",
+        "monitor_checkins",
+        "user_feedback",
+        "replays",
     )
     assert incremental_stream_names() == (
         "projects",
@@ -48,6 +51,9 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "releases",
         "deploys",
         "release_commits",
+        "monitor_checkins",
+        "user_feedback",
+        "replays",
     )
 
 

@@ -2,8 +2,10 @@
 ``routing.SENTRY``, then ``glitchtip.GLITCHTIP`` derives GlitchTip's dialect from them."""
 
 from . import (
+    checkins,
     deploys,
     events,
+    feedback,
     glitchtip,
     issues,
     keys,
@@ -12,13 +14,16 @@ from . import (
     organizations,
     projects,
     releases,
+    replays,
     repositories,
     teams,
 )
 
 __all__ = [
+    "checkins",
     "deploys",
     "events",
+    "feedback",
     "glitchtip",
     "issues",
     "keys",
@@ -27,6 +32,7 @@ __all__ = [
     "organizations",
     "projects",
     "releases",
+    "replays",
     "repositories",
     "teams",
 ]

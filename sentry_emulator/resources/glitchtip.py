@@ -27,7 +27,21 @@ from ..routing import SENTRY
 # Every Sentry resource registers its routes before GLITCHTIP copies them.
 # (The streams added beside the dialect are served as Sentry serves them; which of them GlitchTip
 # lacks is not modelled yet.)
-from . import deploys, events, issues, keys, members, monitors, organizations, releases, repositories, teams  # noqa: F401  # noqa: F401
+from . import (  # noqa: F401
+    checkins,
+    deploys,
+    events,
+    feedback,
+    issues,
+    keys,
+    members,
+    monitors,
+    organizations,
+    releases,
+    replays,
+    repositories,
+    teams,
+)
 from . import projects as _projects  # noqa: F401
 from .deploys import DEPLOYS
 from .releases import RELEASE, RELEASES
