@@ -191,3 +191,42 @@ def deploys_request(version: str) -> HttpRequest:
 
 def release_commits_request(version: str, cursor: str | None = None) -> HttpRequest:
     return request(release_url(version, "commits"), per_page=100, cursor=cursor)
+
+
+def checkins_url(monitor_id: str) -> str:
+    return f"{BASE}/organizations/{ORG}/monitors/{monitor_id}/checkins/"
+
+
+def checkins_request(monitor_id: str, start: str, end: str, cursor: str | None = None) -> HttpRequest:
+    return request(checkins_url(monitor_id), start=start, end=end, per_page=100, cursor=cursor)
+
+
+def user_feedback_url(slug: str) -> str:
+    return f"{BASE}/projects/{ORG}/{slug}/user-feedback/"
+
+
+def user_feedback_request(slug: str, cursor: str | None = None) -> HttpRequest:
+    # `status=` (every report) is in the path; the mock's matching ignores blank values.
+    return request(user_feedback_url(slug), status="", per_page=100, cursor=cursor)
+
+
+def replays_url() -> str:
+    return f"{BASE}/organizations/{ORG}/replays/"
+
+
+def replays_request(project_id: str, start: str, end: str, cursor: str | None = None) -> HttpRequest:
+    return request(
+        replays_url(),
+        project=project_id,
+        sort="started_at",
+        start=start,
+        end=end,
+        per_page=100,
+        cursor=cursor,
+    )
+
+
+def replays_page(records: Sequence[Mapping[str, Any]], next_cursor: str | None = None) -> HttpResponse:
+    """The replay index wraps its list in `data`; paging is in the Link header as elsewhere."""
+    headers = {"Link": link_header(replays_url(), next_cursor, next_cursor is not None)}
+    return HttpResponse(json.dumps({"data": list(records)}), 200, headers)
