@@ -145,7 +145,7 @@ class Emulator:
         """What a complete, correct sync returns now. ``kind``: a stream name (events, issues,
         projects, project_detail, releases, deploys, release_commits, organization, teams, members,
         repositories, environments, project_keys, monitors, monitor_checkins, user_feedback, replays;
-        replays: only those over, as a sync reads them). ``projects``: slugs or ids (default
+        replays: those started over an hour ago, as a sync reads them). ``projects``: slugs or ids (default
         all). ``full`` (events): the ``full=`` body instead of the list body. Records are in the
         emulator's dialect."""
         if self.dialect == "glitchtip" and kind == "deploys":
@@ -208,7 +208,7 @@ class Emulator:
                     serialize.replay(r)
                     for p in chosen
                     for r in data.replays(w, p)
-                    if r["finished"] <= now_us() - data.REPLAY_MAX_US
+                    if r["started"] <= now_us() - data.REPLAY_MAX_US
                 ]
             # The organization's own lists are not narrowed by projects.
             if kind == "organization":
