@@ -143,6 +143,9 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
         "releases": 0,
         "deploys": 0,
         "release_commits": 0,
+        "monitor_checkins": 0,
+        "user_feedback": 0,
+        "replays": 0,
     }
     assert {s: table[s][2:] for s in STREAMS} == {s: [len(after[s])] * 3 for s in STREAMS}
     assert "Every table holds exactly the emulator's records" in result.stdout
