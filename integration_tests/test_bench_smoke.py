@@ -21,6 +21,7 @@ MEASURED_SECTIONS = [
     "## 6. Peak memory against records",
     "## 7. Start-up and the notifier",
     "## 8. Keeping issue statuses fresh",
+    "## 9. Injected faults",
     "## Closing note",
 ]
 NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")
@@ -98,8 +99,13 @@ def test_given_smoke_mode_when_run_then_record_counts_match_the_emulator_ground_
         assert row["same_period"]["records"] == 0, row
         assert row["issues_requests"]["next_period"] >= row["in_scope"] // 100, row
     limited = results["rate_limited"]
-    assert limited["records"]["events"] == limited["events"]
-    assert limited["least"] > 0
+    assert [run["num_workers"] for run in limited["runs"]] == [1, 4]
+    for run in limited["runs"]:
+        assert run["records"]["events"] == limited["events"], run
+        assert run["least"] > 0
+    for name, mix in results["faults"]["mixes"].items():
+        assert [row["records"] for row in mix["ours"]] == [results["faults"]["truth_records"]], name
+        assert all(row["faults"] > 0 for row in mix["ours"]), name
 
 
 def test_given_smoke_mode_when_run_then_the_token_is_not_printed(smoke):

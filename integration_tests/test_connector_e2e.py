@@ -113,6 +113,8 @@ def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
         "monitors": None,
         "deploys": ["dateFinished"],
         "release_commits": ["dateCreated"],
+        "workflows": None,
+        "detectors": None,
         "monitor_checkins": ["dateCreated"],
         "user_feedback": ["dateCreated"],
         "replays": ["started_at"],
@@ -369,6 +371,30 @@ def test_given_injected_faults_when_read_then_still_exactly_the_ground_truth(
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emu)
     assert_token_hidden(run, emu.token)
+
+
+@pytest.mark.parametrize("num_workers", [1, 4])
+def test_given_one_events_request_in_flight_when_read_then_every_event_once_and_few_429s(
+    make_emulator, workdir: Path, num_workers: int
+) -> None:
+    # sentry.io's concurrency on events (one request in flight per user), with a window too large
+    # to run out, and a page that takes a while, so that workers do overlap.
+    emu = make_emulator(events=600, rate_limits={"events": (10_000, 60.0, 1)}, faults="events:slow=0.05")
+
+    config = emu.config(num_workers=num_workers)
+    run = source("read", workdir, config, streams=["events"], mode="full_refresh")
+
+    assert not run.errors, run.errors
+    assert_matches_ground_truth(run, emu, streams=["events"])
+    answered = [r for r in emu.requests if "/events/" in r["path"] and r["status"] == 200]
+    refused = [r for r in emu.requests if "/events/" in r["path"] and r["status"] == 429]
+    assert all(r["response_headers"]["X-Sentry-Rate-Limit-ConcurrentRemaining"] == "0" for r in refused)
+    # One worker never overlaps itself. Several are refused while another's page is served, and
+    # retry after 1 s, then 2, 4, ...: a handful per worker, not one per page.
+    if num_workers == 1:
+        assert refused == []
+    else:
+        assert len(refused) <= 3 * num_workers, (len(refused), len(answered))
 
 
 def test_given_forbidden_project_when_read_then_skipped_by_name_and_others_sync(

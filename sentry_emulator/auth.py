@@ -31,6 +31,9 @@ TEAM_READ = ORG_READ | {"team:read", "team:write", "team:admin"}
 MEMBER_READ = frozenset({"member:read", "member:write", "member:admin"})
 INTEGRATION_READ = frozenset({"org:integrations"})
 MONITOR_READ = ORG_READ | {"alerts:read", "alerts:write"}
+# Detectors and workflows (the workflow engine): OrganizationDetectorPermission and
+# OrganizationWorkflowPermission read with any of these.
+ALERTS_READ = ORG_READ | {"alerts:read"}
 RELEASE_READ = frozenset({"project:read", "project:write", "project:admin", "project:releases", "org:ci"})
 RELEASE_WRITE = frozenset({"project:releases", "project:write", "project:admin", "org:ci"})
 

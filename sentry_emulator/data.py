@@ -813,6 +813,78 @@ def commits(w: World, rel: Release) -> list[dict]:
     ]
 
 
+# ---------------------------------------------------------------------- alerting (workflow engine)
+# Sentry's alerting now lives in detectors (what watches a project: its error detector, metric and
+# uptime monitors) and workflows (what acts on the issues they open: the alerts). Every project
+# has its error detector and, as Sentry migrates a project's default rule, one workflow that
+# emails issue owners about high-priority issues; the organization adds a paging workflow for its
+# metric detectors and a disabled one connected to nothing.
+METRIC_AGGREGATES = ("count()", "count_unique(tags[sentry:user])", "p95(span.duration)")
+
+
+def detectors(w: World) -> list[dict]:
+    out = []
+    for p in w.projects:
+        kinds = ["error"] + ["metric_issue"] * (p.idx % 3) + (["uptime_domain_failure"] if p.idx % 2 else [])
+        for k, kind in enumerate(kinds):
+            out.append(
+                {
+                    "id": str(300_000 + _h(w.seed, "detector", p.idx, k) % 90_000 * 10 + k),
+                    "project": p,
+                    "type": kind,
+                    "k": k,
+                    "name": {
+                        "error": "Error Monitor",
+                        "metric_issue": f"{p.name}: {METRIC_AGGREGATES[(p.idx + k) % 3]}",
+                        "uptime_domain_failure": f"Uptime check for {p.slug}.example",
+                    }[kind],
+                    "enabled": kind == "error" or _h(w.seed, "detector-on", p.idx, k) % 4 != 0,
+                    "created": max(p.date_created, w.anchor - w.span) + k * DAY,
+                }
+            )
+    out.sort(key=lambda d: int(d["id"]))  # Sentry's default order
+    return out
+
+
+def workflows(w: World) -> list[dict]:
+    """Each with the ids of the detectors it is connected to."""
+    dets = detectors(w)
+    out = [
+        {
+            "id": str(500_000 + _h(w.seed, "workflow", p.idx) % 90_000 * 10),
+            "name": "Send a notification for high priority issues",
+            "detectors": [d for d in dets if d["project"] is p and d["type"] == "error"],
+            "environment": None,
+            "enabled": True,
+            "action": "email",
+            "created": max(p.date_created, w.anchor - w.span),
+        }
+        for p in w.projects
+    ]
+    out.append(
+        {
+            "id": str(500_000 + _h(w.seed, "workflow", "page") % 90_000 * 10 + 1),
+            "name": "Page the on-call engineer",
+            "detectors": [d for d in dets if d["type"] == "metric_issue"],
+            "environment": ENVIRONMENTS[0],
+            "enabled": True,
+            "action": "pagerduty",
+            "created": w.anchor - w.span + 2 * DAY,
+        }
+    )
+    out.append(
+        {
+            "id": str(500_000 + _h(w.seed, "workflow", "draft") % 90_000 * 10 + 2),
+            "name": "Draft: notify #alerts on regressions",
+            "detectors": [],
+            "environment": None,
+            "enabled": False,
+            "action": "slack",
+            "created": w.anchor - w.span + 3 * DAY,
+        }
+    )
+    out.sort(key=lambda wf: int(wf["id"]))
+    return out
 # ---------------------------------------------------------------------- check-ins, feedback, replays
 # Generated ones are pure functions of the seed, dated before the world's anchor; ones added by a
 # test are stored. Each list is served newest first, as Sentry's endpoints order them.

@@ -144,12 +144,12 @@ class Emulator:
     def ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
         """What a complete, correct sync returns now. ``kind``: a stream name (events, issues,
         projects, project_detail, releases, deploys, release_commits, organization, teams, members,
-        repositories, environments, project_keys, monitors, monitor_checkins, user_feedback, replays;
-        replays: those started over an hour ago, as a sync reads them). ``projects``: slugs or ids (default
-        all). ``full`` (events): the ``full=`` body instead of the list body. Records are in the
-        emulator's dialect."""
-        if self.dialect == "glitchtip" and kind == "deploys":
-            return []  # GlitchTip records no deploys: its dialect has no deploy endpoints
+        repositories, environments, project_keys, monitors, detectors, workflows, monitor_checkins,
+        user_feedback, replays; replays: those started over an hour ago, as a sync reads them).
+        ``projects``: slugs or ids (default all). ``full`` (events): the ``full=`` body instead of the list
+        body. Records are in the emulator's dialect."""
+        if self.dialect == "glitchtip" and kind not in glitchtip.HAS_KINDS:
+            return []  # GlitchTip lacks the endpoint (its dialect answers 404)
         items = self._ground_truth(kind, projects, full=full)
         if self.dialect == "glitchtip":
             items = [glitchtip.shape(kind, item) for item in items]
@@ -190,6 +190,13 @@ class Emulator:
                 ]
             if kind == "monitors":
                 return [serialize.monitor(w, m) for m in data.monitors(w) if m["project"].idx in idx]
+            if kind == "detectors":
+                links = serialize.detector_workflow_ids(data.workflows(w))
+                return [
+                    serialize.detector(w, d, links.get(d["id"], []))
+                    for d in data.detectors(w)
+                    if d["project"].idx in idx
+                ]
             if kind == "monitor_checkins":
                 return [
                     serialize.checkin(w, m, c) | {"monitorId": m["id"], "monitorSlug": m["slug"]}
@@ -221,6 +228,8 @@ class Emulator:
                 return [serialize.repository(r) for r in data.repositories(w)]
             if kind == "project_keys":
                 return [serialize.project_key(w, k) for k in data.project_keys(w)]
+            if kind == "workflows":
+                return [serialize.workflow(w, wf) for wf in data.workflows(w)]
         raise ValueError(f"unknown ground truth kind {kind!r}")
 
     def add_events(

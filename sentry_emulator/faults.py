@@ -11,6 +11,8 @@ Grammar (whitespace ignored)::
               429=S puts the reset S seconds ahead, 409 on release_create also creates the
               release, as the racing request would have)
             | 429legacy         old self-hosted 429: {"detail": "... Limit is 3/1s"}, no headers
+            | 429concurrent     sentry.io's concurrency 429: `ConcurrentRemaining: 0`, the
+                                window not spent (Remaining above 0), the window's reset
             | 500html | 502html | 503html | 504html   proxy HTML error page (text/html)
             | reset             close the connection without any response (TCP RST)
             | slow=SECONDS      wait, then answer normally
@@ -55,12 +57,14 @@ TARGETS = {
     "project_keys",
     "monitors",
     "commits",
+    "detectors",
+    "workflows",
     "checkins",
     "user_feedback",
     "replays",
 }
 _RULE = re.compile(
-    r"^(?P<target>[\w*]+):(?P<action>\d{3}(?:html|legacy)?(?:=[0-9.]+)?|reset|slow=[0-9.]+|truncated"
+    r"^(?P<target>[\w*]+):(?P<action>\d{3}(?:html|legacy|concurrent)?(?:=[0-9.]+)?|reset|slow=[0-9.]+|truncated"
     r"|incomplete|malformed)(?:x(?P<count>\d+)|@(?P<prob>[0-9.]+))?$"
 )
 

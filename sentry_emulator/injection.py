@@ -53,21 +53,28 @@ def answer_before(out: Exchange, rule: Rule, limiter: RateLimiter, cat: str, see
     action = rule.action
     if action == "reset":
         out.reset()
-    if not (action.isdigit() or action.endswith(("html", "legacy"))) or _deferred(rule):
+    if not (action.isdigit() or action.endswith(("html", "legacy", "concurrent"))) or _deferred(rule):
         return False
     code = int(action[:3])
     if action.endswith("html"):
         out.send(code, _nginx_page(code), content_type="text/html")
     elif action.endswith("legacy"):
         out.send(code, {"detail": "You are attempting to use this endpoint too frequently. Limit is 3/1s"})
+    elif action.endswith("concurrent"):
+        limit, _window, conc = limiter.limits[cat]
+        msg = (
+            "You are attempting to go above the allowed concurrency for this endpoint. "
+            f"Concurrency limit is {conc}"
+        )
+        send_429(out, msg, limiter.headers_for(cat, limit - 1, limiter.next_reset(cat), 0))
     elif code == 429:
-        limit, window, conc = limiter.limits[cat]
+        limit, window, _conc = limiter.limits[cat]
         reset = math.ceil(time.time() + (rule.arg if rule.arg is not None else 1))
         msg = (
             f"You are attempting to use this endpoint too frequently. Limit is {limit} requests in "
             f"{int(window) if float(window).is_integer() else window} seconds"
         )
-        send_429(out, msg, limiter.headers_for(cat, 0, reset, conc))
+        send_429(out, msg, limiter.headers_for(cat, 0, reset, None))
     elif code == 500:
         out.send(code, {"detail": "Internal Error", "errorId": _hex32(seed, "err", time.time_ns())})
     else:

@@ -1,4 +1,11 @@
-"""Sentry's per-endpoint rate limits: fixed windows aligned to the epoch, plus a concurrency cap."""
+"""Sentry's per-endpoint rate limits: fixed windows aligned to the epoch, plus a concurrency cap.
+
+As Sentry's middleware does: every request counts against the window, rejected ones included; the
+window is checked first, and only a request within it is checked for concurrency (and, when
+allowed, takes a slot). The headers then say which limit refused a 429: a window 429 has
+`Remaining: 0` and no `ConcurrentRemaining` (the concurrency was not looked at); a concurrency 429
+has `ConcurrentRemaining: 0` and what is left of the window. The slot is freed when the answer is
+ready, before it is sent (see server.py)."""
 
 from __future__ import annotations
 
@@ -39,15 +46,19 @@ class RateLimiter:
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}  # (cat, key) -> (bucket, count)
         self._inflight: dict[tuple[str, str], int] = {}
 
-    def headers_for(self, cat: str, remaining: int, reset: int, conc_remaining: int) -> dict[str, str]:
+    def headers_for(self, cat: str, remaining: int, reset: int, conc_remaining: int | None) -> dict[str, str]:
+        """``conc_remaining`` None: the concurrency was not checked (a window 429), and Sentry then
+        leaves `ConcurrentRemaining` out."""
         limit, _window, conc = self.limits[cat]
-        return {
+        headers = {
             "X-Sentry-Rate-Limit-Limit": str(limit),
             "X-Sentry-Rate-Limit-Remaining": str(max(0, remaining)),
             "X-Sentry-Rate-Limit-Reset": str(reset),
             "X-Sentry-Rate-Limit-ConcurrentLimit": str(conc),
-            "X-Sentry-Rate-Limit-ConcurrentRemaining": str(max(0, conc_remaining)),
         }
+        if conc_remaining is not None:
+            headers["X-Sentry-Rate-Limit-ConcurrentRemaining"] = str(max(0, conc_remaining))
+        return headers
 
     def next_reset(self, cat: str, now: float | None = None) -> int:
         _limit, window, _conc = self.limits[cat]
@@ -72,7 +83,7 @@ class RateLimiter:
                     f"You are attempting to use this endpoint too frequently. Limit is {limit} "
                     f"requests in {_num(window)} seconds"
                 )
-                return False, self.headers_for(cat, 0, reset, conc - inflight), msg
+                return False, self.headers_for(cat, 0, reset, None), msg
             if inflight >= conc:
                 msg = (
                     "You are attempting to go above the allowed concurrency for this endpoint. "

@@ -694,6 +694,194 @@ def commit(c: dict) -> dict:
     }
 
 
+def _condition_group(w: World, key: object, logic: str, conditions: list[dict], actions: list[dict]) -> dict:
+    return {
+        "id": str(80_000 + _h(w.seed, "dcg", key) % 900_000),
+        "organizationId": w.org_id,
+        "logicType": logic,
+        "conditions": conditions,
+        "actions": actions,
+    }
+
+
+def detector(w: World, d: dict, workflow_ids: list[str]) -> dict:
+    p, kind, key = d["project"], d["type"], (d["id"],)
+    data_sources = None
+    condition_group = None
+    config: dict = {}
+    if kind == "metric_issue":
+        aggregate = d["name"].split(": ", 1)[1]
+        data_sources = [
+            {
+                "id": str(60_000 + _h(w.seed, "ds", key) % 900_000),
+                "organizationId": w.org_id,
+                "type": "snuba_query_subscription",
+                "sourceId": str(40_000 + _h(w.seed, "sub", key) % 900_000),
+                "queryObj": {
+                    "id": str(20_000 + _h(w.seed, "qs", key) % 900_000),
+                    "status": 0,
+                    "subscription": f"{p.idx}/{_hex32(w.seed, 'sub', key)[:16]}",
+                    "snubaQuery": {
+                        "id": str(10_000 + _h(w.seed, "sq", key) % 900_000),
+                        "dataset": "events_analytics_platform" if "span" in aggregate else "events",
+                        "query": "",
+                        "aggregate": aggregate,
+                        "timeWindow": 3600,
+                        "environment": None,
+                        "eventTypes": ["trace_item_span"] if "span" in aggregate else ["error", "default"],
+                        "extrapolationMode": "unknown",
+                    },
+                },
+            }
+        ]
+        threshold = 100 + _h(w.seed, "threshold", key) % 900
+        condition_group = _condition_group(
+            w,
+            key,
+            "any",
+            [
+                {
+                    "id": str(_h(w.seed, "c1", key) % 900_000),
+                    "type": "gt",
+                    "comparison": threshold,
+                    "conditionResult": 75,
+                },
+                {
+                    "id": str(_h(w.seed, "c2", key) % 900_000),
+                    "type": "lte",
+                    "comparison": threshold,
+                    "conditionResult": 0,
+                },
+            ],
+            [],
+        )
+        config = {"detectionType": "static", "comparisonDelta": None}
+    elif kind == "uptime_domain_failure":
+        data_sources = [
+            {
+                "id": str(60_000 + _h(w.seed, "ds", key) % 900_000),
+                "organizationId": w.org_id,
+                "type": "uptime_subscription",
+                "sourceId": str(40_000 + _h(w.seed, "sub", key) % 900_000),
+                "queryObj": {
+                    "url": f"https://{p.slug}.example/health",
+                    "method": "GET",
+                    "body": None,
+                    "headers": [],
+                    "intervalSeconds": 60,
+                    "timeoutMs": 5000,
+                    "traceSampling": False,
+                },
+            }
+        ]
+        config = {
+            "mode": 1,
+            "environment": data.ENVIRONMENTS[0],
+            "downtimeThreshold": 3,
+            "recoveryThreshold": 1,
+        }
+    created = fmt(d["created"], 6)
+    return {
+        "id": d["id"],
+        "projectId": p.id,
+        "name": d["name"],
+        "description": None,
+        "type": kind,
+        "workflowIds": workflow_ids,
+        "owner": None if kind == "error" else {"type": "team", "id": p.team[0], "name": p.team[2]},
+        "createdBy": None,
+        "dateCreated": created,
+        "dateUpdated": created,
+        "dataSources": data_sources,
+        "conditionGroup": condition_group,
+        "config": config,
+        "enabled": d["enabled"],
+        "alertRuleId": None,
+        "ruleId": None,
+        "latestGroup": None,
+        "openIssues": 0,
+    }
+
+
+WORKFLOW_ACTIONS = {
+    "email": ("email", None, {"targetType": "issue_owners", "targetIdentifier": None, "targetDisplay": None}),
+    "pagerduty": (
+        "pagerduty",
+        "31",
+        {"targetType": "specific", "targetIdentifier": "123", "targetDisplay": "on-call"},
+    ),
+    "slack": (
+        "slack",
+        "32",
+        {"targetType": "specific", "targetIdentifier": "C0ALERTS", "targetDisplay": "#alerts"},
+    ),
+}
+
+
+def workflow(w: World, wf: dict) -> dict:
+    key = (wf["id"],)
+    kind, integration, config = WORKFLOW_ACTIONS[wf["action"]]
+    created = fmt(wf["created"], 6)
+    triggers = (
+        ["new_high_priority_issue", "existing_high_priority_issue"]
+        if kind == "email"
+        else ["first_seen_event"]
+    )
+    return {
+        "id": wf["id"],
+        "name": wf["name"],
+        "organizationId": w.org_id,
+        "createdBy": None,
+        "dateCreated": created,
+        "dateUpdated": created,
+        "triggers": _condition_group(
+            w,
+            ("when",) + key,
+            "any-short",
+            [
+                {
+                    "id": str(_h(w.seed, "t", key, t) % 900_000),
+                    "type": t,
+                    "comparison": True,
+                    "conditionResult": True,
+                }
+                for t in triggers
+            ],
+            [],
+        ),
+        "actionFilters": [
+            _condition_group(
+                w,
+                ("if",) + key,
+                "all",
+                [],
+                [
+                    {
+                        "id": str(_h(w.seed, "action", key) % 900_000),
+                        "type": kind,
+                        "integrationId": integration,
+                        "data": {},
+                        "config": config,
+                        "status": "active",
+                    }
+                ],
+            )
+        ],
+        "environment": wf["environment"],
+        "config": {"frequency": 30},
+        "detectorIds": [d["id"] for d in wf["detectors"]],
+        "enabled": wf["enabled"],
+        "lastTriggered": None,
+    }
+
+
+def detector_workflow_ids(workflows: list[dict]) -> dict[str, list[str]]:
+    """Each detector's workflows, by detector id."""
+    out: dict[str, list[str]] = {}
+    for wf in workflows:
+        for d in wf["detectors"]:
+            out.setdefault(d["id"], []).append(wf["id"])
+    return out
 # ---------------------------------------------------------------------- check-ins, feedback, replays
 def checkin(w: World, m: dict, c: dict) -> dict:
     """A cron check-in as the monitor's check-in list serializes it."""

@@ -179,8 +179,10 @@ def _api(emu: Emulator, routes: RouteTable, req: Request, out: Exchange, segment
             status, body = exc.status, exc.body
         except BadRequest as exc:
             status, body = 400, exc.body
-        injection.answer_after(out, rule, status, body, {**rate_headers, **req.extra_headers})
     finally:
+        # Sentry frees the slot when the answer is ready, before it is sent: a client that sends
+        # its next request on receiving this answer finds the slot free.
         if entered:
             emu.limiter.leave(endpoint.category, key)
+    injection.answer_after(out, rule, status, body, {**rate_headers, **req.extra_headers})
     return None

@@ -1,6 +1,6 @@
 """What the CDK logs, said the way an Airbyte user needs to read it.
 
-Three gaps, one module:
+Five gaps, one module:
 
 - Rate-limit waits. The CDK paces requests with the manifest's `api_budget` but reports each
   wait only at DEBUG, which Airbyte never shows, and it words every header-driven retry as
@@ -13,6 +13,13 @@ Three gaps, one module:
   lacks event:read skips every project and the sync would otherwise end without a word. The
   skip lines are recognised from that filter's own template, read from the manifest, and the
   sync ends with one warning that lists every skipped project.
+- A retry said twice. The `backoff` library echoes each retry of the CDK's own backoff next to
+  the CDK's line; the echo is dropped.
+- Optional streams skipped for a 403 (a scope the token lacks) or a 404 (a server without the
+  endpoint). The CDK logs each skipped request at INFO, once per request (per project, per
+  release), in the words of the manifest's `lacking_scope` and `missing_endpoint` filters. Each
+  such stream gets one warning instead, naming the stream and the scope it needs (or the missing
+  endpoint); the stream comes from the name of the CDK logger that logged the skip.
 - A false alarm. The issues stream crosses its project partitions with the status period
   (`issue_status_refresh_hours`); the CDK warns at every start that it cannot keep a parent
   stream's state through such a product. Our parent (the project list) keeps no state, so the
@@ -23,6 +30,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -41,6 +50,14 @@ _BUDGET_WAIT = re.compile(
 _HEADER_RETRY = re.compile(
     r"^UserDefinedBackoffException: Rate limit exceeded(?: \(HTTP (?P<status>\d{3})\))?\. "
     r"Retrying in (?P<seconds>[0-9.]+) seconds\.$"
+)
+
+# airbyte_cdk/sources/streams/http/rate_limiting.py, the default and rate-limit backoff handlers:
+# a retry no strategy gave a wait for (a 5xx, a concurrency 429, a lost connection).
+_DEFAULT_RETRY = re.compile(
+    r"^Caught retryable error '(?P<error>.*)' after (?P<tries>\d+) tries\. "
+    r"Waiting (?P<seconds>[0-9.]+) seconds then retrying\.\.\.$",
+    re.DOTALL,
 )
 
 
@@ -77,6 +94,30 @@ def header_retry_message(message: str) -> str | None:
     return f"Sentry answered HTTP {status}; retrying in {seconds}, with longer waits after each failure."
 
 
+def default_retry_message(message: str, status: int | None) -> str | None:
+    """Our wording for the CDK's "Caught retryable error ... Waiting" line, or None. `status` is
+    that of the answer being retried (None for a lost connection)."""
+    match = _DEFAULT_RETRY.match(message)
+    if not match:
+        return None
+    seconds = _seconds(float(match["seconds"]))
+    if status == 429:
+        return (
+            f"Rate limit: Sentry answered HTTP 429 (too many requests). {match['error']} Waiting {seconds}."
+        )
+    what = f"Sentry answered HTTP {status}" if status else f"The request failed ({match['error']})"
+    return f"{what}; retrying in {seconds}, with longer waits after each failure."
+
+
+def _status_being_retried() -> int | None:
+    """The status of the answer whose retry is being logged: the CDK logs it while handling the
+    exception that carries that answer."""
+    error = sys.exc_info()[1]
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
 def _path(endpoint: str) -> str:
     try:
         return urlsplit(endpoint).path or endpoint
@@ -89,7 +130,7 @@ def _seconds(value: float) -> str:
 
 
 class _PacingLogger:
-    """Stands in for a CDK module's logger; only the two wait messages are reworded."""
+    """Stands in for a CDK module's logger; only the wait messages are reworded."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
@@ -102,7 +143,9 @@ class _PacingLogger:
             self._logger.debug(msg, *args, **kwargs)
 
     def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        reworded = header_retry_message(msg) if isinstance(msg, str) else None
+        reworded = None
+        if isinstance(msg, str):
+            reworded = header_retry_message(msg) or default_retry_message(msg, _status_being_retried())
         self._logger.info(reworded or msg, *([] if reworded else args), **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -131,12 +174,26 @@ class _DropParentStateNotice(logging.Filter):
         return record.getMessage() != PARENT_STATE_NOTICE
 
 
+# The `backoff` library logs each retry of the CDK's own backoff ("Backing off _send(...) for
+# 1.0s (...)") beside the CDK's line, which is reworded above: one line per retry is enough.
+BACKOFF_LOGGER = "backoff"
+
+
+class _DropBackoffEcho(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Backing off ")
+
+
 def install() -> None:
     """Every rewording of this module, for this process (idempotent)."""
     install_rate_limit_wording()
+    install_stream_skip_warnings()
     cartesian = logging.getLogger(CARTESIAN_LOGGER)
     if not any(isinstance(f, _DropParentStateNotice) for f in cartesian.filters):
         cartesian.addFilter(_DropParentStateNotice())
+    backoff = logging.getLogger(BACKOFF_LOGGER)
+    if not any(isinstance(f, _DropBackoffEcho) for f in backoff.filters):
+        backoff.addFilter(_DropBackoffEcho())
 
 
 # ------------------------------------------------------------------------------ 403 skips
@@ -205,3 +262,86 @@ def skipped_projects_warning(logger: logging.Logger) -> Iterator[SkipTally]:
         logger.removeHandler(tally)
     if tally.skipped:
         logger.warning(skipped_summary(tally.skipped))
+
+
+# ------------------------------------------------------------------ optional streams skipped
+SCOPE_FILTER = "lacking_scope"
+ENDPOINT_FILTER = "missing_endpoint"
+# airbyte_cdk/sources/declarative/requesters/http_requester.py, HttpRequester.logger
+REQUESTER_LOGGER = "airbyte.HttpRequester."
+
+
+@cache
+def optional_stream_scopes() -> dict[str, str]:
+    """The optional streams (those the manifest gives a `$parameters.scope`) and their scopes."""
+    from source_sentry.manifest import load_manifest, stream_names
+
+    streams = load_manifest()["definitions"]["streams"]
+    return {
+        name: str(streams[name]["$parameters"]["scope"])
+        for name in stream_names()
+        if "scope" in streams[name].get("$parameters", {})
+    }
+
+
+@cache
+def _skip_template(filter_name: str) -> tuple[str, str]:
+    """The fixed text before the URL in a filter's message, and the fixed text right after it."""
+    from source_sentry.manifest import load_manifest
+
+    template = load_manifest()["definitions"]["filters"][filter_name]["error_message"]
+    before, _, after = template.partition(URL_PLACEHOLDER)
+    return before, after.split("{{", 1)[0]
+
+
+def skipped_request(message: str) -> tuple[int, str] | None:
+    """``(status, url)`` of a request an optional stream skipped (403 or 404), from its log line."""
+    for status, name in ((403, SCOPE_FILTER), (404, ENDPOINT_FILTER)):
+        before, after = _skip_template(name)
+        end = message.find(after, len(before)) if message.startswith(before) else -1
+        if end > len(before):
+            return status, message[len(before) : end]
+    return None
+
+
+def stream_skipped_message(stream: str, scope: str, status: int, url: str) -> str:
+    path = _path(url)
+    if status == 403:
+        return (
+            f"Stream `{stream}` skipped: the auth token lacks the scope {scope} (Sentry answered 403 for "
+            f"{path}). The other streams sync; give the token {scope} to read this one."
+        )
+    return (
+        f"Stream `{stream}` skipped: this server does not have {path} (404); older Sentry versions "
+        f"and GlitchTip lack some endpoints. The other streams sync."
+    )
+
+
+class _StreamSkips(logging.Filter):
+    """On an optional stream's requester logger: turns the CDK's INFO line per skipped request into
+    one warning for the stream, and drops the rest."""
+
+    def __init__(self, stream: str, scope: str, out: logging.Logger) -> None:
+        super().__init__()
+        self.stream, self.scope, self.out = stream, scope, out
+        self.warned = False
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = skipped_request(record.getMessage())
+        if found is None:
+            return True
+        with self._lock:
+            first, self.warned = not self.warned, True
+        if first:
+            self.out.warning(stream_skipped_message(self.stream, self.scope, *found))
+        return False
+
+
+def install_stream_skip_warnings(out: logging.Logger | None = None) -> None:
+    """One warning per optional stream skipped for a 403 or 404, for this process (idempotent)."""
+    for stream, scope in optional_stream_scopes().items():
+        logger = logging.getLogger(REQUESTER_LOGGER + stream)
+        for old in [f for f in logger.filters if isinstance(f, _StreamSkips)]:
+            logger.removeFilter(old)
+        logger.addFilter(_StreamSkips(stream, scope, out or logging.getLogger("airbyte")))

@@ -82,8 +82,12 @@ class SourceSentry(YamlDeclarativeSource):
                 message=f"Connected to Sentry organization {info.organization}, but a stream's own "
                 f"request failed: {streams.message}",
             )
-        logger.info(f"Connected to Sentry organization {info.organization}; every stream answered")
-        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+        report, complete = _optional_streams_report(config, info)
+        message = (
+            f"Connected to Sentry organization {info.organization}; every core stream answered. {report}"
+        )
+        logger.log(logging.INFO if complete else logging.WARNING, message)
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=message)
 
     def read(
         self,
@@ -96,6 +100,22 @@ class SourceSentry(YamlDeclarativeSource):
         others and leave those out without a word."""
         _fail_on_missing_projects(config)
         yield from super().read(logger, config, catalog, state)
+
+
+def _optional_streams_report(config: Mapping[str, Any], info: Any) -> tuple[str, bool]:
+    """Which optional streams the token can read, and whether it can read them all; a failure to
+    find out does not fail the check."""
+    from source_sentry.config import resolve_settings
+    from source_sentry.sentry_api import SentryApi
+    from source_sentry.stream_access import access_report, optional_stream_access
+
+    try:
+        settings = resolve_settings(config)
+        api = SentryApi(settings.base_url, settings.token, timeout=10)
+        access = optional_stream_access(config, info, api)
+    except Exception as error:  # noqa: BLE001 - the core streams answered: the check still succeeds
+        return f"Could not check which optional streams the token can read: {error}", False
+    return access_report(access), all(a.readable for a in access)
 
 
 def _fail_on_missing_projects(config: Mapping[str, Any]) -> None:

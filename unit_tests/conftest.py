@@ -21,10 +21,14 @@ def read_stream(
     state: Mapping[str, Any] | None = None,
     sync_mode: SyncMode = SyncMode.incremental,
     expecting_exception: bool = False,
+    python_components: bool = True,
 ) -> EntrypointOutput:
+    """`python_components=False` reads with the manifest as written (the Cloud variant)."""
     catalog = CatalogBuilder().with_stream(stream, sync_mode).build()
     built_state = StateBuilder().with_stream_state(stream, state).build() if state is not None else None
-    source = SourceSentry(config=config, catalog=catalog, state=built_state)
+    source = SourceSentry(
+        config=config, catalog=catalog, state=built_state, python_components=python_components
+    )
     return read(source, dict(config), catalog, built_state, expecting_exception=expecting_exception)
 
 

@@ -148,7 +148,8 @@ def organization_request() -> HttpRequest:
 
 
 def org_list_url(endpoint: str) -> str:
-    """An organization-wide list: `teams`, `members`, `repos`, `project-keys`, `monitors`."""
+    """An organization-wide list: `teams`, `members`, `repos`, `project-keys`, `monitors`,
+    `workflows`, `detectors`."""
     return f"{BASE}/organizations/{ORG}/{endpoint}/"
 
 
@@ -193,6 +194,12 @@ def release_commits_request(version: str, cursor: str | None = None) -> HttpRequ
     return request(release_url(version, "commits"), per_page=100, cursor=cursor)
 
 
+def workflows_request(cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("workflows"), project="-1", per_page=100, cursor=cursor)
+
+
+def detectors_request(project_id: str, cursor: str | None = None) -> HttpRequest:
+    return request(org_list_url("detectors"), project=project_id, per_page=100, cursor=cursor)
 def checkins_url(monitor_id: str) -> str:
     return f"{BASE}/organizations/{ORG}/monitors/{monitor_id}/checkins/"
 

@@ -40,6 +40,8 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "monitors",
         "deploys",
         "release_commits",
+        "workflows",
+        "detectors",
         "monitor_checkins",
         "user_feedback",
         "replays",

@@ -2,6 +2,7 @@
 ``routing.SENTRY``, then ``glitchtip.GLITCHTIP`` derives GlitchTip's dialect from them."""
 
 from . import (
+    alerting,
     checkins,
     deploys,
     events,
@@ -20,6 +21,7 @@ from . import (
 )
 
 __all__ = [
+    "alerting",
     "checkins",
     "deploys",
     "events",

@@ -12,6 +12,13 @@ against a GlitchTip server (issue 11) replacing Sentry's behaviour where they di
 - Releases have no ``id``; creating a version that exists answers 500 (an HTML page).
 - No deploys: the list is a 404 and a POST meets the CSRF check, a 403 HTML page.
 - ``GET /api/settings/`` describes the server (GlitchTip's own endpoint, outside ``/api/0/``).
+- Only the routes in ``HAS`` exist; every other Sentry route answers 404 as GlitchTip answers a
+  path it lacks. A route added to Sentry's table later is absent here until it is listed.
+  GlitchTip's backend (apps/*/api.py) has no organization-wide client keys (only per project),
+  no repositories (no integrations), no release commits (4.2.5; later versions keep a release's
+  commits), and no workflow engine (its alerts are per project, under projects/.../alerts/).
+  Its ``organizations/{org}/monitors/`` are uptime monitors, not Sentry's cron monitors: served
+  here in Sentry's shape, a known difference (docs/sentry.md, GlitchTip).
 """
 
 from __future__ import annotations
@@ -25,9 +32,8 @@ from ..request import ApiError, Request
 from ..routing import SENTRY
 
 # Every Sentry resource registers its routes before GLITCHTIP copies them.
-# (The streams added beside the dialect are served as Sentry serves them; which of them GlitchTip
-# lacks is not modelled yet.)
 from . import (  # noqa: F401
+    alerting,
     checkins,
     deploys,
     events,
@@ -48,6 +54,61 @@ from .releases import RELEASE, RELEASES
 
 GLITCHTIP = SENTRY.derive()
 VERSION = "4.2.5"
+
+# The (method, route) pairs GlitchTip 4.2.5 serves; deploys are listed because the dialect answers
+# them its own way (below).
+HAS = {
+    ("GET", "/api/0/organizations/"),
+    ("GET", "/api/0/organizations/{org}/"),
+    ("GET", "/api/0/organizations/{org}/projects/"),
+    ("GET", "/api/0/organizations/{org}/issues/"),
+    ("GET", "/api/0/organizations/{org}/teams/"),
+    ("GET", "/api/0/organizations/{org}/members/"),
+    ("GET", "/api/0/organizations/{org}/monitors/"),
+    ("GET", RELEASES),
+    ("POST", RELEASES),
+    ("GET", RELEASE),
+    ("PUT", RELEASE),
+    ("GET", DEPLOYS),
+    ("POST", DEPLOYS),
+    ("GET", "/api/0/projects/"),
+    ("GET", "/api/0/projects/{org}/{project}/"),
+    ("GET", "/api/0/projects/{org}/{project}/events/"),
+    ("GET", "/api/0/projects/{org}/{project}/issues/"),
+    ("GET", "/api/0/projects/{org}/{project}/environments/"),
+}
+
+
+# The ground-truth kinds (streams) whose lists GlitchTip has; a sync there reads none of the others.
+HAS_KINDS = frozenset(
+    {
+        "projects",
+        "project_detail",
+        "events",
+        "issues",
+        "releases",
+        "organization",
+        "teams",
+        "members",
+        "environments",
+        "monitors",
+    }
+)
+
+
+def _lacking(emu, req, **_args):
+    raise ApiError(404, {"detail": "Not Found"})
+
+
+for _endpoint in GLITCHTIP.endpoints():
+    if (_endpoint.method, _endpoint.template) not in HAS:
+        GLITCHTIP.route(
+            _endpoint.method,
+            _endpoint.template,
+            faults=_endpoint.faults,
+            category=_endpoint.category,
+            replaces=True,
+        )(_lacking)
 PAGE = 50
 
 ISSUE_SORTS = {

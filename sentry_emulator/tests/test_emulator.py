@@ -677,6 +677,9 @@ def test_exceeding_the_window_gives_429_text_html_json_string_until_reset(make_e
         "You are attempting to use this endpoint too frequently. Limit is 3 requests in 2 seconds"
     )
     assert "Retry-After" not in last.headers
+    # Sentry checks the concurrency only within the window, and names it only when it did.
+    assert "X-Sentry-Rate-Limit-ConcurrentRemaining" not in last.headers
+    assert last.headers["X-Sentry-Rate-Limit-ConcurrentLimit"] == "25"
     reset = int(last.headers["X-Sentry-Rate-Limit-Reset"])
     time.sleep(max(0.0, reset - time.time()) + 0.05)
     assert get(emu, org_path(emu, "issues/")).status_code == 200
@@ -694,6 +697,32 @@ def test_events_allow_one_request_in_flight(make_emulator):
     assert second.status_code == 429
     assert "concurrency" in second.text
     assert second.headers["X-Sentry-Rate-Limit-ConcurrentRemaining"] == "0"
+    # The window is not spent: the two requests took 2 of its 60 (a 429 counts too).
+    assert second.headers["X-Sentry-Rate-Limit-Remaining"] == "58"
+
+
+def test_given_one_slot_when_a_client_sends_on_each_answer_then_no_concurrency_429(make_emulator):
+    """The slot is free once the answer is ready, before it is sent, as in Sentry's middleware:
+    a client that sends its next request on receiving an answer is never refused."""
+    emu = make_emulator(rate_limits={"events": (1000, 60.0, 1)})
+    with requests.Session() as one, requests.Session() as other:
+        codes = []
+        for i in range(40):
+            session = one if i % 2 else other  # two connections, so two server threads
+            url = emu.base_url + "/api/0/" + events_path(emu)
+            codes.append(session.get(url, headers={"Authorization": f"Bearer {emu.token}"}).status_code)
+    assert codes == [200] * 40
+
+
+def test_fault_429concurrent_is_a_concurrency_429_with_the_window_left(emulator):
+    emulator.set_faults("events:429concurrentx1")
+    resp = get(emulator, events_path(emulator))
+    assert resp.status_code == 429
+    assert "concurrency" in resp.text
+    assert resp.headers["X-Sentry-Rate-Limit-ConcurrentRemaining"] == "0"
+    assert int(resp.headers["X-Sentry-Rate-Limit-Remaining"]) > 0
+    assert int(resp.headers["X-Sentry-Rate-Limit-Reset"]) >= int(time.time())
+    assert get(emulator, events_path(emulator)).status_code == 200
 
 
 # ---------------------------------------------------------------- faults
@@ -701,7 +730,10 @@ def test_fault_count_applies_to_the_next_n_requests_then_stops(emulator):
     emulator.set_faults("events:429x3")
     codes = [get(emulator, events_path(emulator)).status_code for _ in range(4)]
     assert codes == [429, 429, 429, 200]
-    assert int(emulator.requests[0]["response_headers"]["X-Sentry-Rate-Limit-Reset"]) >= int(time.time())
+    headers = emulator.requests[0]["response_headers"]
+    assert int(headers["X-Sentry-Rate-Limit-Reset"]) >= int(time.time())
+    assert headers["X-Sentry-Rate-Limit-Remaining"] == "0"
+    assert "X-Sentry-Rate-Limit-ConcurrentRemaining" not in headers
     assert [r["fault"] for r in emulator.requests] == ["events:429x3"] * 3 + [None]
 
 
@@ -766,22 +798,21 @@ def test_fault_spec_rejects_malformed_rules(spec):
 
 
 # ---------------------------------------------------------------- scale, determinism, control, CLI
-def test_page_near_the_end_of_a_million_event_project_is_fast_and_needs_little_memory():
+def test_page_near_the_end_of_a_million_event_project_needs_little_memory():
     tracemalloc.start()
     try:
-        t0 = time.perf_counter()
+        # Memory, not time, proves the events are made lazily (a million materialised events are
+        # hundreds of MB); speed belongs to the benchmark, a timed test only flakes under load.
         with Emulator(
             seed=5, projects=1, events=1_000_000, issues=300, releases=5, rate_limits="none"
         ) as emu:
             resp = get(emu, events_path(emu), cursor="0:999900:0", full="1")
-            elapsed = time.perf_counter() - t0
             _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert resp.status_code == 200
     assert len(resp.json()) == 100
     assert links(resp)["next"][1] is False
-    assert elapsed < 3.0
     assert peak < 20 * 1024 * 1024
 
 

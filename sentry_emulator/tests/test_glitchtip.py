@@ -198,3 +198,28 @@ def test_the_command_line_starts_a_glitchtip_emulator_configured_as_one():
 def test_an_unknown_dialect_is_refused():
     with pytest.raises(ValueError, match="dialect"):
         Emulator(dialect="bugsnag")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "organizations/acme/repos/",
+        "organizations/acme/project-keys/",
+        "organizations/acme/workflows/",
+        "organizations/acme/detectors/",
+        "organizations/acme/releases/1.0.0/commits/",
+    ],
+)
+def test_given_an_endpoint_glitchtip_lacks_when_asked_then_404(glitchtip, path):
+    r = get(glitchtip, path)
+
+    assert r.status_code == 404
+    assert r.json() == {"detail": "Not Found"}
+
+
+def test_given_every_sentry_route_then_glitchtip_serves_only_its_allow_list():
+    from sentry_emulator.resources.glitchtip import GLITCHTIP, HAS, _lacking
+
+    served = {(e.method, e.template) for e in GLITCHTIP.endpoints() if e.handler is not _lacking}
+
+    assert served == HAS | {("GET", "/api/settings/")}

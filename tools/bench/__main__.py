@@ -23,7 +23,7 @@ from tools.bench import report, sections
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
-SECTIONS = ("throughput", "official", "rate_limited", "startup", "status_refresh")
+SECTIONS = ("throughput", "official", "rate_limited", "faults", "startup", "status_refresh")
 NOTE = Path(__file__).resolve().parent / "note.md"
 
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             f"the working tree with `{args.connector_overlay}` first on PYTHONPATH: "
             + (note.read_text().strip() if note.exists() else "(no OVERLAY.md)")
         )
-    if plan.external and "official" in only:
+    if plan.external and ("official" in only or "faults" in only):
         ensure_venv(OFFICIAL_VENV, "airbyte-source-sentry")
     if plan.external and "startup" in only:
         ensure_venv(CLI_VENV, "sentry-cli")
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate_limited": lambda: results.__setitem__(
             "rate_limited", sections.rate_limited(plan, work, problems, log)
         ),
+        "faults": lambda: results.__setitem__("faults", sections.faults(plan, work, problems, log)),
         "startup": lambda: results.__setitem__("startup", sections.startup(plan, work, problems, log)),
         "status_refresh": lambda: results.__setitem__(
             "status_refresh", sections.status_refresh(plan, work, problems, log)

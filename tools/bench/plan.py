@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# About one request in ten fails. 5xx: Sentry's own 500 (JSON with errorId) and a proxy's 502/503.
+# 429: a spent window (reset 1 s ahead) and, on events, sentry.io's concurrency 429.
+FAULT_MIXES = {
+    "5xx": "*:500@0.04, *:502html@0.03, *:503@0.03",
+    "429": "*:429@0.05, events:429concurrent@0.05",
+}
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -16,6 +23,10 @@ class Plan:
     incremental_runs: int
     rate_limited_events: int
     rate_overrides: dict[str, str] = field(default_factory=dict)
+    rate_limited_workers: tuple[int, ...] = (1, 4)  # num_workers of each rate-limited run
+    fault_events: int = 10_000
+    fault_runs: int = 3
+    fault_mixes: dict[str, str] = field(default_factory=lambda: dict(FAULT_MIXES))
     official_sizes: dict[int, int] = field(default_factory=dict)  # size -> runs
     startup_runs: int = 5
     profile: bool = True
@@ -53,6 +64,8 @@ SMOKE = Plan(
     rate_limited_events=500,
     # Sentry's windows shrunk so that the smoke run still meets every limit within seconds.
     rate_overrides={"events": "3/1/1", "issues": "5/1", "releases": "40/1", "default": "40/1"},
+    fault_events=300,
+    fault_runs=1,
     startup_runs=1,
     profile=False,
     external=False,

@@ -49,7 +49,13 @@ def headline(res: dict[str, Any]) -> dict[str, Any]:
         h["incremental_size"] = size
     rl = res.get("rate_limited")
     if rl:
-        h["rate_wall"], h["rate_least"], h["rate_429"] = rl["wall"], rl["least"], rl["req_429"]
+        h["rate"] = [(r["num_workers"], r["wall"], r["least"], r["req_429"]) for r in _rate_runs(rl)]
+    fa = res.get("faults")
+    if fa:
+        h["faults"] = {
+            name: (_med(mix["ours"], "wall"), _med(mix["theirs"], "wall") if mix["theirs"] else None)
+            for name, mix in fa["mixes"].items()
+        }
     mem = res.get("memory", {})
     if mem:
         h["memory"] = {size: median(v) for size, v in sorted(mem.items())}
@@ -93,6 +99,7 @@ def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
     _memory(res, w)
     _startup(res, w)
     _status_refresh(res, w)
+    _faults(res, w)
     _profile(res, w)
     _closing(res, w)
     return "\n".join(out).rstrip() + "\n"
@@ -247,6 +254,11 @@ def _incremental(res: dict, w) -> None:
     w("")
 
 
+def _rate_runs(rl: dict) -> list[dict]:
+    """Each rate-limited run; results saved before there were several hold one run inline."""
+    return rl.get("runs") or [{**rl, "num_workers": None}]
+
+
 def _rate_limited(res: dict, w) -> None:
     w("## 5. Sentry's rate limits\n")
     rl = res.get("rate_limited")
@@ -259,25 +271,78 @@ def _rate_limited(res: dict, w) -> None:
         + ("**smaller windows than Sentry's** (smoke run) " if rl["overridden"] else "Sentry's real limits ")
         + "(requests per window, window seconds, requests in flight): "
         + ", ".join(f"{c} {v[0]}/{v[1]:g} s/{v[2]}" for c, v in sorted(lim.items()))
-        + ". The sync starts just after an events window opens. The least time the limits allow is "
-        "what the answered requests of each endpoint need if each window is used to the full, from "
-        "that start; the slowest endpoint decides.\n"
+        + ". Concurrency is enforced as sentry.io does: a request to an endpoint whose requests in "
+        "flight are at the limit gets a concurrency 429, which counts against the window like any "
+        "request. One sync per `num_workers`; each starts just after an events window opens. The least "
+        "time the limits allow is what the answered requests of each endpoint need if each window is "
+        "used to the full, from that start; the slowest endpoint decides.\n"
     )
     w(
-        "| wall s | least time the limits allow, s | wall ÷ least | requests | got 429 "
-        "| events requests per window |"
+        "| num_workers | wall s | least time the limits allow, s | wall ÷ least | requests | got 429 "
+        "| of which concurrency 429 | events requests per window |"
     )
-    w("|---:|---:|---:|---:|---:|---|")
-    w(
-        f"| {fmt(rl['wall'])} | {fmt(rl['least'])} | {ratio(rl['wall'], rl['least'])} | {rl['requests']:,} | "
-        f"**{rl['req_429']}** | {', '.join(map(str, rl['events_per_window']))} |"
-    )
+    w("|---:|---:|---:|---:|---:|---:|---:|---|")
+    for run in _rate_runs(rl):
+        w(
+            f"| {run['num_workers'] or 'default'} | {fmt(run['wall'])} | {fmt(run['least'])} | "
+            f"{ratio(run['wall'], run['least'])} | {run['requests']:,} | **{run['req_429']}** | "
+            f"{run.get('concurrency_429', '?')} | {', '.join(map(str, run['events_per_window']))} |"
+        )
     w("")
-    w("| endpoint | answered | 429 |")
-    w("|---|---:|---:|")
-    for cat, c in sorted(rl["by_category"].items()):
-        rejected = c.get("rejected", c.get(429, 0))  # results saved before the key was renamed
-        w(f"| {cat} | {c['ok']:,} | {rejected:,} |")
+    w(
+        "| endpoint | "
+        + " | ".join(f"answered / 429, num_workers {r['num_workers']}" for r in _rate_runs(rl))
+        + " |"
+    )
+    w("|---|" + "---:|" * len(_rate_runs(rl)))
+    cats = sorted({cat for r in _rate_runs(rl) for cat in r["by_category"]})
+    for cat in cats:
+        cells = []
+        for run in _rate_runs(rl):
+            c = run["by_category"].get(cat, {"ok": 0, "rejected": 0})
+            rejected = c.get("rejected", c.get(429, 0))  # results saved before the key was renamed
+            cells.append(f"{c['ok']:,} / {rejected:,}")
+        w(f"| {cat} | " + " | ".join(cells) + " |")
+    w("")
+
+
+def _spread(rows: list[dict]) -> str:
+    walls = [r["wall"] for r in rows]
+    return (
+        f"{fmt(_med(rows, 'wall'))} ({fmt(min(walls))}–{fmt(max(walls))})"
+        if len(walls) > 1
+        else fmt(walls[0])
+    )
+
+
+def _faults(res: dict, w) -> None:
+    w("## 9. Injected faults\n")
+    fa = res.get("faults")
+    if not fa:
+        w("Not run.\n")
+        return
+    w(
+        f"An organization of {fa['events']:,} events, all five streams, first sync, no rate limits; "
+        "the emulator fails about one request in ten (the mix below, each rule with its probability, "
+        "drawn from a generator seeded afresh for each client's run). Airbyte's connector runs one "
+        "connection per project, as it needs; its figures are the sum. Every run of ours must emit "
+        "exactly the ground truth, no record twice. "
+        f"Medians of {fa['runs']} run(s).\n"
+    )
+    w(
+        "| mix | rules | ours wall s | faults ours met | Airbyte's wall s | faults theirs met "
+        "| ours ÷ theirs |"
+    )
+    w("|---|---|---:|---:|---:|---:|---:|")
+    for name, mix in fa["mixes"].items():
+        ours, theirs = mix["ours"], mix["theirs"]
+        ours_wall = _med(ours, "wall")
+        theirs_cells = (
+            f"{_spread(theirs)} | {fmt(_med(theirs, 'faults'))} | {ratio(ours_wall, _med(theirs, 'wall'))}"
+            if theirs
+            else "not run | | "
+        )
+        w(f"| {name} | `{mix['spec']}` | {_spread(ours)} | {fmt(_med(ours, 'faults'))} | {theirs_cells} |")
     w("")
 
 
@@ -409,12 +474,20 @@ def _closing(res: dict, w) -> None:
             f"- **Incremental requests** in an organization of {h['incremental_size']:,} events: {inc} "
             "new events."
         )
-    if "rate_wall" in h:
-        lines.append(
-            f"- **Rate-limited**: wall {fmt(h['rate_wall'])} s against a least possible "
-            f"{fmt(h['rate_least'])} s ({ratio(h['rate_wall'], h['rate_least'])}), "
-            f"**{h['rate_429']} requests got a 429**."
+    if "rate" in h:
+        runs = "; ".join(
+            f"num_workers {workers or 'default'}: wall {fmt(wall)} s against a least possible {fmt(least)} s "
+            f"(**{ratio(wall, least)}**), {got} requests got a 429"
+            for workers, wall, least, got in h["rate"]
         )
+        lines.append(f"- **Rate-limited**, concurrency enforced: {runs}.")
+    if "faults" in h:
+        mixes = "; ".join(
+            f"{name} mix {fmt(ours)} s"
+            + (f" vs Airbyte's {fmt(theirs)} s ({ratio(ours, theirs)})" if theirs else "")
+            for name, (ours, theirs) in h["faults"].items()
+        )
+        lines.append(f"- **Injected faults**, every record exactly once: {mixes}.")
     if "memory" in h:
         mem = ", ".join(f"{fmt(v)} MB at {k:,}" for k, v in h["memory"].items())
         lines.append(f"- **Peak memory**: {mem} events.")

@@ -268,30 +268,51 @@ def rate_limited(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str
         parts = spec.split("/")
         limits[cat] = (int(parts[0]), float(parts[1]), int(parts[2]) if len(parts) > 2 else limits[cat][2])
     size = plan.rate_limited_events
+    runs: list[dict[str, Any]] = []
     with EmulatorProcess(
         events=size, issues=plan.issues(size), projects=plan.projects, rate_limits="sentry",
         overrides=plan.rate_overrides,
     ) as emu:  # fmt: skip
-        log(f"rate-limited: {size:,} events, events limit {limits['events'][0]}/{limits['events'][1]:g} s")
         expected = {s: emu.expected_count(s) for s in ("events", "issues")}
-        # Start just after an events window opens, so the least possible time is the same each run.
-        window = limits["events"][1]
-        wait = (window - time.time() % window) % window + 0.05
-        time.sleep(wait)
-        m, _ = clients.read(OURS, emu, work, clients.our_config(emu), ALL)
-        entries = emu.request_log()
-    problems.check(
-        m.returncode == 0 and all(m.counts[s] == n for s, n in expected.items()),
-        f"rate-limited sync: {dict(m.counts)} vs {expected}; " + _fail_text(m),
-    )
+        for workers in plan.rate_limited_workers:
+            log(
+                f"rate-limited: {size:,} events, events limit "
+                f"{limits['events'][0]}/{limits['events'][1]:g} s/{limits['events'][2]} in flight, "
+                f"num_workers {workers}"
+            )
+            run = _rate_limited_run(emu, work, limits, workers)
+            problems.check(
+                run["rc"] == 0 and all(run["records"].get(s) == n for s, n in expected.items()),
+                f"rate-limited sync, num_workers {workers}: {run['records']} vs {expected}; {run['fail']}",
+            )
+            runs.append(run)
+            log(f"  {run['wall']:.1f} s, least {run['least']:.1f} s, {run['req_429']} answered 429")
+    return {
+        "events": size,
+        "limits": {c: list(v) for c, v in limits.items()},
+        "runs": runs,
+        "overridden": bool(plan.rate_overrides),
+    }
+
+
+def _rate_limited_run(emu: EmulatorProcess, work: Workdir, limits: dict, workers: int) -> dict[str, Any]:
+    # Start just after an events window opens, so the least possible time is the same each run.
+    window = limits["events"][1]
+    time.sleep((window - time.time() % window) % window + 0.05)
+    config = {**clients.our_config(emu), "num_workers": workers}
+    m, _ = clients.read(OURS, emu, work, config, ALL)
+    entries = emu.request_log()
     t0 = m.started
     by_cat: dict[str, dict[str, int]] = {}
     per_window: dict[int, int] = {}
+    concurrency_429 = 0
     for e in entries:
         cat = category(e["path"])
         slot = by_cat.setdefault(cat, {"ok": 0, "rejected": 0})
         if e["status"] == 429:
             slot["rejected"] += 1
+            headers = e.get("response_headers") or {}
+            concurrency_429 += headers.get("X-Sentry-Rate-Limit-ConcurrentRemaining") == "0"
         else:
             slot["ok"] += 1
             if cat == "events":
@@ -305,19 +326,81 @@ def rate_limited(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str
             least = max(least, (math.floor(t0 / win) + later_windows) * win - t0)
     first = min(per_window) if per_window else 0
     return {
-        "events": size,
-        "limits": {c: list(v) for c, v in limits.items()},
+        "num_workers": workers,
         "wall": m.wall,
         "least": least,
         "by_category": by_cat,
         "req_429": sum(c["rejected"] for c in by_cat.values()),
+        "concurrency_429": concurrency_429,
         "requests": sum(c["ok"] + c["rejected"] for c in by_cat.values()),
         "events_per_window": [per_window[k] for k in sorted(per_window)],
         "first_window_offset": t0 - first * window if per_window else None,
         "records": dict(m.counts),
         "rc": m.returncode,
-        "overridden": bool(plan.rate_overrides),
+        "fail": _fail_text(m) if m.returncode else "",
     }
+
+
+# 6. Injected faults ---------------------------------------------------------------------------------
+def faults(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+    """Every stream of one organization through each fault mix, ours against Airbyte's connector
+    (one connection per project, as it needs), each from a freshly seeded mix."""
+    external = plan.external
+    if external:
+        clients.ensure_venv(clients.OFFICIAL_VENV, clients.OFFICIAL_PACKAGE)
+    size = plan.fault_events
+    out: dict[str, Any] = {"events": size, "mixes": {}, "runs": plan.fault_runs}
+    with EmulatorProcess(
+        events=size, issues=plan.issues(size), projects=plan.projects, tls=external
+    ) as emu:  # fmt: skip
+        env = dict(os.environ)
+        if external:
+            clients.trust_ca_in_official_venv(emu.ca_cert)
+            env["REQUESTS_CA_BUNDLE"] = emu.ca_cert
+        truth = {s: emu.expected_count(s) for s in ("events", "issues", "projects", "releases")}
+        truth["project_detail"] = len(emu.slugs)
+        out["truth_records"] = sum(truth.values())
+        for name, spec in plan.fault_mixes.items():
+            log(f"faults: {name} ({spec})")
+            ours, theirs = [], []
+            for _ in range(plan.fault_runs):
+                emu.control("faults", spec=spec)
+                m, req = clients.read(
+                    OURS, emu, work, clients.our_config(emu, bare_host=external), ALL, env=env,
+                    collect_ids=True,
+                )  # fmt: skip
+                duplicates = {s: sum(n - 1 for n in ids.values() if n > 1) for s, ids in m.ids.items()}
+                problems.check(
+                    m.returncode == 0 and all(m.counts[s] == truth[s] for s in truth)
+                    and not any(duplicates.values()),
+                    f"ours under {name}: {dict(m.counts)} vs {truth}, duplicates {duplicates}; "
+                    + _fail_text(m),
+                )  # fmt: skip
+                ours.append({**_row(m, req), "faults": _faults_hit(emu)})
+                if external:
+                    per_project = []
+                    hit = 0
+                    emu.control("faults", spec=spec)
+                    for slug in emu.slugs:
+                        per_project.append(
+                            clients.read(
+                                clients.official_command(), emu, work, clients.official_config(emu, slug),
+                                ALL, env=env,
+                            )
+                        )  # fmt: skip
+                        hit += _faults_hit(emu)
+                    theirs.append({**_org_row(per_project), "faults": hit})
+            emu.control("clear_faults")
+            out["mixes"][name] = {"spec": spec, "ours": ours, "theirs": theirs}
+            log(
+                f"  ours {measure.median([r['wall'] for r in ours]):.1f} s"
+                + (f", theirs {measure.median([r['wall'] for r in theirs]):.1f} s" if theirs else "")
+            )
+    return out
+
+
+def _faults_hit(emu: EmulatorProcess) -> int:
+    return sum(1 for e in emu.request_log() if e.get("fault"))
 
 
 # 7. Start-up and the notifier -------------------------------------------------------------------------
