@@ -205,11 +205,13 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
     # The cost of an incremental sync with nothing new: a constant, not the history. The
     # organization's six lists, environments (the project list and each project) and one
     # releases page for each of deploys and release_commits come on top of the core streams;
-    # then the monitors and one check-ins page each, and the project list and one page per
-    # project for each of user_feedback and replays.
+    # then workflows, one detectors page per project, the monitors and one check-ins page each,
+    # and the project list and one page per project for each of user_feedback and replays.
     projects, monitors = len(emulator.project_slugs), len(emulator.ground_truth("monitors"))
     core = (4 + 3 * projects) + 6 + (1 + projects) + 2
-    assert len(emulator.requests) <= core + (1 + monitors) + 2 * (1 + projects), len(emulator.requests)
+    alerting = 1 + projects
+    newest = (1 + monitors) + 2 * (1 + projects)
+    assert len(emulator.requests) <= core + alerting + newest, len(emulator.requests)
 
 
 def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_only_those_and_then_none(
