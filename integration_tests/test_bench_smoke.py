@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from source_sentry.manifest import stream_names
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 MEASURED_SECTIONS = [
@@ -22,6 +24,7 @@ MEASURED_SECTIONS = [
     "## 7. Start-up and the notifier",
     "## 8. Keeping issue statuses fresh",
     "## 9. Injected faults",
+    "## 10. Requests per stream",
     "## Closing note",
 ]
 NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")
@@ -106,6 +109,19 @@ def test_given_smoke_mode_when_run_then_record_counts_match_the_emulator_ground_
     for name, mix in results["faults"]["mixes"].items():
         assert [row["records"] for row in mix["ours"]] == [results["faults"]["truth_records"]], name
         assert all(row["faults"] > 0 for row in mix["ours"]), name
+
+
+def test_given_smoke_mode_when_run_then_every_request_of_both_syncs_is_put_on_a_stream(smoke):
+    per_stream = smoke["raw"]["results"]["per_stream"]
+    assert per_stream["streams"] == list(stream_names())
+    for sync in ("first", "again"):
+        counted = per_stream[sync]["requests"]
+        assert sum(counted.values()) == per_stream[sync]["total"] > 0, sync
+        assert counted.get("", 0) == 0, f"{sync}: requests on no stream's path"
+    assert sum(per_stream["again"]["requests"].values()) < sum(per_stream["first"]["requests"].values())
+    table = _section(smoke["markdown"], "## 10. Requests per stream")
+    for stream in per_stream["streams"]:
+        assert f"| `{stream}` |" in table
 
 
 def test_given_smoke_mode_when_run_then_the_token_is_not_printed(smoke):

@@ -114,6 +114,9 @@ def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
         "release_commits": ["dateCreated"],
         "workflows": None,
         "detectors": None,
+        "monitor_checkins": ["dateCreated"],
+        "user_feedback": ["dateCreated"],
+        "replays": ["started_at"],
         "sessions": ["day"],
         "usage_stats": ["day"],
     }
@@ -201,13 +204,16 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
         "projects": [],
     }
     # The cost of an incremental sync with nothing new: a constant, not the history. The
-    # organization's six lists, environments (the project list and each project), one releases
-    # page for each of deploys and release_commits, workflows (one) and detectors (one per
-    # project), and the days sessions (6) and usage_stats (2) read again come on top of the core
-    # streams.
-    projects = len(emulator.project_slugs)
-    bound = (4 + 3 * projects) + 6 + (1 + projects) + 2 + (1 + projects) + (6 + 2)
-    assert len(emulator.requests) <= bound, len(emulator.requests)
+    # organization's six lists, environments (the project list and each project) and one
+    # releases page for each of deploys and release_commits come on top of the core streams;
+    # then workflows, one detectors page per project, the monitors and one check-ins page each,
+    # the project list and one page per project for each of user_feedback and replays, and the
+    # days sessions (6) and usage_stats (2) read again.
+    projects, monitors = len(emulator.project_slugs), len(emulator.ground_truth("monitors"))
+    core = (4 + 3 * projects) + 6 + (1 + projects) + 2
+    alerting = 1 + projects
+    newest = (1 + monitors) + 2 * (1 + projects)
+    assert len(emulator.requests) <= core + alerting + newest + (6 + 2), len(emulator.requests)
 
 
 def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_only_those_and_then_none(
@@ -253,6 +259,34 @@ def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_o
     assert len(emulator.requests) == 2
 
 
+def test_given_new_checkin_feedback_and_replay_when_incremental_then_exactly_those_and_then_none(
+    emulator, workdir: Path
+) -> None:
+    config = emulator.config()
+    streams = ["monitor_checkins", "user_feedback", "replays"]
+    first = source("read", workdir, config, streams=streams)
+    assert not first.errors, first.errors
+    assert_matches_ground_truth(first, emulator, streams=streams)
+    monitor = emulator.ground_truth("monitors")[0]
+    slug = monitor["project"]["slug"]
+    issue = emulator.ground_truth("issues", [slug])[-1]["id"]
+    emulator.resolve_issue(issue)  # Sentry's default list would hide its feedback
+    checkin = emulator.add_checkin(monitor["slug"], status="error")
+    report = emulator.add_user_feedback(issue, "It crashed again after the update.")
+    replay = emulator.add_replay(slug, started_ago=3_660)  # over, and past the hour a sync waits
+    emulator.add_replay(slug, started_ago=60)  # still running: the next syncs' business
+    emulator.reset_log()
+
+    second = source("read", workdir, config, streams=streams, state=first.final_state())
+
+    assert not second.errors, second.errors
+    assert {s: second.ids(s) for s in streams} == {
+        "monitor_checkins": [checkin["id"]],
+        "user_feedback": [report["id"]],
+        "replays": [replay["id"]],
+    }
+    feedback = [r for r in emulator.requests if r["path"].endswith("/user-feedback/")]
+    assert [r["query"]["status"] for r in feedback] == [[""]] * len(emulator.project_slugs)
 def requests_per_stream(emulator) -> dict[str, int]:
     paths = {"sessions": "/sessions/", "usage_stats": "/stats_v2/"}
     return {s: sum(r["path"].endswith(p) for r in emulator.requests) for s, p in paths.items()}
@@ -306,6 +340,15 @@ def test_given_late_sessions_and_usage_when_incremental_then_only_the_reread_day
     emulator.reset_log()
     third = source("read", workdir, config, streams=streams, state=second.final_state())
 
+    assert not third.errors
+    assert third.records == {}
+    # Monitors and one check-ins page per monitor; the project list (read once, the parent of
+    # both) and one page per project for each of user_feedback and replays.
+    projects, monitors = len(emulator.project_slugs), len(emulator.ground_truth("monitors"))
+    paths = sorted(r["path"].split("/")[-2] for r in emulator.requests)
+    assert paths == sorted(
+        ["monitors", "projects"] + ["checkins"] * monitors + ["user-feedback", "replays"] * projects
+    )
     # Nothing new: the same re-read days again, unchanged, and no older day.
     assert not third.errors
     assert {s: sorted(rs, key=lambda r: r["id"]) for s, rs in third.records.items()} == {

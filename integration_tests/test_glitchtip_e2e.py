@@ -39,7 +39,17 @@ def glitchtip(make_emulator):
 
 
 # The optional streams whose endpoints GlitchTip lacks (sentry_emulator/resources/glitchtip.py).
-LACKING = ("repositories", "project_keys", "deploys", "release_commits", "workflows", "detectors")
+LACKING = (
+    "repositories",
+    "project_keys",
+    "deploys",
+    "release_commits",
+    "workflows",
+    "detectors",
+    "monitor_checkins",
+    "user_feedback",
+    "replays",
+)
 
 
 def test_given_glitchtip_when_syncing_every_stream_then_each_record_arrives_once(glitchtip, workdir) -> None:

@@ -146,6 +146,9 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
         "releases": 0,
         "deploys": 0,
         "release_commits": 0,
+        "monitor_checkins": 0,
+        "user_feedback": 0,
+        "replays": 0,
         "sessions": len(since(after["sessions"], 5)),
         "usage_stats": len(since(after["usage_stats"], 1)),
     }

@@ -70,8 +70,9 @@ def test_given_new_release_when_notifying_then_release_created_and_one_deploy_re
     web = emulator.project_slugs[0]
     result = notify(emulator, "--release", "9.0.0", "--env", "production", "--project", web, "--finalize")
     assert result.code == 0, result.err
+    sent = [(r["method"], r["status"]) for r in emulator.requests]
     (deploy,) = deploys_of(emulator, "9.0.0")
-    sent_released = writes(emulator)[1]["body"]["dateReleased"]
+    sent_released = writes(emulator)[0]["body"]["dateReleased"]
     assert result.out.splitlines()[1:4] == [
         "Release 9.0.0 created (201)",
         f"Release 9.0.0 finalized at {sent_released}",
@@ -79,8 +80,23 @@ def test_given_new_release_when_notifying_then_release_created_and_one_deploy_re
     ]
     assert deploy["environment"] == "production"
     assert parse_iso(release_of(emulator, "9.0.0")["dateReleased"]) == parse_iso(sent_released)
-    assert [w["method"] for w in writes(emulator)] == ["POST", "PUT", "POST"]
-    assert writes(emulator)[2]["body"]["projects"] == [web]
+    # The release POST carried the date, so no PUT; and nothing was read before writing.
+    assert sent == [("POST", 201), ("POST", 201)]
+    assert writes(emulator)[1]["body"]["projects"] == [web]
+
+
+def test_given_existing_release_and_finalize_when_notifying_then_put_sets_the_date(emulator):
+    web = emulator.project_slugs[0]
+    emulator.add_release("9.0.5", projects=[web])
+    result = notify(emulator, "--release", "9.0.5", "--env", "production", "--project", web, "--finalize")
+    assert result.code == 0, result.err
+    assert [(w["method"], w["status"]) for w in writes(emulator)] == [
+        ("POST", 208),
+        ("PUT", 200),
+        ("POST", 201),
+    ]
+    sent_released = writes(emulator)[1]["body"]["dateReleased"]
+    assert parse_iso(release_of(emulator, "9.0.5")["dateReleased"]) == parse_iso(sent_released)
 
 
 def test_given_existing_release_when_notifying_then_208_reported_as_success(emulator):
@@ -113,11 +129,12 @@ def test_given_version_with_plus_and_hash_when_notifying_then_it_reaches_the_rig
     assert len(deploys_of(emulator, version)) == 1
 
 
-def test_given_unknown_project_when_notifying_then_exit_1_naming_it_and_nothing_written(emulator):
+def test_given_unknown_project_when_notifying_then_release_refused_and_exit_1_naming_it(emulator):
     result = notify(emulator, "--release", "9.4.0", "--env", "production", "--project", "no-such-project")
     assert result.code == 1
     assert "Project 'no-such-project' was not found" in result.err
-    assert writes(emulator) == []
+    assert [(w["method"], w["status"]) for w in writes(emulator)] == [("POST", 400)]
+    assert not [r for r in emulator.requests if "9.4.0" in r["path"]]
 
 
 def test_given_token_that_cannot_list_releases_when_notifying_then_check_fails_naming_scope(emulator):
@@ -125,9 +142,10 @@ def test_given_token_that_cannot_list_releases_when_notifying_then_check_fails_n
     web = emulator.project_slugs[0]
     result = notify(emulator, "--release", "9.5.0", "--env", "production", "--project", web, token=token)
     assert result.code == 1
+    assert "The auth token may not read the releases of" in result.err
     assert "(403)" in result.err
     assert "project:releases" in result.err
-    assert writes(emulator) == []
+    assert [(w["method"], w["status"]) for w in writes(emulator)] == [("POST", 403)]
 
 
 def test_given_read_only_token_when_notifying_then_release_post_refused_and_no_deploy(emulator):

@@ -64,10 +64,12 @@ def test_given_token_without_two_scopes_when_check_then_it_succeeds_and_names_wh
         "member:read); repositories (the token lacks org:integrations)." in status["message"]
     )
     assert any(status["message"] in w for w in warnings(run))
-    # One request per optional stream and one for a release (deploys, release_commits need one),
-    # beside the core check's own one-record probes of events and releases.
+    # One request per optional stream, one for a release (deploys, release_commits need one) and
+    # one for a monitor (monitor_checkins), beside the core check's own one-record probes of
+    # events and releases.
     optional = len(STREAMS) - 5
     probes = [r for r in emulator.requests if r["query"].get("per_page") == ["1"]]
-    assert len(probes) == optional + 1 + 2
-    assert len({r["path"] for r in probes}) == optional + 2  # the two releases lists are one path
+    assert len(probes) == optional + 2 + 2
+    # The two releases lists are one path, and the monitor's list is the monitors stream's.
+    assert len({r["path"] for r in probes}) == optional + 2
     assert limited["auth_token"] not in run.stdout + run.stderr

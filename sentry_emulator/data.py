@@ -249,6 +249,10 @@ class World:
         self._next_release_id = 1000 + _h(seed, "rid") % 1000
         self._next_deploy_id = 50_000 + _h(seed, "did") % 10_000
         self._after_cache: dict[tuple[int, int], int] = {}
+        # Check-ins, user feedback and replays received after start-up (see data.add_*).
+        self.added_checkins: list[dict] = []
+        self.added_feedback: list[dict] = []
+        self.added_replays: list[dict] = []
         self._build_projects(projects, events, issues)
         self._build_releases(releases)
 
@@ -881,3 +885,144 @@ def workflows(w: World) -> list[dict]:
     )
     out.sort(key=lambda wf: int(wf["id"]))
     return out
+# ---------------------------------------------------------------------- check-ins, feedback, replays
+# Generated ones are pure functions of the seed, dated before the world's anchor; ones added by a
+# test are stored. Each list is served newest first, as Sentry's endpoints order them.
+CHECKIN_COUNTS = (130, 40, 24, 10)  # per monitor; the first needs two pages
+CHECKIN_EVERY_HOURS = (1, 6, 12, 24)
+CHECKIN_STATUSES = ("ok", "ok", "ok", "ok", "ok", "ok", "ok", "error", "missed", "timeout")
+FEEDBACK_COMMENTS = (
+    "The page froze after I pressed Save.",
+    "Checkout spun forever, then showed an error.",
+    "I lost my draft when the app crashed.",
+    "Nothing happens when I click Export.",
+)
+REPLAY_MAX_US = 3_600 * US  # Sentry ends a replay after an hour
+REPLAY_RECENT_US = 2 * 3_600 * US  # generated replays started at least this long before the anchor
+
+
+def _uuid(*parts: object) -> str:
+    h = _hex32(*parts)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+
+
+def checkins(w: World, monitor: dict) -> list[dict]:
+    """A monitor's check-ins, newest first."""
+    k = int(monitor["slug"].rsplit("-", 1)[1]) - 1
+    every = CHECKIN_EVERY_HOURS[k % len(CHECKIN_EVERY_HOURS)] * 3_600 * US
+    out = [c for c in w.added_checkins if c["monitor"] == monitor["id"]]
+    for i in range(CHECKIN_COUNTS[k % len(CHECKIN_COUNTS)]):
+        hv = _h(w.seed, "checkin", k, i)
+        expected = w.anchor - (i + 1) * every
+        out.append(
+            {
+                "id": _uuid(w.seed, "checkin", k, i),
+                "monitor": monitor["id"],
+                "environment": data_env(monitor),
+                "status": CHECKIN_STATUSES[hv % len(CHECKIN_STATUSES)],
+                "created": expected + (hv >> 8) % (20 * US),
+                "expected": expected,
+                "duration": None
+                if CHECKIN_STATUSES[hv % len(CHECKIN_STATUSES)] == "missed"
+                else 200 + hv % 40_000,
+            }
+        )
+    out.sort(key=lambda c: (c["created"], c["id"]), reverse=True)
+    return out
+
+
+def data_env(monitor: dict) -> str:
+    return environments(monitor["project"])[0]
+
+
+def add_checkin(w: World, monitor: dict, status: str = "ok") -> dict:
+    with w.lock:
+        n = len(w.added_checkins)
+        c = {
+            "id": _uuid(w.seed, "added-checkin", n),
+            "monitor": monitor["id"],
+            "environment": data_env(monitor),
+            "status": status,
+            "created": now_us(),
+            "expected": quantize(now_us(), 0),
+            "duration": None if status == "missed" else 1_000 + n,
+        }
+        w.added_checkins.append(c)
+        return c
+
+
+def feedback(w: World, p: Project) -> list[dict]:
+    """A project's user reports (feedback sent through an event's crash-report dialog), newest first."""
+    issues = [i for i in p.issues if i.count]
+    out = [f for f in w.added_feedback if f["project"] is p]
+    for k in range(4 + 3 * p.idx if issues else 0):
+        hv = _h(w.seed, "feedback", p.idx, k)
+        who = MEMBER_NAMES[hv % len(MEMBER_NAMES)]
+        out.append(
+            {
+                "id": str(100_000 + _h(w.seed, "feedback-id") % 100_000 * 100 + p.idx * 20 + k),
+                "project": p,
+                "issue": issues[hv % len(issues)],
+                "event_id": _hex32(w.seed, "feedback-event", p.idx, k),
+                "name": who,
+                "email": f"{who.split()[0].lower()}@customer.example",
+                "comments": FEEDBACK_COMMENTS[k % len(FEEDBACK_COMMENTS)],
+                "created": w.anchor - w.span + (hv >> 8) % (w.span - DAY),
+            }
+        )
+    out.sort(key=lambda f: (f["created"], f["id"]), reverse=True)
+    return out
+
+
+def add_feedback(w: World, issue: Issue, comments: str) -> dict:
+    with w.lock:
+        n = len(w.added_feedback)
+        f = {
+            "id": str(900_000_000 + n),
+            "project": issue.project,
+            "issue": issue,
+            "event_id": _hex32(w.seed, "added-feedback-event", n),
+            "name": "Late Reporter",
+            "email": "late@customer.example",
+            "comments": comments,
+            "created": quantize(now_us(), 3),
+        }
+        w.added_feedback.append(f)
+        return f
+
+
+def replays(w: World, p: Project) -> list[dict]:
+    """A project's session replays, newest first (by started_at)."""
+    out = [r for r in w.added_replays if r["project"] is p]
+    room = w.span - REPLAY_RECENT_US
+    for k in range(25 + 40 * p.idx):
+        hv = _h(w.seed, "replay", p.idx, k)
+        started = quantize(w.anchor - REPLAY_RECENT_US - (hv >> 8) % room, 0)
+        out.append(_replay(w, p, _hex32(w.seed, "replay", p.idx, k), started, hv))
+    out.sort(key=lambda r: (r["started"], r["id"]), reverse=True)
+    return out
+
+
+def _replay(w: World, p: Project, rid: str, started: int, hv: int) -> dict:
+    return {
+        "id": rid,
+        "project": p,
+        "started": started,
+        "finished": started + (5 + hv % (REPLAY_MAX_US // US - 5)) * US,
+        "errors": hv % 4,
+        "segments": 1 + hv % 30,
+        "urls": [f"/{PROJECT_WORDS[(hv >> s) % len(PROJECT_WORDS)]}/" for s in range(1 + hv % 3)],
+        "browser": BROWSERS[hv % len(BROWSERS)],
+        "os": OSES[(hv >> 4) % len(OSES)],
+        "environment": environments(p)[hv % len(environments(p))],
+        "user": MEMBER_NAMES[(hv >> 12) % len(MEMBER_NAMES)],
+    }
+
+
+def add_replay(w: World, p: Project, started_ago_us: int) -> dict:
+    """A replay that started ``started_ago_us`` before now (and is visible at once)."""
+    with w.lock:
+        n = len(w.added_replays)
+        r = _replay(w, p, _hex32(w.seed, "added-replay", n), quantize(now_us() - started_ago_us, 0), n)
+        w.added_replays.append(r)
+        return r

@@ -144,9 +144,10 @@ class Emulator:
     def ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
         """What a complete, correct sync returns now. ``kind``: a stream name (events, issues,
         projects, project_detail, releases, deploys, release_commits, organization, teams, members,
-        repositories, environments, project_keys, monitors, detectors, workflows, sessions,
-        usage_stats). ``projects``:
-        slugs or ids (default all). ``full`` (events): the ``full=`` body instead of the list
+        repositories, environments, project_keys, monitors, detectors, workflows, monitor_checkins,
+        user_feedback, replays, sessions, usage_stats; replays: those started over an hour ago, as a
+        sync reads them).
+        ``projects``: slugs or ids (default all). ``full`` (events): the ``full=`` body instead of the list
         body. Records are in the emulator's dialect."""
         if self.dialect == "glitchtip" and kind not in glitchtip.HAS_KINDS:
             return []  # GlitchTip lacks the endpoint (its dialect answers 404)
@@ -196,6 +197,26 @@ class Emulator:
                     serialize.detector(w, d, links.get(d["id"], []))
                     for d in data.detectors(w)
                     if d["project"].idx in idx
+                ]
+            if kind == "monitor_checkins":
+                return [
+                    serialize.checkin(w, m, c) | {"monitorId": m["id"], "monitorSlug": m["slug"]}
+                    for m in data.monitors(w)
+                    if m["project"].idx in idx
+                    for c in data.checkins(w, m)
+                ]
+            if kind == "user_feedback":
+                return [
+                    serialize.user_feedback(w, f) | {"projectId": p.id, "projectSlug": p.slug}
+                    for p in chosen
+                    for f in data.feedback(w, p)
+                ]
+            if kind == "replays":
+                return [
+                    serialize.replay(r)
+                    for p in chosen
+                    for r in data.replays(w, p)
+                    if r["started"] <= now_us() - data.REPLAY_MAX_US
                 ]
             # The organization's own lists are not narrowed by projects.
             if kind == "organization":
@@ -260,6 +281,28 @@ class Emulator:
                 visible_after_us=_us(visible_after),
             )
             return [serialize.event_full(self.world, ev) for ev in evs]
+
+    def add_checkin(self, monitor_slug: str, status: str = "ok") -> dict:
+        """A check-in of that monitor, received now."""
+        with self.world.lock:
+            m = next((m for m in data.monitors(self.world) if m["slug"] == monitor_slug), None)
+            if m is None:
+                raise KeyError(f"unknown monitor {monitor_slug!r}")
+            return serialize.checkin(self.world, m, data.add_checkin(self.world, m, status))
+
+    def add_user_feedback(self, issue_id: str, comments: str) -> dict:
+        """A user report on that issue, received now."""
+        with self.world.lock:
+            return serialize.user_feedback(
+                self.world, data.add_feedback(self.world, self._issue(issue_id), comments)
+            )
+
+    def add_replay(self, project_slug: str, started_ago: timedelta | float) -> dict:
+        """A replay of that project that started ``started_ago`` (a timedelta or seconds) before
+        now, ingested and listed at once."""
+        with self.world.lock:
+            p = self._project_arg(project_slug)
+            return serialize.replay(data.add_replay(self.world, p, _us(started_ago) or 0))
 
     def release_pending(self) -> int:
         """Make every event still in its processing delay visible now; returns how many."""

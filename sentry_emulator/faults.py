@@ -59,6 +59,9 @@ TARGETS = {
     "commits",
     "detectors",
     "workflows",
+    "checkins",
+    "user_feedback",
+    "replays",
     "sessions",
     "stats",
 }

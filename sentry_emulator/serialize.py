@@ -882,6 +882,80 @@ def detector_workflow_ids(workflows: list[dict]) -> dict[str, list[str]]:
         for d in wf["detectors"]:
             out.setdefault(d["id"], []).append(wf["id"])
     return out
+# ---------------------------------------------------------------------- check-ins, feedback, replays
+def checkin(w: World, m: dict, c: dict) -> dict:
+    """A cron check-in as the monitor's check-in list serializes it."""
+    return {
+        "id": c["id"],
+        "environment": c["environment"],
+        "status": c["status"],
+        "duration": c["duration"],
+        "dateCreated": fmt(c["created"], 6),
+        "dateAdded": fmt(c["created"], 6),
+        "dateUpdated": fmt(c["created"] + (c["duration"] or 0) * 1_000, 6),
+        "dateClock": fmt(c["created"], 6),
+        "dateInProgress": None,
+        "expectedTime": fmt(c["expected"], 6),
+        "monitorConfig": monitor(w, m)["config"],
+    }
+
+
+def user_feedback(w: World, f: dict) -> dict:
+    """A user report with its issue, as the project's user-feedback list serializes it."""
+    return {
+        "id": f["id"],
+        "eventID": f["event_id"],
+        "name": f["name"],
+        "email": f["email"],
+        "comments": f["comments"],
+        "dateCreated": fmt(f["created"], 3),
+        "user": None,
+        "event": {"id": f["event_id"], "eventID": f["event_id"]},
+        "issue": issue(w, f["issue"], org_endpoint=True),
+    }
+
+
+def replay(r: dict) -> dict:
+    """A replay as the organization's replay index serializes it (snake_case, unlike the rest)."""
+    browser, _, browser_version = r["browser"].partition(" ")
+    os_name, _, os_version = r["os"].rpartition(" ")
+    login = r["user"].split()[0].lower()
+    return {
+        "activity": min(10, 1 + r["errors"] * 2 + len(r["urls"])),
+        "browser": {"name": browser, "version": browser_version},
+        "count_dead_clicks": r["segments"] % 3,
+        "count_rage_clicks": r["segments"] % 2,
+        "count_errors": r["errors"],
+        "count_segments": r["segments"],
+        "count_urls": len(r["urls"]),
+        "device": {"brand": None, "family": "Other", "model": None, "name": None},
+        "dist": None,
+        "duration": (r["finished"] - r["started"]) // 1_000_000,
+        "environment": r["environment"],
+        "error_ids": [_hex32("replay-error", r["id"], k) for k in range(r["errors"])],
+        "finished_at": fmt(r["finished"], 0),
+        "has_viewed": False,
+        "id": r["id"],
+        "is_archived": False,
+        "os": {"name": os_name, "version": os_version},
+        "platform": "javascript",
+        "project_id": r["project"].id,
+        "releases": [],
+        "sdk": {"name": "sentry.javascript.browser", "version": "8.33.0"},
+        "started_at": fmt(r["started"], 0),
+        "tags": {"environment": [r["environment"]]},
+        "trace_ids": [_hex32("replay-trace", r["id"])],
+        "urls": r["urls"],
+        "user": {
+            "display_name": r["user"],
+            "email": f"{login}@customer.example",
+            "id": str(_h("replay-user", r["user"]) % 100_000),
+            "ip": None,
+            "username": login,
+        },
+    }
+
+
 # ---------------------------------------------------------------------- daily aggregates
 # Not Sentry's answers but the records the connector makes of them: one per day and group, keyed
 # by the day and the group's values joined with `/` (which no version or environment may hold).

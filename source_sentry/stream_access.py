@@ -32,7 +32,7 @@ class StreamAccess:
         if self.status == 404:
             return "this server does not have its endpoint"
         if self.status is None:
-            return "not checked: the organization has no release yet"
+            return "not checked: the organization has no release or monitor to ask about yet"
         return f"Sentry answered HTTP {self.status}"
 
 
@@ -49,8 +49,9 @@ def optional_stream_access(
     streams = load_manifest()["definitions"]["streams"]
     slug, project_id = info.projects[0] if info.projects else ("", None)
     version = _a_release_version(api, info.organization)
+    monitor = _a_monitor_id(api, info.organization)
     partition = StreamSlice(
-        partition={"project_id": project_id or "", "version": version or ""},
+        partition={"project_id": project_id or "", "version": version or "", "monitor_id": monitor or ""},
         cursor_slice={},
         extra_fields={"slug": slug},
     )
@@ -60,7 +61,7 @@ def optional_stream_access(
         requester = streams[stream]["retriever"]["requester"]
         path = str(jinja.eval(requester["path"], config=config, stream_slice=partition))
         if "//" in path or path.startswith("/"):
-            out.append(StreamAccess(stream, scope, None))  # its parent (a release) does not exist
+            out.append(StreamAccess(stream, scope, None))  # its parent (a release, a monitor) does not exist
             continue
         params = {
             name: jinja.eval(str(value), config=config, stream_slice=partition)
@@ -78,6 +79,13 @@ def _a_release_version(api: SentryApi, organization: str) -> str | None:
     return None
 
 
+def _a_monitor_id(api: SentryApi, organization: str) -> str | None:
+    status, body, _ = api.get_json(f"organizations/{organization}/monitors/", {"per_page": 1})
+    if status == 200 and isinstance(body, list) and body and isinstance(body[0], dict):
+        return str(body[0].get("id") or "") or None
+    return None
+
+
 def access_report(access: list[StreamAccess]) -> str:
     """One sentence for the check's message: what is readable, what is not and why."""
     readable = [a.stream for a in access if a.readable]
@@ -90,4 +98,7 @@ def access_report(access: list[StreamAccess]) -> str:
             + "."
         )
     probes = sum(1 for a in access if a.status is not None)
-    return text + f" (Checked with {probes + 1} requests: one per optional stream, one for a release.)"
+    return text + (
+        f" (Checked with {probes + 2} requests: one per optional stream,"
+        " one each for a release and a monitor.)"
+    )

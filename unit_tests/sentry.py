@@ -201,6 +201,45 @@ def workflows_request(cursor: str | None = None) -> HttpRequest:
 
 def detectors_request(project_id: str, cursor: str | None = None) -> HttpRequest:
     return request(org_list_url("detectors"), project=project_id, per_page=100, cursor=cursor)
+def checkins_url(monitor_id: str) -> str:
+    return f"{BASE}/organizations/{ORG}/monitors/{monitor_id}/checkins/"
+
+
+def checkins_request(monitor_id: str, start: str, end: str, cursor: str | None = None) -> HttpRequest:
+    return request(checkins_url(monitor_id), start=start, end=end, per_page=100, cursor=cursor)
+
+
+def user_feedback_url(slug: str) -> str:
+    return f"{BASE}/projects/{ORG}/{slug}/user-feedback/"
+
+
+def user_feedback_request(slug: str, cursor: str | None = None) -> HttpRequest:
+    # `status=` (every report) is in the path; the mock's matching ignores blank values.
+    return request(user_feedback_url(slug), status="", per_page=100, cursor=cursor)
+
+
+def replays_url() -> str:
+    return f"{BASE}/organizations/{ORG}/replays/"
+
+
+def replays_request(project_id: str, start: str, end: str, cursor: str | None = None) -> HttpRequest:
+    return request(
+        replays_url(),
+        project=project_id,
+        sort="started_at",
+        start=start,
+        end=end,
+        per_page=100,
+        cursor=cursor,
+    )
+
+
+def replays_page(records: Sequence[Mapping[str, Any]], next_cursor: str | None = None) -> HttpResponse:
+    """The replay index wraps its list in `data`; paging is in the Link header as elsewhere."""
+    headers = {"Link": link_header(replays_url(), next_cursor, next_cursor is not None)}
+    return HttpResponse(json.dumps({"data": list(records)}), 200, headers)
+
+
 SESSION_FIELDS = ["sum(session)", "count_unique(user)", "crash_free_rate(session)", "crash_free_rate(user)"]
 USAGE_FIELDS = ["sum(quantity)", "sum(times_seen)"]
 

@@ -42,6 +42,9 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "release_commits",
         "workflows",
         "detectors",
+        "monitor_checkins",
+        "user_feedback",
+        "replays",
         "sessions",
         "usage_stats",
     )
@@ -52,6 +55,9 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "releases",
         "deploys",
         "release_commits",
+        "monitor_checkins",
+        "user_feedback",
+        "replays",
         "sessions",
         "usage_stats",
     )

@@ -191,7 +191,8 @@ def test_given_notify_then_release_created_finalized_and_one_deploy(container: C
     assert lines[3].startswith("Deploy ")
     assert lines[3].endswith(" of 9.0.0 to production recorded")
     writes = [r for r in emulator.requests if r["method"] in ("POST", "PUT")]
-    assert [w["method"] for w in writes] == ["POST", "PUT", "POST"]
+    assert [w["method"] for w in writes] == ["POST", "POST"]  # --finalize rides on the new release's POST
+    assert "dateReleased" in writes[0]["body"]
     assert_hidden(container, emulator.token)
 
 

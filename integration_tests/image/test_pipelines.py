@@ -94,7 +94,8 @@ def test_given_github_action_inputs_then_it_installs_and_records_the_finalized_d
     assert f"Release {sha} created (201)" in notify.stdout
     assert f"of {sha} to production recorded" in notify.stdout
     writes = [r for r in emulator.requests if r["method"] in ("POST", "PUT")]
-    assert [w["method"] for w in writes] == ["POST", "PUT", "POST"]
+    assert [w["method"] for w in writes] == ["POST", "POST"]  # --finalize rides on the new release's POST
+    assert "dateReleased" in writes[0]["body"]
     deploy = writes[-1]["body"]
     assert deploy["name"] == "run 42"
     assert deploy["url"] == "https://github.example/acme/web/actions/runs/1001"
@@ -153,7 +154,8 @@ def test_given_gitlab_template_then_its_script_in_the_image_records_the_deploy(
     assert f"Release {sha} created (201)" in done.stdout
     assert f"of {sha} to production recorded" in done.stdout
     writes = [r for r in emulator.requests if r["method"] in ("POST", "PUT")]
-    assert [w["method"] for w in writes] == ["POST", "PUT", "POST"]
+    assert [w["method"] for w in writes] == ["POST", "POST"]  # --finalize rides on the new release's POST
+    assert "dateReleased" in writes[0]["body"]
     assert writes[-1]["body"]["name"] == "pipeline 77"
     assert writes[-1]["body"]["url"] == "https://gitlab.example/acme/web/-/pipelines/9001"
     assert emulator.token not in done.stdout + done.stderr

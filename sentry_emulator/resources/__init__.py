@@ -3,8 +3,10 @@
 
 from . import (
     alerting,
+    checkins,
     deploys,
     events,
+    feedback,
     glitchtip,
     issues,
     keys,
@@ -13,6 +15,7 @@ from . import (
     organizations,
     projects,
     releases,
+    replays,
     repositories,
     stats,
     teams,
@@ -20,8 +23,10 @@ from . import (
 
 __all__ = [
     "alerting",
+    "checkins",
     "deploys",
     "events",
+    "feedback",
     "glitchtip",
     "issues",
     "keys",
@@ -30,6 +35,7 @@ __all__ = [
     "organizations",
     "projects",
     "releases",
+    "replays",
     "repositories",
     "stats",
     "teams",

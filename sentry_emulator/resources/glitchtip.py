@@ -34,14 +34,17 @@ from ..routing import SENTRY
 # Every Sentry resource registers its routes before GLITCHTIP copies them.
 from . import (  # noqa: F401
     alerting,
+    checkins,
     deploys,
     events,
+    feedback,
     issues,
     keys,
     members,
     monitors,
     organizations,
     releases,
+    replays,
     repositories,
     stats,
     teams,

@@ -252,26 +252,43 @@ class _Run:
         )
 
         api = SentryApi(settings.base_url, settings.token)
-        info = check_connection(config, purpose="notify", api=api)
-        host = urlsplit(info.base_url).netloc
         self.report.update(
-            sentry=info.base_url, organization=info.organization, projects=list(settings.projects)
+            sentry=api.base_url, organization=settings.organization, projects=list(settings.projects)
         )
-        self._line(
-            f"Checked {host}: organization {info.organization}, projects {', '.join(settings.projects)}"
-        )
+        projects = ", ".join(settings.projects)
+        checked = f"Checked {api.host}: organization {settings.organization}, projects {projects}"
+
+        def check() -> None:
+            check_connection(config, purpose="notify", api=api)
 
         if parsed.dry_run:
-            prefix = urlsplit(info.base_url).path
+            # Nothing is written, so the connection is checked by reading.
+            check()
+            self._line(checked)
+            prefix = urlsplit(api.base_url).path
             plan = notification.planned_requests()
             self.report["dry_run"] = True
-            self.report["requests"] = [{"method": m, "path": f"{prefix}/{p}", "body": b} for m, p, b in plan]
+            self.report["requests"] = [
+                {"method": r.method, "path": f"{prefix}/{r.path}", "body": r.body}
+                | ({"only_if": r.only_if} if r.only_if else {})
+                for r in plan
+            ]
             self._line("Dry run, nothing sent. Would send:")
-            for method, path, body in plan:
-                self._line(f"  {method} {prefix}/{path} {json.dumps(body, ensure_ascii=False)}")
+            for r in plan:
+                condition = f" ({r.only_if})" if r.only_if else ""
+                self._line(
+                    f"  {r.method} {prefix}/{r.path} {json.dumps(r.body, ensure_ascii=False)}{condition}"
+                )
         else:
+            # The release POST's acceptance is the check (token, scope, organization, projects);
+            # the check routine runs only if Sentry refuses it, to name what to fix.
+            def on_step(step: client.Step) -> None:
+                if step.kind == "release":
+                    self._line(checked)
+                self._step(step, notification)
+
             server = str(config.get("server") or "sentry")
-            client.notify(api, notification, lambda step: self._step(step, notification), server=server)
+            client.notify(api, notification, on_step, server=server, diagnose=check)
         self.report["ok"] = True
         self.report["exit_code"] = EXIT_OK
         if self.as_json:

@@ -2,7 +2,13 @@
 
 Steps, in order: ensure the release exists (POST, where 201 "created" and 208 "already
 exists" are both success; a 409 creation race is retried once, then the release is
-fetched), optionally finalize it (PUT ``dateReleased``), then record the deploy.
+fetched), optionally finalize it, then record the deploy. That is two requests when all
+goes well, as sentry-cli sends: nothing is read before writing unless an answer was
+ambiguous. The release POST is itself the connection check (Sentry answers it 401 for a bad
+token, 403 for a missing scope, 404 for an unknown organization, 400 for an unknown
+project); only when it is refused so is the shared check routine run, to say exactly what
+to fix. ``--finalize`` sends ``dateReleased`` with the POST; a PUT follows only when the
+answer shows the release without it (a release that existed keeps its own date).
 
 Creating a release is idempotent on Sentry's side, so it may be retried freely. GlitchTip
 answers a repeated create with 500 instead of 208: a release that a read then finds counts
@@ -49,22 +55,39 @@ class Step:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# Statuses of the release POST that say the settings are wrong: the check routine then says how.
+CHECKED_REFUSALS = (400, 401, 403, 404)
+
+
 def notify(
-    api: SentryApi, notification: Notification, on_step: Callable[[Step], None], *, server: str = "sentry"
+    api: SentryApi,
+    notification: Notification,
+    on_step: Callable[[Step], None],
+    *,
+    server: str = "sentry",
+    diagnose: Callable[[], object] | None = None,
 ) -> list[Step]:
     """Run every write of ``notification``; call ``on_step`` after each one. ``server``:
-    ``sentry`` or ``glitchtip`` (which records no deploys)."""
+    ``sentry`` or ``glitchtip`` (which records no deploys). ``diagnose``: the connection
+    check, run when the release POST is refused with one of ``CHECKED_REFUSALS``; it raises
+    ``ConfigError`` naming what to fix, else the refusal is reported as Sentry worded it."""
     steps = []
-    deploy = no_deploys if server == "glitchtip" else record_deploy
-    actions = [ensure_release, *([finalize_release] if notification.finalize else []), deploy]
-    for action in actions:
-        step = action(api, notification)
-        on_step(step)
-        steps.append(step)
+    release = ensure_release(api, notification, diagnose)
+    on_step(release)
+    steps.append(release)
+    if notification.finalize:
+        finalize = finalize_release(api, notification, release)
+        on_step(finalize)
+        steps.append(finalize)
+    deploy = (no_deploys if server == "glitchtip" else record_deploy)(api, notification)
+    on_step(deploy)
+    steps.append(deploy)
     return steps
 
 
-def ensure_release(api: SentryApi, notification: Notification) -> Step:
+def ensure_release(
+    api: SentryApi, notification: Notification, diagnose: Callable[[], object] | None = None
+) -> Step:
     body = notification.release_body()
     for _ in range(2):
         response = api.request("POST", notification.releases_path, json_body=body)
@@ -76,6 +99,8 @@ def ensure_release(api: SentryApi, notification: Notification) -> Step:
             found = api.request("GET", notification.release_path)
             if found.status_code == 200:
                 return Step("release", "exists", 500, _json(found))
+        if response.status_code in CHECKED_REFUSALS and diagnose is not None:
+            diagnose()
         if response.status_code != 409:
             _refused(response, notification, f"create release {notification.version}")
     # Two creations raced twice: the release exists now, or something is wrong.
@@ -85,7 +110,11 @@ def ensure_release(api: SentryApi, notification: Notification) -> Step:
     return Step("release", "exists", 409, _json(response))
 
 
-def finalize_release(api: SentryApi, notification: Notification) -> Step:
+def finalize_release(api: SentryApi, notification: Notification, release: Step | None = None) -> Step:
+    """Set ``dateReleased``, unless the release step's answer shows it set already (the POST
+    carried it, and Sentry keeps it on a release that POST created)."""
+    if release is not None and notification.is_finalized_by(release.data):
+        return Step("finalize", "finalized", release.status, release.data)
     response = api.request("PUT", notification.release_path, json_body=notification.finalize_body())
     if response.status_code != 200:
         _refused(response, notification, f"finalize release {notification.version}")

@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 MAX_VERSION = 200
@@ -189,7 +189,12 @@ class Notification:
         return f"{self.release_path}deploys/"
 
     def release_body(self) -> dict[str, Any]:
-        return {"version": self.version, "projects": list(self.projects)}
+        """With ``finalize``, ``dateReleased`` too: Sentry sets it on a release the POST creates
+        (and ignores it on one that exists, which then needs ``finalize_body``'s PUT)."""
+        body: dict[str, Any] = {"version": self.version, "projects": list(self.projects)}
+        if self.finalize:
+            body.update(self.finalize_body())
+        return body
 
     def finalize_body(self) -> dict[str, Any]:
         return {"dateReleased": format_time(self.date_finished)}
@@ -215,10 +220,29 @@ class Notification:
             and same_instant(deploy.get("dateFinished"), body["dateFinished"])
         )
 
-    def planned_requests(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """``(method, path, body)`` of every write, in order; what ``--dry-run`` prints."""
-        plan = [("POST", self.releases_path, self.release_body())]
+    def is_finalized_by(self, release: dict[str, Any]) -> bool:
+        """Whether a release Sentry answered with already carries our ``dateReleased``."""
+        return self.finalize and same_instant(
+            release.get("dateReleased"), self.finalize_body()["dateReleased"]
+        )
+
+    def planned_requests(self) -> list[PlannedRequest]:
+        """Every write, in order; what ``--dry-run`` prints."""
+        plan = [PlannedRequest("POST", self.releases_path, self.release_body())]
         if self.finalize:
-            plan.append(("PUT", self.release_path, self.finalize_body()))
-        plan.append(("POST", self.deploys_path, self.deploy_body()))
+            plan.append(
+                PlannedRequest(
+                    "PUT", self.release_path, self.finalize_body(), "if the release already existed"
+                )
+            )
+        plan.append(PlannedRequest("POST", self.deploys_path, self.deploy_body()))
         return plan
+
+
+class PlannedRequest(NamedTuple):
+    """One write ``notify`` would send; ``only_if`` when it depends on Sentry's answer."""
+
+    method: str
+    path: str
+    body: dict[str, Any]
+    only_if: str | None = None

@@ -23,8 +23,32 @@ from tools.bench import report, sections
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
-SECTIONS = ("throughput", "official", "rate_limited", "faults", "startup", "status_refresh")
+# Each section's name for --only, and what of the page it measures.
+SECTIONS = {
+    "throughput": "1, 2, 4, 6 and the profile: full syncs against the floor, incremental cost, memory",
+    "official": "3: Airbyte's own Sentry connector (installed from PyPI into .bench/)",
+    "rate_limited": "5: a sync under Sentry's rate limits",
+    "faults": "9: syncs under injected faults, beside Airbyte's connector (installed from PyPI into .bench/)",
+    "startup": "7: start-up and the notifier, beside sentry-cli (installed from PyPI into .bench/)",
+    "status_refresh": "8: keeping issue statuses fresh",
+    "per_stream": "10: requests per stream, first and unchanged sync of `make sync`'s organization",
+}
 NOTE = Path(__file__).resolve().parent / "note.md"
+EPILOG = (
+    "sections (--only takes a comma-separated list; the page then holds only those):\n"
+    + "".join(f"  {name:<16}{what}\n" for name, what in SECTIONS.items())
+    + """
+examples:
+  make bench                                        every section, writes docs/benchmarks.md
+  python -m tools.bench --only startup --out /tmp/startup.md
+  python -m tools.bench --only startup,per_stream --out /tmp/b.md --json /tmp/b.json
+  python -m tools.bench --smoke --only per_stream --out /tmp/smoke.md   tiny data, seconds
+  make bench BENCH_ARGS="--only rate_limited --out /tmp/rate.md"
+
+A subset needs --out, so that docs/benchmarks.md is only ever written whole. On a shared
+machine run it under the lock the tests use: flock /tmp/fulltest.lock make bench
+"""
+)
 
 
 def environment() -> dict[str, str]:
@@ -57,7 +81,12 @@ def environment() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m tools.bench",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--smoke", action="store_true", help="tiny data, no PyPI programs, no profile")
     ap.add_argument(
         "--out", type=Path, help="markdown output (default docs/benchmarks.md; required with --smoke)"
@@ -73,11 +102,20 @@ def main(argv: list[str] | None = None) -> int:
         "--render", type=Path, metavar="JSON", help="only render the markdown from saved --json results"
     )
     ap.add_argument(
-        "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}"
+        "--only",
+        default=",".join(SECTIONS),
+        metavar="SECTIONS",
+        help="run only these sections (comma-separated names, listed below)",
     )
     args = ap.parse_args(argv)
     if args.smoke and args.out is None:
         ap.error("--smoke needs --out (the smoke run must not overwrite docs/benchmarks.md)")
+    only = set(args.only.split(","))
+    unknown = sorted(only - set(SECTIONS))
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    if only != set(SECTIONS) and args.out is None and not args.render:
+        ap.error("--only needs --out: docs/benchmarks.md is written by a run of every section")
     out = args.out or ROOT / "docs" / "benchmarks.md"
     if args.render:
         saved = _int_keys(json.loads(args.render.read_text()))
@@ -86,13 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(report.render(saved["results"], saved["meta"]))
         return 0
     plan = SMOKE if args.smoke else FULL
-    only = set(args.only.split(","))
     started = time.perf_counter()
 
     def log(text: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {text}", flush=True)
 
     meta = {"plan": plan.name, "environment": environment()}
+    meta["environment"]["connector under test"] = "the working tree as it is (no overlay)"
     if args.connector_overlay:
         from tools.bench import clients
 
@@ -118,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         "startup": lambda: results.__setitem__("startup", sections.startup(plan, work, problems, log)),
         "status_refresh": lambda: results.__setitem__(
             "status_refresh", sections.status_refresh(plan, work, problems, log)
+        ),
+        "per_stream": lambda: results.__setitem__(
+            "per_stream", sections.requests_per_stream(plan, work, problems, log)
         ),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

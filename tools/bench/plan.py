@@ -34,6 +34,7 @@ class Plan:
     issues_per_events: int = 20  # one issue per this many events
     status_refresh_issues: tuple[int, ...] = (10_000, 100_000)  # issues in the org, per run
     projects: int = 3
+    per_stream_events: int = 3000  # the organization `make sync` loads (tools.local_sync.Sample)
 
     def issues(self, events: int) -> int:
         return max(events // self.issues_per_events, self.projects)
@@ -70,4 +71,5 @@ SMOKE = Plan(
     profile=False,
     external=False,
     status_refresh_issues=(60,),
+    per_stream_events=300,
 )

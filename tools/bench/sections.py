@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import compileall
+import json
 import math
 import os
 import subprocess
@@ -9,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import source_sentry
+from tools.airbyte_run import INCREMENTAL
 from tools.bench import clients, measure
 from tools.bench.clients import OURS, Workdir
 from tools.bench.emulator import EmulatorProcess, category
@@ -406,6 +410,9 @@ def _faults_hit(emu: EmulatorProcess) -> int:
 # 7. Start-up and the notifier -------------------------------------------------------------------------
 def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    # As installed: pip compiles a package's modules when it installs them, while this editable
+    # checkout may be run with PYTHONDONTWRITEBYTECODE and would compile them on every start.
+    compileall.compile_dir(str(Path(source_sentry.__file__).parent), quiet=1)
     with EmulatorProcess(events=100, issues=5, projects=plan.projects) as emu:
         log("start-up: spec, notify --dry-run, notify, sentry-cli")
         slug = emu.slugs[0]
@@ -423,6 +430,7 @@ def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any
                 emu.reset_log()
                 m = measure.run(argv, env=clients.our_env(env), cwd=work.path, parse=False)
                 req = emu.request_counts()
+                out.setdefault("sent", {})[label] = _sent(emu, version)
                 problems.check(m.returncode == 0, f"{label}: {_fail_text(m)}")
                 if label == "notify":
                     problems.check(
@@ -433,6 +441,7 @@ def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any
                 )
             if plan.external:
                 rows["sentry-cli"].append(_sentry_cli(emu, slug, f"{version}-cli", work, problems))
+                out.setdefault("sent", {})["sentry-cli"] = rows["sentry-cli"][-1]["sent"]
         out["rows"] = {k: v for k, v in rows.items() if v}
     if plan.external:
         version = subprocess.run([clients.sentry_cli(), "--version"], capture_output=True, text=True).stdout
@@ -470,7 +479,14 @@ def _sentry_cli(emu: EmulatorProcess, slug: str, version: str, work: Workdir, pr
         wall, cpu, rss = wall + m.wall, cpu + m.cpu, max(rss, m.peak_rss_mb)
     requests_seen = emu.request_counts()["total"]
     problems.check(_wrote_deploy(emu, version), f"sentry-cli did not create a deploy of {version}")
-    return {"wall": wall, "cpu": cpu, "rss": rss, "requests": requests_seen}
+    return {"wall": wall, "cpu": cpu, "rss": rss, "requests": requests_seen, "sent": _sent(emu, version)}
+
+
+def _sent(emu: EmulatorProcess, version: str) -> list[str]:
+    """What a run sent, as `METHOD path status`, the version written `{version}`."""
+    return [
+        f"{e['method']} {e['path'].replace(version, '{version}')} {e['status']}" for e in emu.request_log()
+    ]
 
 
 # 7. Issue status refresh ------------------------------------------------------------------------
@@ -523,3 +539,59 @@ def status_refresh(plan: Plan, work: Workdir, problems: Problems, log) -> dict[s
                 f"the refresh, {counted['same_period']} for a sync in the period"
             )
     return out
+
+
+# 9. Requests per stream -------------------------------------------------------------------------
+def requests_per_stream(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+    """A first sync of every stream discover lists, then an unchanged incremental sync from its
+    state, on the organization `make sync` loads; each request is put on the stream(s) whose
+    manifest path it matches."""
+    from tools.bench.streams import endpoints, requests_by_endpoint
+    from tools.local_sync import Sample
+
+    sample = Sample(events=plan.per_stream_events)
+    known = endpoints()
+    kwargs = sample.emulator_kwargs()
+    with EmulatorProcess(
+        events=kwargs["events"], issues=kwargs["issues"], projects=kwargs["projects"],
+        releases=kwargs["releases"], seed=kwargs["seed"],
+    ) as emu:  # fmt: skip
+        config = clients.our_config(emu)
+        streams = _discovered_streams(emu, work, config)
+        log(f"requests per stream: {len(streams)} streams, {sample.events:,} events")
+        first, _ = clients.read(OURS, emu, work, config, streams)
+        first_log = emu.request_log()
+        again, _ = clients.read(OURS, emu, work, config, streams, state=first.state_file_content())
+        again_log = emu.request_log()
+    problems.check(first.returncode == 0, f"requests per stream, first sync: {_fail_text(first)}")
+    problems.check(again.returncode == 0, f"requests per stream, unchanged sync: {_fail_text(again)}")
+    for stream in streams:
+        if stream in INCREMENTAL:
+            problems.check(
+                again.counts[stream] == 0,
+                f"unchanged incremental sync sent {again.counts[stream]} {stream} records again",
+            )
+    return {
+        "sample": {"events": sample.events, "issues": sample.issues, "projects": sample.projects,
+                   "releases": sample.releases, "seed": sample.seed},
+        "streams": streams,
+        "incremental": [s for s in streams if s in INCREMENTAL],
+        "endpoints": [{"template": e.template, "shown": e.shown, "streams": list(e.streams)} for e in known],
+        "first": {"requests": dict(requests_by_endpoint(first_log, known)), "records": dict(first.counts),
+                  "total": len(first_log), "wall": first.wall},
+        "again": {"requests": dict(requests_by_endpoint(again_log, known)), "records": dict(again.counts),
+                  "total": len(again_log), "wall": again.wall},
+    }  # fmt: skip
+
+
+def _discovered_streams(emu: EmulatorProcess, work: Workdir, config: dict) -> list[str]:
+    path = work.path / "discover.config.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run(
+        [OURS, "discover", "--config", str(path)], capture_output=True, text=True, env=clients.our_env(),
+        timeout=300,
+    )  # fmt: skip
+    for line in done.stdout.splitlines():
+        if line.startswith("{") and '"CATALOG"' in line:
+            return [s["name"] for s in json.loads(line)["catalog"]["streams"]]
+    raise RuntimeError(f"discover gave no catalog: {done.stderr[-300:]}")

@@ -75,15 +75,54 @@ def test_given_repeated_409_when_notifying_then_release_fetched_and_deploy_recor
     assert len(posts_to(healthy_sentry, RELEASES)) == 2
 
 
-def test_given_finalize_when_notifying_then_release_put_with_date_released(healthy_sentry, run_notify):
+def test_given_healthy_sentry_when_notifying_then_two_writes_and_no_read(healthy_sentry, run_notify):
+    healthy_sentry.post(RELEASES, status_code=201, json=release_json())
+    healthy_sentry.post(DEPLOYS, status_code=201, json=deploy_json())
+    result = run_notify(*ARGS)
+    assert result.code == 0, result.err
+    assert [(r.method, r.url) for r in healthy_sentry.request_history] == [
+        ("POST", RELEASES),
+        ("POST", DEPLOYS),
+    ]
+    assert result.out.splitlines()[0] == "Checked sentry.example.com: organization acme, projects web"
+
+
+def test_given_existing_release_and_finalize_when_notifying_then_release_put_with_date_released(
+    healthy_sentry, run_notify
+):
     healthy_sentry.post(RELEASES, status_code=208, json=release_json())
     healthy_sentry.put(RELEASE, json=release_json())
     healthy_sentry.post(DEPLOYS, status_code=201, json=deploy_json())
     result = run_notify(*ARGS, "--finalize")
     assert result.code == 0
     assert [r.method for r in writes(healthy_sentry)] == ["POST", "PUT", "POST"]
+    assert writes(healthy_sentry)[0].json()["dateReleased"] == "2024-05-01T10:00:00Z"
     assert writes(healthy_sentry)[1].json() == {"dateReleased": "2024-05-01T10:00:00Z"}
     assert "Release 1.2.3 finalized at 2024-05-01T10:00:00Z" in result.out
+
+
+def test_given_new_release_and_finalize_when_created_with_the_date_then_no_put(healthy_sentry, run_notify):
+    created = {**release_json(), "dateReleased": "2024-05-01T10:00:00.000000Z"}
+    healthy_sentry.post(RELEASES, status_code=201, json=created)
+    healthy_sentry.post(DEPLOYS, status_code=201, json=deploy_json())
+    result = run_notify(*ARGS, "--finalize", "--json")
+    assert result.code == 0, result.err
+    assert [r.method for r in healthy_sentry.request_history] == ["POST", "POST"]
+    assert writes(healthy_sentry)[0].json() == {
+        "version": "1.2.3",
+        "projects": ["web"],
+        "dateReleased": "2024-05-01T10:00:00Z",
+    }
+    assert result.json["finalize"] == {"dateReleased": "2024-05-01T10:00:00Z", "status": 201}
+
+
+def test_given_finalize_when_created_without_the_date_then_put_follows(healthy_sentry, run_notify):
+    healthy_sentry.post(RELEASES, status_code=201, json=release_json())  # dateReleased: null
+    healthy_sentry.put(RELEASE, json=release_json())
+    healthy_sentry.post(DEPLOYS, status_code=201, json=deploy_json())
+    result = run_notify(*ARGS, "--finalize")
+    assert result.code == 0, result.err
+    assert [r.method for r in writes(healthy_sentry)] == ["POST", "PUT", "POST"]
 
 
 def test_given_429_then_success_when_notifying_then_waits_exactly_until_reset(
@@ -173,6 +212,7 @@ def test_given_dry_run_when_notifying_then_connection_checked_and_nothing_writte
     assert writes(healthy_sentry) == []
     assert healthy_sentry.call_count == 3
     assert f"  POST /api/0/organizations/{ORG}/releases/1.2.3/deploys/ " in result.out
+    assert result.out.splitlines()[3].endswith(" (if the release already existed)")
 
 
 @pytest.mark.parametrize(
@@ -203,27 +243,40 @@ def test_given_no_token_anywhere_when_notifying_then_exit_2_naming_env_var(monke
     assert "SENTRY_AUTH_TOKEN" in result.err
 
 
+INVALID_PROJECTS = {"projects": ["Invalid project ids or slugs"]}
+
+
 @pytest.mark.parametrize(
-    ("url", "status", "fragment"),
+    ("url", "status", "post_status", "post_body", "fragment"),
     [
-        (f"{BASE}/organizations/{ORG}/", 401, "Sentry rejected the auth token (401)"),
+        (
+            f"{BASE}/organizations/{ORG}/",
+            401,
+            401,
+            {"detail": "nope"},
+            "Sentry rejected the auth token (401)",
+        ),
         (
             f"{BASE}/organizations/{ORG}/",
             404,
+            404,
+            {"detail": "nope"},
             "Organization 'acme' was not found on sentry.example.com (404)",
         ),
-        (f"{BASE}/projects/{ORG}/web/", 404, "Project 'web' was not found"),
-        (RELEASES, 403, "project:releases"),
+        (f"{BASE}/projects/{ORG}/web/", 404, 400, INVALID_PROJECTS, "Project 'web' was not found"),
+        (RELEASES, 403, 403, {"detail": "nope"}, "The auth token may not read the releases of 'acme' (403)"),
     ],
 )
-def test_given_sentry_refuses_check_when_notifying_then_exit_1_and_no_write(
-    healthy_sentry, run_notify, url, status, fragment
+def test_given_release_post_refused_when_notifying_then_the_check_routine_names_the_fix(
+    healthy_sentry, run_notify, url, status, post_status, post_body, fragment
 ):
     healthy_sentry.get(url, status_code=status, json={"detail": "nope"})
+    healthy_sentry.post(RELEASES, status_code=post_status, json=post_body)
     result = run_notify(*ARGS)
     assert result.code == 1
     assert fragment in result.err
-    assert writes(healthy_sentry) == []
+    assert [(r.method, r.url) for r in writes(healthy_sentry)] == [("POST", RELEASES)]
+    assert [r.method for r in healthy_sentry.request_history][1:2] == ["GET"]  # the check, after
 
 
 def test_given_release_post_refused_400_when_notifying_then_exit_1_with_reason(healthy_sentry, run_notify):
@@ -269,6 +322,7 @@ def test_given_json_flag_when_notifying_then_one_json_object(healthy_sentry, run
 
 def test_given_json_flag_and_failure_when_notifying_then_json_error_and_exit_code(healthy_sentry, run_notify):
     healthy_sentry.get(f"{BASE}/organizations/{ORG}/", status_code=401, json={"detail": "Invalid token"})
+    healthy_sentry.post(RELEASES, status_code=401, json={"detail": "Invalid token"})
     result = run_notify(*ARGS, "--json")
     assert (result.code, result.err) == (1, "")
     assert result.json["ok"] is False
@@ -316,21 +370,16 @@ def test_given_release_in_flag_and_environment_when_notifying_then_flag_wins(
     assert writes(healthy_sentry)[0].json()["version"] == "1.2.3"
 
 
-def test_given_org_token_without_project_read_when_notifying_then_release_post_validates(
-    monkeypatch, sentry, run_notify
-):
+def test_given_org_token_when_notifying_then_only_the_writes_are_sent(monkeypatch, sentry, run_notify):
     claims = base64.b64encode(json.dumps({"url": "https://sentry.example.com", "org": ORG}).encode()).decode()
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", f"sntrys_{claims}_secret")
     monkeypatch.delenv("SENTRY_ORG")
     monkeypatch.delenv("SENTRY_URL")
-    sentry.get(f"{BASE}/organizations/{ORG}/", status_code=403, json={"detail": "no"})
-    sentry.get(f"{BASE}/projects/{ORG}/web/", status_code=403, json={"detail": "no"})
-    sentry.get(RELEASES, json=[])
     sentry.post(RELEASES, status_code=201)
     sentry.post(DEPLOYS, status_code=201, json=deploy_json())
     result = run_notify(*ARGS)
     assert result.code == 0, result.err
-    assert len(writes(sentry)) == 2
+    assert [r.method for r in sentry.request_history] == ["POST", "POST"]
 
 
 def test_given_deploy_list_not_json_when_looking_for_uncertain_deploy_then_exit_1(healthy_sentry, run_notify):

@@ -82,7 +82,7 @@ def test_given_bad_version_when_notifying_then_transcript_matches_golden(sentry,
 
 
 def test_given_missing_scope_when_notifying_then_transcript_matches_golden(healthy_sentry, transcript):
-    healthy_sentry.get(
-        RELEASES, status_code=403, json={"detail": "You do not have permission to perform this action."}
-    )
+    refused = {"detail": "You do not have permission to perform this action."}
+    healthy_sentry.post(RELEASES, status_code=403, json=refused)
+    healthy_sentry.get(RELEASES, status_code=403, json=refused)
     transcript("missing_scope", *ARGS)

@@ -211,15 +211,36 @@ def test_given_no_name_url_or_start_when_building_deploy_body_then_those_fields_
     }
 
 
-def test_given_finalize_when_planning_then_release_put_between_release_and_deploy():
+def test_given_finalize_when_planning_then_date_sent_with_the_release_and_put_only_for_an_existing_one():
     plan = notification(finalize=True).planned_requests()
-    assert [(method, path) for method, path, _ in plan] == [
-        ("POST", "organizations/acme/releases/"),
-        ("PUT", "organizations/acme/releases/1.2.3/"),
-        ("POST", "organizations/acme/releases/1.2.3/deploys/"),
+    assert [(r.method, r.path, r.only_if) for r in plan] == [
+        ("POST", "organizations/acme/releases/", None),
+        ("PUT", "organizations/acme/releases/1.2.3/", "if the release already existed"),
+        ("POST", "organizations/acme/releases/1.2.3/deploys/", None),
     ]
-    assert plan[0][2] == {"version": "1.2.3", "projects": ["web", "api"]}
-    assert plan[1][2] == {"dateReleased": "2024-05-01T10:00:00Z"}
+    assert plan[0].body == {
+        "version": "1.2.3",
+        "projects": ["web", "api"],
+        "dateReleased": "2024-05-01T10:00:00Z",
+    }
+    assert plan[1].body == {"dateReleased": "2024-05-01T10:00:00Z"}
+
+
+def test_given_no_finalize_when_building_release_body_then_no_date_released():
+    assert notification().release_body() == {"version": "1.2.3", "projects": ["web", "api"]}
+
+
+@pytest.mark.parametrize(
+    ("finalize", "answered", "done"),
+    [
+        (True, "2024-05-01T10:00:00.000000Z", True),
+        (True, None, False),
+        (True, "2024-04-01T10:00:00Z", False),
+        (False, "2024-05-01T10:00:00Z", False),
+    ],
+)
+def test_given_release_answer_when_asked_if_finalized_then_only_our_instant_counts(finalize, answered, done):
+    assert notification(finalize=finalize).is_finalized_by({"dateReleased": answered}) is done
 
 
 @pytest.mark.parametrize(
