@@ -20,6 +20,7 @@ from tools.airbyte_run import COMMAND, STREAMS, Run, parse, source, write_inputs
 pytestmark = pytest.mark.e2e
 
 
+
 def assert_token_hidden(run: Run, token: str) -> None:
     assert token not in run.stdout
     assert token not in run.stderr
@@ -287,6 +288,21 @@ def test_given_new_checkin_feedback_and_replay_when_incremental_then_exactly_tho
     }
     feedback = [r for r in emulator.requests if r["path"].endswith("/user-feedback/")]
     assert [r["query"]["status"] for r in feedback] == [[""]] * len(emulator.project_slugs)
+
+    emulator.reset_log()
+    third = source("read", workdir, config, streams=streams, state=second.final_state())
+
+    assert not third.errors
+    assert third.records == {}
+    # Monitors and one check-ins page per monitor; the project list (read once, the parent of
+    # both) and one page per project for each of user_feedback and replays.
+    projects, monitors = len(emulator.project_slugs), len(emulator.ground_truth("monitors"))
+    paths = sorted(r["path"].split("/")[-2] for r in emulator.requests)
+    assert paths == sorted(
+        ["monitors", "projects"] + ["checkins"] * monitors + ["user-feedback", "replays"] * projects
+    )
+
+
 def requests_per_stream(emulator) -> dict[str, int]:
     paths = {"sessions": "/sessions/", "usage_stats": "/stats_v2/"}
     return {s: sum(r["path"].endswith(p) for r in emulator.requests) for s, p in paths.items()}
@@ -340,15 +356,6 @@ def test_given_late_sessions_and_usage_when_incremental_then_only_the_reread_day
     emulator.reset_log()
     third = source("read", workdir, config, streams=streams, state=second.final_state())
 
-    assert not third.errors
-    assert third.records == {}
-    # Monitors and one check-ins page per monitor; the project list (read once, the parent of
-    # both) and one page per project for each of user_feedback and replays.
-    projects, monitors = len(emulator.project_slugs), len(emulator.ground_truth("monitors"))
-    paths = sorted(r["path"].split("/")[-2] for r in emulator.requests)
-    assert paths == sorted(
-        ["monitors", "projects"] + ["checkins"] * monitors + ["user-feedback", "replays"] * projects
-    )
     # Nothing new: the same re-read days again, unchanged, and no older day.
     assert not third.errors
     assert {s: sorted(rs, key=lambda r: r["id"]) for s, rs in third.records.items()} == {
