@@ -197,7 +197,9 @@ class EventsScopeTest(TestCase):
             page(events_url("web"), [event("w" * 32, "2024-05-02T00:00:00Z")]),
         )
 
-        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z", projects=["web"], **ONE_WINDOW))
+        output = read_stream(
+            "events", config(start_date="2024-05-01T00:00:00Z", projects=["web"], **ONE_WINDOW)
+        )
 
         assert [r.record.data["id"] for r in output.records] == ["w" * 32]
 
@@ -213,7 +215,9 @@ class EventsScopeTest(TestCase):
             page(events_url("backend"), [event("b" * 32, "2024-05-02T00:00:00Z")]),
         )
 
-        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z", project="backend", **ONE_WINDOW))
+        output = read_stream(
+            "events", config(start_date="2024-05-01T00:00:00Z", project="backend", **ONE_WINDOW)
+        )
 
         assert [r.record.data["id"] for r in output.records] == ["b" * 32]
 
@@ -410,7 +414,8 @@ class EventsWindowsTest(TestCase):
     def test_given_state_a_day_old_when_incremental_then_one_window(self, http_mocker: HttpMocker) -> None:
         http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
         http_mocker.get(
-            events_request("backend", "2024-05-31T05:00:00.500000", END), page(events_url("backend"), [NEWEST])
+            events_request("backend", "2024-05-31T05:00:00.500000", END),
+            page(events_url("backend"), [NEWEST]),
         )
 
         output = read_stream(
