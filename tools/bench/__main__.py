@@ -23,7 +23,7 @@ from tools.bench import report, sections
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
-SECTIONS = ("throughput", "official", "rate_limited", "faults", "startup", "status_refresh")
+SECTIONS = ("throughput", "official", "rate_limited", "faults", "startup", "status_refresh", "parallel")
 NOTE = Path(__file__).resolve().parent / "note.md"
 
 
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "status_refresh": lambda: results.__setitem__(
             "status_refresh", sections.status_refresh(plan, work, problems, log)
         ),
+        "parallel": lambda: results.__setitem__("parallel", sections.parallel(plan, work, problems, log)),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Workdir(Path(tmp))

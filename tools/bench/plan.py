@@ -34,6 +34,8 @@ class Plan:
     issues_per_events: int = 20  # one issue per this many events
     status_refresh_issues: tuple[int, ...] = (10_000, 100_000)  # issues in the org, per run
     projects: int = 3
+    parallel_events: int = 50_000  # events in the org read from a server slow to build pages
+    page_latency_ms: float = 200.0
 
     def issues(self, events: int) -> int:
         return max(events // self.issues_per_events, self.projects)
@@ -70,4 +72,5 @@ SMOKE = Plan(
     profile=False,
     external=False,
     status_refresh_issues=(60,),
+    parallel_events=900,
 )
