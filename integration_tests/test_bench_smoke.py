@@ -25,6 +25,7 @@ MEASURED_SECTIONS = [
     "## 8. Keeping issue statuses fresh",
     "## 9. Injected faults",
     "## 10. Requests per stream",
+    "## 11. A server slow to build pages",
     "## Closing note",
 ]
 NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")
@@ -101,6 +102,10 @@ def test_given_smoke_mode_when_run_then_record_counts_match_the_emulator_ground_
         assert row["first"]["records"] == row["next_period"]["records"] == row["in_scope"] > 0, (issues, row)
         assert row["same_period"]["records"] == 0, row
         assert row["issues_requests"]["next_period"] >= row["in_scope"] // 100, row
+    parallel = results["parallel"]
+    for client in ("windows", "one_window", "floor"):
+        assert parallel[client]["records"] == parallel["expected"] == parallel["events"], (client, parallel)
+    assert parallel["windows"]["requests"] > parallel["one_window"]["requests"]
     limited = results["rate_limited"]
     assert [run["num_workers"] for run in limited["runs"]] == [1, 4]
     for run in limited["runs"]:

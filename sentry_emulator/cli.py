@@ -32,6 +32,7 @@ OPTIONS = (
     Option("--faults", "faults", str, None, "fault spec, see README.md"),
     Option("--short-pages", "short_pages", int, 4, "every ~Nth issue page is short; 0 disables"),
     Option("--dialect", "dialect", str, "sentry", "whose API to speak", ("sentry", "glitchtip")),
+    Option("--page-latency-ms", "page_latency_ms", float, 0.0, "each page of a list is sent this much later"),
 )
 # Not in the table: --rate-limits/--rate-limit (one setting, `rate_limits`) and --tls (a switch).
 _SPECIAL = ("rate_limits", "tls")

@@ -39,6 +39,7 @@ class Emulator:
         event_offset_limit: int | None = None,
         anchor_us: int | None = None,
         dialect: str = "sentry",
+        page_latency_ms: float = 0.0,
     ) -> None:
         if dialect not in ("sentry", "glitchtip"):
             raise ValueError("dialect is 'sentry' or 'glitchtip'")
@@ -63,6 +64,11 @@ class Emulator:
         self.port = port
         self.short_pages = short_pages
         self.event_offset_limit = event_offset_limit
+        if page_latency_ms < 0:
+            raise ValueError("page_latency_ms is 0 or more")
+        # Real servers take 0.2-2 s to build a page of full events: every page of a list (a GET
+        # answered 200 with a JSON list) waits this long before it is sent.
+        self.page_latency_ms = page_latency_ms
         self.tokens = Tokens(seed)
         self.token = self.make_token()
         self.log = RequestLog()

@@ -184,6 +184,10 @@ def _api(emu: Emulator, routes: RouteTable, req: Request, out: Exchange, segment
             status, body = exc.status, exc.body
         except BadRequest as exc:
             status, body = 400, exc.body
+        if emu.page_latency_ms and status == 200 and isinstance(body, list):
+            # Outside the world lock and inside the rate limiter's in-flight count, as a slow
+            # server's time to build a page is.
+            time.sleep(emu.page_latency_ms / 1000)
     finally:
         # Sentry frees the slot when the answer is ready, before it is sent: a client that sends
         # its next request on receiving this answer finds the slot free.

@@ -238,7 +238,8 @@ def test_given_manifest_skips_a_forbidden_project_when_its_log_is_read_then_slug
         http_mocker.get(events_request("backend", start, end), page(events_url("backend"), []))
         http_mocker.get(events_request("secret", start, end), error(403, {"detail": "No."}))
 
-        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z"))
+        # one request window per project (event_window_days 0), as the mocks above
+        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z", event_window_days=0))
 
     found = [cdk_logs.skipped_project(m.log.message) for m in output.logs]
     assert [f for f in found if f] == [("secret", "events")]

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -723,6 +724,29 @@ def test_fault_429concurrent_is_a_concurrency_429_with_the_window_left(emulator)
     assert int(resp.headers["X-Sentry-Rate-Limit-Remaining"]) > 0
     assert int(resp.headers["X-Sentry-Rate-Limit-Reset"]) >= int(time.time())
     assert get(emulator, events_path(emulator)).status_code == 200
+
+
+def test_page_latency_delays_each_list_page_not_single_objects_and_pages_overlap(make_emulator):
+    emu = make_emulator(page_latency_ms=600)
+    detail = get(emu, f"projects/{emu.organization}/{emu.project_slugs[0]}/")
+    with ThreadPoolExecutor(3) as pool:
+        t0 = time.perf_counter()
+        pages = list(pool.map(lambda k: get(emu, events_path(emu, k)), range(3)))
+        overlapped = time.perf_counter() - t0
+
+    assert detail.status_code == 200
+    assert isinstance(detail.json(), dict)
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    durations = {e["path"].rsplit("/", 2)[-2]: e["duration"] for e in emu.requests}
+    assert durations[emu.project_slugs[0]] < 0.6
+    assert durations["events"] >= 0.6
+    # three pages of 0.6 s served side by side (1.8 s one after another), as a server's workers do
+    assert overlapped < 1.5
+
+
+def test_page_latency_cannot_be_negative():
+    with pytest.raises(ValueError, match="page_latency_ms"):
+        Emulator(page_latency_ms=-1)
 
 
 # ---------------------------------------------------------------- faults

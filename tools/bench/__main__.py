@@ -32,6 +32,7 @@ SECTIONS = {
     "startup": "7: start-up and the notifier, beside sentry-cli (installed from PyPI into .bench/)",
     "status_refresh": "8: keeping issue statuses fresh",
     "per_stream": "10: requests per stream, first and unchanged sync of `make sync`'s organization",
+    "parallel": "11: whole-org events from a server taking 200 ms a page, ours against the floor",
 }
 NOTE = Path(__file__).resolve().parent / "note.md"
 EPILOG = (
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_stream": lambda: results.__setitem__(
             "per_stream", sections.requests_per_stream(plan, work, problems, log)
         ),
+        "parallel": lambda: results.__setitem__("parallel", sections.parallel(plan, work, problems, log)),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Workdir(Path(tmp))

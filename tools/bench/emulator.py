@@ -32,6 +32,8 @@ class EmulatorProcess(process.EmulatorProcess):
         tls: bool = False,
         rate_limits: str = "none",
         overrides: dict[str, str] | None = None,
+        span_days: float | None = None,
+        page_latency_ms: float | None = None,
     ) -> None:
         rates: str | dict = rate_limits
         if overrides:
@@ -44,6 +46,8 @@ class EmulatorProcess(process.EmulatorProcess):
             releases=releases,
             rate_limits=rates,
             tls=tls,
+            span_days=span_days,
+            page_latency_ms=page_latency_ms,
         )
         super().__init__(args, start_timeout=600)
         self.events = events

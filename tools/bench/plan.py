@@ -35,6 +35,8 @@ class Plan:
     status_refresh_issues: tuple[int, ...] = (10_000, 100_000)  # issues in the org, per run
     projects: int = 3
     per_stream_events: int = 3000  # the organization `make sync` loads (tools.local_sync.Sample)
+    parallel_events: int = 50_000  # events in the org read from a server slow to build pages
+    page_latency_ms: float = 200.0
 
     def issues(self, events: int) -> int:
         return max(events // self.issues_per_events, self.projects)
@@ -72,4 +74,5 @@ SMOKE = Plan(
     external=False,
     status_refresh_issues=(60,),
     per_stream_events=300,
+    parallel_events=900,
 )

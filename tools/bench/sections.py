@@ -407,6 +407,49 @@ def _faults_hit(emu: EmulatorProcess) -> int:
     return sum(1 for e in emu.request_log() if e.get("fault"))
 
 
+# 10. A server slow to build pages: windows read side by side -----------------------------------------
+PARALLEL_WORKERS = 4
+
+
+def parallel(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+    """Whole-organization events from a server that takes ``page_latency_ms`` per page: ours with
+    4 workers (windows of `event_window_days`, and without windows), against the floor reading the
+    same pages one after another. Events span the 90 days a first sync reads."""
+    size = plan.parallel_events
+    out: dict[str, Any] = {"events": size, "latency_ms": plan.page_latency_ms, "workers": PARALLEL_WORKERS}
+    with EmulatorProcess(
+        events=size, issues=plan.issues(size), projects=plan.projects, span_days=89,
+        page_latency_ms=plan.page_latency_ms,
+    ) as emu:  # fmt: skip
+        log(f"parallel: {size:,} events, {plan.page_latency_ms:g} ms a page")
+        expected = emu.expected_count("events")
+        runs = {
+            "windows": {"num_workers": PARALLEL_WORKERS},
+            "one_window": {"num_workers": PARALLEL_WORKERS, "event_window_days": 0},
+        }
+        for name, extra in runs.items():
+            config = {**clients.our_config(emu), **extra}
+            m, req = clients.read(OURS, emu, work, config, ["events"], collect_ids=True)
+            problems.check(
+                m.returncode == 0 and m.counts["events"] == expected and m.duplicates("events") == 0,
+                f"parallel {name}: {m.counts['events']:,} events, expected {expected:,} once each; "
+                + _fail_text(m),
+            )
+            out[name] = _row(m, req, "events")
+        f, freq = clients.floor(emu, ["events"])
+        problems.check(
+            f.returncode == 0 and f.counts["events"] == expected,
+            f"parallel floor: {f.counts['events']:,} events, expected {expected:,}; " + _fail_text(f),
+        )
+        out["floor"] = _row(f, freq, "events")
+    out["expected"] = expected
+    log(
+        f"  ours {out['windows']['wall']:.1f} s, one window a project {out['one_window']['wall']:.1f} s, "
+        f"floor {out['floor']['wall']:.1f} s"
+    )
+    return out
+
+
 # 7. Start-up and the notifier -------------------------------------------------------------------------
 def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
     out: dict[str, Any] = {}
