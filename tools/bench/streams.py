@@ -55,7 +55,8 @@ def endpoints() -> list[Endpoint]:
         by_template.setdefault(template.lstrip("/"), []).append(stream)
     found = []
     for template, streams in by_template.items():
-        parts = re.split(r"(\{\{.*?\}\})", template)
+        # A query a path carries (user_feedback's `?status=`) is not part of the logged path.
+        parts = re.split(r"(\{\{.*?\}\})", template.split("?")[0])
         regex = "".join("[^/]+" if p.startswith("{{") else re.escape(p) for p in parts)
         pattern = re.compile(f"^{re.escape(API_PREFIX)}{regex.rstrip('/')}/?$")
         found.append(Endpoint(template, pattern, tuple(sorted(streams))))
