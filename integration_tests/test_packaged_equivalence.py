@@ -15,9 +15,15 @@ from source_sentry.manifest import incremental_stream_names, stream_names
 from source_sentry.source import SourceSentry
 
 
-def sync(config: dict[str, Any], state: list[dict[str, Any]] | None, *, python_components: bool):
+def sync(
+    config: dict[str, Any],
+    state: list[dict[str, Any]] | None,
+    *,
+    python_components: bool,
+    streams: tuple[str, ...] | None = None,
+):
     builder = CatalogBuilder()
-    for name in stream_names():
+    for name in streams or stream_names():
         builder.with_stream(
             name, SyncMode.incremental if name in incremental_stream_names() else SyncMode.full_refresh
         )
@@ -63,12 +69,19 @@ def _states(final: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "overrides",
-    [{}, {"projects": ["__first__"]}, {"start_date": "__recent__"}],
-    ids=["whole-organization", "one-project", "start-date"],
+    ("dialect", "overrides"),
+    [
+        ("sentry", {}),
+        ("sentry", {"projects": ["__first__"]}),
+        ("sentry", {"start_date": "__recent__"}),
+        ("glitchtip", {}),
+    ],
+    ids=["whole-organization", "one-project", "start-date", "glitchtip"],
 )
-def test_given_same_data_when_full_then_incremental_sync_then_both_variants_agree(make_emulator, overrides):
-    emu = make_emulator()
+def test_given_same_data_when_full_then_incremental_sync_then_both_variants_agree(
+    make_emulator, dialect, overrides
+):
+    emu = make_emulator(dialect=dialect)
     config = emu.config(**_resolve(overrides, emu))
     (records, state), (expected_records, expected_state) = both(config)
     assert records == expected_records
@@ -87,13 +100,17 @@ def test_given_faults_when_syncing_then_both_variants_agree_with_the_clean_sync(
     emu = make_emulator()
     config = emu.config()
     clean, _ = sync(config, None, python_components=False)
-    # Truncated bodies only where no response cache sits: the CDK caches the parent project
-    # list, and a truncated copy of it is served again on retry until retries run out (a bug
-    # of both variants, left open in issue 13's note).
-    emu.set_faults("*:502html@0.1,events:truncated@0.1,org_issues:truncated@0.1,releases:truncated@0.1")
+    emu.set_faults(
+        "projects:truncatedx1,*:502html@0.1,events:truncated@0.1,org_issues:truncated@0.1,"
+        "releases:truncated@0.1,projects:truncated@0.1"
+    )
     (records, state), (expected_records, expected_state) = both(config)
     fault_requests = [r for r in emu.requests if r.get("fault")]
     assert fault_requests, "the fault mix hit no request"
+    assert any(
+        r["path"] == f"/api/0/organizations/{emu.organization}/projects/" and "truncated" in r["fault"]
+        for r in fault_requests
+    ), "no truncated project list"
     assert records == expected_records == clean
     assert state == expected_state
 
@@ -106,3 +123,18 @@ def _resolve(overrides: dict[str, Any], emu) -> dict[str, Any]:
         events = sorted(e["dateCreated"] for e in emu.ground_truth("events"))
         resolved["start_date"] = events[len(events) // 2][:19] + "Z"
     return resolved
+
+
+@pytest.mark.parametrize("python_components", [True, False], ids=["packaged", "declarative"])
+def test_given_a_truncated_project_list_when_a_child_stream_syncs_then_the_retry_reads_it_again(
+    make_emulator, python_components
+):
+    """The project list is the parent of the per-project streams. A truncated copy of it must not
+    be kept and served to the retry (the CDK's parent-stream response cache did, until the retries
+    ran out and the sync failed)."""
+    emu = make_emulator(faults="projects:truncatedx1")
+    records, _ = sync(emu.config(), None, python_components=python_components, streams=("project_detail",))
+    assert sorted(records["project_detail"]) == sorted(str(p["id"]) for p in emu.ground_truth("projects"))
+    path = f"/api/0/organizations/{emu.organization}/projects/"
+    project_lists = [r for r in emu.requests if r["path"] == path]
+    assert [bool(r.get("fault")) for r in project_lists[:2]] == [True, False]

@@ -9,13 +9,14 @@ it to retry an unreadable 200) decodes it, and the record extractor then reads t
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Generator, Iterable, Mapping, MutableMapping
-from dataclasses import InitVar, dataclass, field
+from dataclasses import InitVar, dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import orjson
 import requests
@@ -25,6 +26,7 @@ from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErr
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
     PaginationStrategy,
 )
+from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 
 # The manifest's `unreadable_body` filter: the predicate it asks the CDK to render per response.
@@ -158,39 +160,76 @@ _INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d
 
 
 def instant(text: str) -> datetime:
-    """`str_to_datetime` (the manifest's macro), without dateutil for the shapes Sentry writes."""
+    """`str_to_datetime` (the manifest's macro), without dateutil for the shapes Sentry writes.
+    Like the macro, it raises TypeError for a value that is not a string (a null date)."""
     if _INSTANT.fullmatch(text):
         return datetime.fromisoformat(text)
     return str_to_datetime(text)
 
 
-@lru_cache(maxsize=256)
-def _window(start_time: str, end_time: str, start_date: str | None) -> tuple[datetime, datetime, datetime]:
-    floor = str_to_datetime(start_time)
-    end = str_to_datetime(end_time)
-    first = str_to_datetime(start_date) if start_date else end - timedelta(days=90)
-    return floor, first, end
+class _Undefined:
+    """What a template reads for a field the record lacks: Jinja's Undefined, false in a test."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+_MISSING: Final = _Undefined()
+
+
+class _UndefinedUsed(Exception):
+    """A template used a field the record lacks where it needs a value (Jinja's UndefinedError)."""
+
+
+def field_instant(value: Any) -> datetime:
+    """`str_to_datetime(record[...])` as a template computes it from a record's field."""
+    if value is _MISSING:
+        raise _UndefinedUsed
+    return instant(value)
+
+
+def jinja_int(value: Any) -> int:
+    """Jinja's `int` filter: a number, a numeric string, else 0."""
+    try:
+        return int(value, 10) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError, OverflowError):
+            return 0
+
+
+def interpolated_string(text: str) -> str:
+    """What the CDK stores for a template rendered to `text` with `value_type: string`: the text,
+    unless it is a Python string literal (then the literal's value)."""
+    if not text:
+        return text
+    try:
+        evaluated = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError):
+        return text
+    return evaluated if isinstance(evaluated, str) else text
+
+
+_UNSET: Final = object()
 
 
 @dataclass
-class CursorWindowFilter:
-    """Keeps the records whose cursor lies in the slice's window: after its start (at the start
-    only on a first sync, whose start is `start_date` or 90 days before the window's end) and not
-    after its end. The events and issues filters of the manifest, per record in Python.
+class _RecordCondition:
+    """A RecordFilter's Jinja condition decided per record in Python, failures included: where the
+    template stops on a field the record lacks (Jinja's UndefinedError) the CDK renders the
+    condition's default, false, and drops the record; where it fails with a TypeError (a null date
+    handed to `str_to_datetime`) the CDK returns the template's own text, which counts as true, and
+    keeps it. Other errors (a date that is not one) fail the sync in both.
 
-    `cursor_fields`: the record's fields tried in order, the first non-empty one counts (events
-    use dateReceived, else dateCreated).
-
-    Why not the manifest: a RecordFilter renders its Jinja condition per record, parsing the
-    slice's dates again each time; here they are parsed once per slice."""
+    Why not the manifest: a RecordFilter renders its condition per record; here what depends only
+    on the slice and the config is worked out once per slice."""
 
     parameters: InitVar[Mapping[str, Any]]
     config: Config
-    cursor_fields: list[str] = field(default_factory=list)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        if not self.cursor_fields:
-            raise ValueError("CursorWindowFilter needs cursor_fields")
+        pass
 
     def filter_records(
         self,
@@ -199,22 +238,92 @@ class CursorWindowFilter:
         stream_slice: StreamSlice | None = None,
         next_page_token: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        if stream_slice is None:
-            raise ValueError("CursorWindowFilter needs the slice's start_time and end_time")
-        floor, first, end = _window(
-            stream_slice["start_time"], stream_slice["end_time"], self.config.get("start_date") or None
-        )
-        at_floor_too = floor <= first
-        fields = self.cursor_fields
+        context: Any = _UNSET
         for record in records:
-            text = None
-            for name in fields:
-                text = record.get(name)
-                if text:
-                    break
-            value = instant(text)  # type: ignore[arg-type]  # a missing date fails as the template does
-            if (value > floor or (at_floor_too and value == floor)) and value <= end:
+            # Worked out at the first record: the template meets the slice's and config's errors
+            # only when it has a record to judge.
+            if context is _UNSET:
+                context = self.context(stream_slice)
+            try:
+                kept = self.keeps(record, context)
+            except _UndefinedUsed:
+                kept = False
+            except TypeError:
+                kept = True
+            if kept:
                 yield record
+
+    def context(self, stream_slice: StreamSlice | None) -> Any:
+        """What the condition computes from the slice and the config alone."""
+        raise NotImplementedError
+
+    def keeps(self, record: Mapping[str, Any], context: Any) -> bool:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Window:
+    floor: datetime  # the slice's start: the state, or where a first sync starts
+    end: datetime
+    at_floor_too: bool  # a first sync keeps a record dated exactly at the floor
+    glitchtip: bool
+    reach: datetime  # events: where the server's window would start (the lookback before the floor)
+
+
+@lru_cache(maxsize=256)
+def _window(start_time: str, end_time: str, start_date: str | None, lookback: int, glitchtip: bool) -> Window:
+    floor = str_to_datetime(start_time)
+    end = str_to_datetime(end_time)
+    first = str_to_datetime(start_date) if start_date else end - timedelta(days=90)
+    reach = max(floor - timedelta(minutes=lookback), min(floor, first))
+    return Window(floor, end, floor <= first, glitchtip, reach)
+
+
+@dataclass
+class _WindowFilter(_RecordCondition):
+    """Keeps the records whose cursor lies in the slice's window: after its start (at the start
+    only on a first sync, whose start is `start_date` or 90 days before the window's end) and not
+    after its end. On GlitchTip, which cannot filter by date, some older records are kept too, for
+    the stream's data feed to stop paging at and drop."""
+
+    def context(self, stream_slice: StreamSlice | None) -> Window:
+        if stream_slice is None:
+            raise ValueError(f"{type(self).__name__} needs the slice's start_time and end_time")
+        return _window(
+            stream_slice["start_time"],
+            stream_slice["end_time"],
+            self.config.get("start_date") or None,
+            jinja_int(self.config.get("lookback_minutes", 60)),
+            self.config.get("server") == "glitchtip",
+        )
+
+
+class EventWindowFilter(_WindowFilter):
+    """The events stream's filter. The cursor is dateReceived, else dateCreated; on GlitchTip an
+    event received before the window is kept when it was also created before the window Sentry
+    would have been asked for."""
+
+    def keeps(self, record: Mapping[str, Any], context: Any) -> bool:
+        window: Window = context
+        value = field_instant(record.get("dateReceived", _MISSING) or record.get("dateCreated", _MISSING))
+        floor = window.floor
+        if value > floor or (value == floor and window.at_floor_too):
+            return value <= window.end
+        if window.glitchtip and value < floor:
+            return field_instant(record.get("dateCreated", _MISSING)) < window.reach and value <= window.end
+        return False
+
+
+class IssueWindowFilter(_WindowFilter):
+    """The issues stream's filter on lastSeen; on GlitchTip every older issue is kept."""
+
+    def keeps(self, record: Mapping[str, Any], context: Any) -> bool:
+        window: Window = context
+        value = field_instant(record.get("lastSeen", _MISSING))
+        floor = window.floor
+        if value > floor or (value == floor and window.at_floor_too) or (value < floor and window.glitchtip):
+            return value <= window.end
+        return False
 
 
 def configured_scope(config: Config) -> list[str]:
@@ -222,24 +331,23 @@ def configured_scope(config: Config) -> list[str]:
     return list(config.get("projects") or []) + ([config["project"]] if config.get("project") else [])
 
 
-@dataclass
-class _ScopeFilter:
-    """Keeps the records in the configured project scope (all when none is configured).
+def has_project_in(record: Mapping[str, Any], scope: list[str]) -> bool:
+    """`record['projects'] | selectattr('slug', 'in', scope) | list` is not empty (Jinja's
+    selectattr reads a missing or null list as empty)."""
+    projects = record.get("projects")
+    if not projects:
+        return False
+    return any(isinstance(project, Mapping) and project.get("slug") in scope for project in projects)
 
-    Why not the manifest: a RecordFilter renders its Jinja condition per record."""
 
-    parameters: InitVar[Mapping[str, Any]]
-    config: Config
+class _ScopeFilter(_RecordCondition):
+    """Keeps the records in the configured project scope (all when none is configured)."""
 
-    def filter_records(
-        self,
-        records: Iterable[Mapping[str, Any]],
-        stream_state: StreamState,
-        stream_slice: StreamSlice | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any]]:
-        scope = configured_scope(self.config)
-        return (record for record in records if not scope or self.in_scope(record, scope))
+    def context(self, stream_slice: StreamSlice | None) -> list[str]:
+        return configured_scope(self.config)
+
+    def keeps(self, record: Mapping[str, Any], context: Any) -> bool:
+        return not context or self.in_scope(record, context)
 
     def in_scope(self, record: Mapping[str, Any], scope: list[str]) -> bool:
         raise NotImplementedError
@@ -249,14 +357,127 @@ class ProjectScopeFilter(_ScopeFilter):
     """A project is in scope by its slug."""
 
     def in_scope(self, record: Mapping[str, Any], scope: list[str]) -> bool:
-        return bool(record["slug"] in scope)
+        return record.get("slug", _MISSING) in scope
 
 
 class ReleaseScopeFilter(_ScopeFilter):
     """A release is in scope when one of its projects is."""
 
     def in_scope(self, record: Mapping[str, Any], scope: list[str]) -> bool:
-        return any(
-            isinstance(project, Mapping) and project.get("slug") in scope
-            for project in record.get("projects") or []
-        )
+        return has_project_in(record, scope)
+
+
+class MonitorScopeFilter(_ScopeFilter):
+    """A cron monitor is in scope by its project's slug."""
+
+    def in_scope(self, record: Mapping[str, Any], scope: list[str]) -> bool:
+        project = record.get("project", _MISSING)
+        if project is _MISSING:
+            raise _UndefinedUsed
+        return isinstance(project, Mapping) and project.get("slug") in scope
+
+
+class DeployedReleaseFilter(_RecordCondition):
+    """The parent of `deploys`: releases in scope whose last deploy finished after the slice's start."""
+
+    def context(self, stream_slice: StreamSlice | None) -> tuple[str, list[str]]:
+        if stream_slice is None:
+            raise ValueError("DeployedReleaseFilter needs the slice's start_time")
+        return stream_slice["start_time"], configured_scope(self.config)
+
+    def keeps(self, record: Mapping[str, Any], context: Any) -> bool:
+        start_time, scope = context
+        deploy = record.get("lastDeploy", _MISSING)
+        if not deploy:
+            return False
+        finished = deploy.get("dateFinished", _MISSING) if isinstance(deploy, Mapping) else _MISSING
+        if not field_instant(finished) > _start(start_time):
+            return False
+        return not scope or has_project_in(record, scope)
+
+
+@lru_cache(maxsize=64)
+def _start(start_time: str) -> datetime:
+    return str_to_datetime(start_time)
+
+
+@dataclass
+class _FieldFromField(RecordTransformation):
+    """An AddFields with a condition that sets one field from another (`value_type: string`), done
+    in Python. Why not the manifest: AddFields renders its value and then its condition per record,
+    even when the condition, false for every record, reads only the config."""
+
+    parameters: InitVar[Mapping[str, Any]]
+    target: ClassVar[str]
+    source: ClassVar[str]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        pass
+
+    def transform(
+        self,
+        record: dict[str, Any],
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
+    ) -> None:
+        if self.applies(record, config or {}):
+            record[self.target] = interpolated_string(self.rendered(record.get(self.source, _MISSING)))
+
+    def applies(self, record: Mapping[str, Any], config: Config) -> bool:
+        raise NotImplementedError
+
+    def rendered(self, value: Any) -> str:
+        """The value template's output for the source field's value."""
+        raise NotImplementedError
+
+
+class GlitchTipProjectId(_FieldFromField):
+    """Events: on GlitchTip, projectID (a number there) as a string: `{{ record['projectID'] | string }}`."""
+
+    target = source = "projectID"
+    TEMPLATE: ClassVar[str] = "{{ record['projectID'] | string }}"
+
+    def applies(self, record: Mapping[str, Any], config: Config) -> bool:
+        return bool(config.get("server") == "glitchtip")
+
+    def rendered(self, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if value is _MISSING:
+            # The CDK's `string` filter cannot dump Undefined (a TypeError), and the CDK then takes
+            # the template's own text for its output.
+            return self.TEMPLATE
+        # The CDK's `string` filter: JSON in triple quotes, read back as a string literal.
+        return f'"""{json.dumps(value)}"""'
+
+
+class SessionEnvironment(_FieldFromField):
+    """Sessions: a group's environment, when it has one: `{{ record['by']['environment'] }}`."""
+
+    target, source = "environment", "by"
+
+    def transform(
+        self,
+        record: dict[str, Any],
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
+    ) -> None:
+        # The condition reads `record['by']`, which every sessions group has; a record without it
+        # fails the template, and the CDK drops that record: so it does here.
+        group = record[self.source]
+        if group.get("environment") is not None:
+            record[self.target] = interpolated_string(str(group["environment"]))
+
+
+class ReleaseIdFromVersion(_FieldFromField):
+    """Releases: a release without an id (GlitchTip's) gets its version: `{{ record['version'] }}`."""
+
+    target, source = "id", "version"
+
+    def applies(self, record: Mapping[str, Any], config: Config) -> bool:
+        return record.get("id") is None
+
+    def rendered(self, value: Any) -> str:
+        return "" if value is _MISSING else str(value)

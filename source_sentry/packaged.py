@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -20,17 +21,28 @@ _COMPONENTS: Final = "source_sentry.components"
 
 # Digest of a condition's words (see `_digest`) -> the component doing that condition's work.
 RECORD_FILTERS: Final[dict[str, dict[str, Any]]] = {
-    # definitions.streams.events: dateReceived (else dateCreated) within the slice's window
-    "a851125337f64371": {
-        "class_name": f"{_COMPONENTS}.CursorWindowFilter",
-        "cursor_fields": ["dateReceived", "dateCreated"],
-    },
-    # definitions.streams.issues: lastSeen within the slice's window
-    "4db491383f9419a3": {"class_name": f"{_COMPONENTS}.CursorWindowFilter", "cursor_fields": ["lastSeen"]},
+    # definitions.streams.events: received (else created) within the slice's window; on GlitchTip
+    # also the older events the data feed stops at
+    "6d85d3fd08bf82fc": {"class_name": f"{_COMPONENTS}.EventWindowFilter"},
+    # definitions.streams.issues: lastSeen within the slice's window; on GlitchTip also older ones
+    "9a55113ea2934433": {"class_name": f"{_COMPONENTS}.IssueWindowFilter"},
     # definitions.project_scope_stream: the configured projects
     "3983f452c6e251a9": {"class_name": f"{_COMPONENTS}.ProjectScopeFilter"},
     # definitions.streams.releases: releases of a configured project
     "bce713f9a1e46769": {"class_name": f"{_COMPONENTS}.ReleaseScopeFilter"},
+    # definitions.deployed_releases_stream: releases in scope deployed since the slice's start
+    "6fc72c0001541635": {"class_name": f"{_COMPONENTS}.DeployedReleaseFilter"},
+    # definitions.streams.monitors: monitors of a configured project
+    "436296cd28f42b6a": {"class_name": f"{_COMPONENTS}.MonitorScopeFilter"},
+}
+# Digest of an AddFields' condition and fields -> the component doing its work.
+TRANSFORMATIONS: Final[dict[str, str]] = {
+    # definitions.streams.events: on GlitchTip, projectID as a string
+    "6eff46ad064e522d": f"{_COMPONENTS}.GlitchTipProjectId",
+    # definitions.streams.releases: a release without an id gets its version
+    "548bebcf34b5020e": f"{_COMPONENTS}.ReleaseIdFromVersion",
+    # definitions.streams.sessions: a group's environment, when it has one
+    "7d176c0e4ef17f17": f"{_COMPONENTS}.SessionEnvironment",
 }
 # definitions.paginator: the Link header's `next` cursor while results="true"
 LINK_HEADER_PAGINATION: Final = "2dce9fdfd8753c65"
@@ -93,16 +105,26 @@ def _replacement(node: dict[str, Any]) -> dict[str, Any] | None:
             **node,
             "decoder": {"type": "CustomDecoder", "class_name": f"{_COMPONENTS}.SharedJsonDecoder"},
         }
+    if kind == "AddFields" and node.get("condition"):
+        class_name = TRANSFORMATIONS.get(_add_fields_digest(node))
+        return {"type": "CustomTransformation", "class_name": class_name} if class_name else None
     if kind == "HttpResponseFilter" and node.get("predicate"):
         # SentryErrorHandler judges this one predicate on the shared body; it is left in place.
         return node if node["predicate"] == UNREADABLE_PREDICATE else None
     return None
 
 
+def _add_fields_digest(node: dict[str, Any]) -> str:
+    return _digest(node.get("condition", ""), json.dumps(node.get("fields"), sort_keys=True))
+
+
 def _has_component(node: dict[str, Any]) -> bool:
     """Whether a piece of this kind is one the components replace (a retriever always: it gets
-    the shared decoder; a response filter when it judges the body)."""
+    the shared decoder; a response filter when it judges the body; an AddFields when a condition,
+    rendered per record, decides whether it applies)."""
     kind = node.get("type")
-    return kind in ("RecordFilter", "CursorPagination", "SimpleRetriever") or (
-        kind == "HttpResponseFilter" and bool(node.get("predicate"))
+    return (
+        kind in ("RecordFilter", "CursorPagination", "SimpleRetriever")
+        or (kind == "HttpResponseFilter" and bool(node.get("predicate")))
+        or (kind == "AddFields" and bool(node.get("condition")))
     )

@@ -45,7 +45,27 @@ def run(argv: Sequence[str] | None = None) -> None:
         from source_sentry.notify.cli import main as notify_main
 
         sys.exit(notify_main(args[1:]))
+    if args == ["spec"]:
+        print(json.dumps(spec_message(), separators=(",", ":")), flush=True)
+        sys.exit(0)
     sys.exit(_run_protocol(args))
+
+
+def spec_message() -> dict[str, Any]:
+    """The CDK's SPEC message, built from the manifest alone: importing the CDK to print it takes
+    seconds (its package imports nearly all of it), reading the manifest milliseconds."""
+    from source_sentry.manifest import load_manifest
+
+    spec = load_manifest()["spec"]
+    return {
+        "type": "SPEC",
+        "spec": {
+            "connectionSpecification": spec["connection_specification"],
+            "documentationUrl": spec["documentation_url"],
+            "supportsNormalization": False,
+            "supportsDBT": False,
+        },
+    }
 
 
 def _environment_asks_for_notify() -> bool:

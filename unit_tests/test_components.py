@@ -13,6 +13,8 @@ from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder
 from airbyte_cdk.sources.declarative.extractors import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.interpolation.macros import str_to_datetime
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import AddFields as AddFieldsModel
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.declarative.requesters.error_handlers import HttpResponseFilter
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies import CursorPaginationStrategy
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
@@ -20,11 +22,17 @@ from airbyte_cdk.sources.types import StreamSlice
 
 from source_sentry.components import (
     UNREADABLE_PREDICATE,
-    CursorWindowFilter,
+    DeployedReleaseFilter,
+    EventWindowFilter,
+    GlitchTipProjectId,
+    IssueWindowFilter,
     LinkHeaderPagination,
+    MonitorScopeFilter,
     ProjectScopeFilter,
+    ReleaseIdFromVersion,
     ReleaseScopeFilter,
     SentryErrorHandler,
+    SessionEnvironment,
     SharedJsonDecoder,
     instant,
     page_body,
@@ -181,6 +189,10 @@ START = "2024-03-01T10:00:00.000000Z"
 END = "2024-03-02T10:00:00.000000Z"
 DATES = [
     "2024-02-29T10:00:00Z",
+    # an hour before START: where GlitchTip's older events are told apart (the lookback's reach)
+    "2024-03-01T08:59:59.999999Z",
+    "2024-03-01T09:00:00Z",
+    "2024-03-01T09:00:00.000001Z",
     "2024-03-01T09:59:59.999999Z",
     "2024-03-01T10:00:00Z",
     "2024-03-01T10:00:00.000001Z",
@@ -188,13 +200,22 @@ DATES = [
     "2024-03-02T10:00:00Z",
     "2024-03-02T10:00:00.000001Z",
     "2024-03-03T10:00:00Z",
+    # the floor of a first sync without start_date (90 days before the second slice's end)
+    "2023-12-03T10:00:00Z",
 ]
+# Values a record's date can take that a date is not: a missing field, null, empty.
+MISSING = object()
+ODD = [MISSING, None, ""]
 CONFIGS = [
     {},
     {"start_date": "2024-03-01T10:00:00Z"},
     {"start_date": "2024-02-01"},
     {"start_date": "2024-03-01T11:00:00Z"},
+    {"lookback_minutes": 0, "server": "sentry"},
+    {"lookback_minutes": None},
+    {"start_date": "2024-03-01T09:30:00Z", "lookback_minutes": "30"},
 ]
+DIALECTS = [{}, {"server": "glitchtip"}]
 SLICES = [
     StreamSlice(partition={"project_id": "1"}, cursor_slice={"start_time": START, "end_time": END}),
     # No start_date: a first sync starts 90 days before the window's end, at its floor.
@@ -205,30 +226,79 @@ SLICES = [
 ]
 
 
+def record_of(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not MISSING}
+
+
+def decisions(record_filter: Any, records: list[dict[str, Any]], window: Any = None) -> list[Any]:
+    """Per record: kept or not, or the error that stops the sync."""
+    outcomes: list[Any] = []
+    for record in records:
+        try:
+            outcomes.append(bool(list(record_filter.filter_records([record], {}, window))))
+        except Exception as error:  # noqa: BLE001 - an error is an outcome to compare
+            outcomes.append(type(error).__name__)
+    return outcomes
+
+
+def assert_twins(original: Any, swapped: Any, records: list[dict[str, Any]], window: Any = None) -> list[Any]:
+    expected = decisions(original, records, window)
+    assert decisions(swapped, records, window) == expected
+    assert True in expected, "no case keeps a record"
+    assert False in expected, "no case drops a record"
+    # Whole pages too: the order kept and the records themselves are the same.
+    passing = [r for r, outcome in zip(records, expected, strict=True) if isinstance(outcome, bool)]
+    page = list(original.filter_records(passing, {}, window))
+    assert list(swapped.filter_records(passing, {}, window)) == page
+    return expected
+
+
+# Creation dates matter on GlitchTip only, around where the lookback reaches.
+CREATED = [DATES[0], *DATES[1:4], "2024-03-01T09:30:00Z", START, DATES[-1], MISSING, None]
+EVENTS = [
+    record_of(id=str(n), dateReceived=received, dateCreated=created)
+    for n, (received, created) in enumerate(itertools.product([*DATES, *ODD], CREATED))
+]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("window", SLICES)
-def test_given_events_when_filtered_then_kept_exactly_as_the_manifest_condition_keeps(config, window) -> None:
-    dates = [*DATES, "2023-12-03T10:00:00Z"]
-    records = [
-        {"id": str(n), "dateReceived": received, "dateCreated": created}
-        for n, (received, created) in enumerate(itertools.product([*dates, None, ""], dates))
-    ]
+def test_given_events_when_filtered_then_kept_exactly_as_the_manifest_condition_keeps(
+    config, dialect, window
+) -> None:
+    config = {**config, **dialect}
     original = jinja(condition("streams", "events", "retriever", "record_selector"), config)
-    swapped = CursorWindowFilter(config=config, parameters={}, cursor_fields=["dateReceived", "dateCreated"])
-    kept = list(swapped.filter_records(records, {}, window))
-    assert kept == list(original.filter_records(records, {}, window))
-    assert 0 < len(kept) < len(records)
+    assert_twins(original, EventWindowFilter(config=config, parameters={}), EVENTS, window)
 
 
+def test_given_glitchtip_when_events_are_filtered_then_older_ones_created_before_the_reach_are_kept() -> None:
+    old = record_of(id="old", dateReceived="2024-03-01T08:00:00Z", dateCreated="2024-03-01T08:00:00Z")
+    late = record_of(id="late", dateReceived="2024-03-01T09:30:00Z", dateCreated="2024-03-01T09:30:00Z")
+    for config, kept in [({}, []), ({"server": "glitchtip"}, [old])]:
+        swapped = EventWindowFilter(config=config, parameters={})
+        assert list(swapped.filter_records([old, late], {}, SLICES[0])) == kept
+
+
+ISSUES = [record_of(id=str(n), lastSeen=seen) for n, seen in enumerate([*DATES, *ODD])]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("window", SLICES)
-def test_given_issues_when_filtered_then_kept_exactly_as_the_manifest_condition_keeps(config, window) -> None:
-    records = [{"id": str(n), "lastSeen": seen} for n, seen in enumerate([*DATES, "2023-12-03T10:00:00Z"])]
+def test_given_issues_when_filtered_then_kept_exactly_as_the_manifest_condition_keeps(
+    config, dialect, window
+) -> None:
+    config = {**config, **dialect}
     original = jinja(condition("streams", "issues", "retriever", "record_selector"), config)
-    swapped = CursorWindowFilter(config=config, parameters={}, cursor_fields=["lastSeen"])
-    assert list(swapped.filter_records(records, {}, window)) == list(
-        original.filter_records(records, {}, window)
-    )
+    assert_twins(original, IssueWindowFilter(config=config, parameters={}), ISSUES, window)
+
+
+def test_given_glitchtip_when_issues_are_filtered_then_older_ones_are_kept() -> None:
+    old = record_of(id="old", lastSeen="2024-02-29T10:00:00Z")
+    for config, kept in [({}, []), ({"server": "glitchtip"}, [old])]:
+        swapped = IssueWindowFilter(config=config, parameters={})
+        assert list(swapped.filter_records([old], {}, SLICES[0])) == kept
 
 
 SCOPES = [
@@ -241,37 +311,131 @@ SCOPES = [
 ]
 
 
-@pytest.mark.parametrize("config", SCOPES)
+SCOPED = SCOPES[2:5]
+
+
+@pytest.mark.parametrize("config", SCOPED)
 def test_given_projects_when_scoped_then_kept_exactly_as_the_manifest_condition_keeps(config) -> None:
-    records = [{"id": str(n), "slug": slug} for n, slug in enumerate(["a", "b", "c", "d"])]
+    records = [record_of(id=str(n), slug=slug) for n, slug in enumerate(["a", "b", "c", "d", None, MISSING])]
     original = jinja(condition("project_scope_stream", "retriever", "record_selector"), config)
-    swapped = ProjectScopeFilter(config=config, parameters={})
-    assert list(swapped.filter_records(records, {})) == list(original.filter_records(records, {}))
+    assert_twins(original, ProjectScopeFilter(config=config, parameters={}), records)
+
+
+PROJECT_LISTS = [
+    [],
+    [{"slug": "a"}],
+    [{"slug": "d"}, {"slug": "c"}],
+    [{"name": "no slug"}],
+    [{"slug": "b"}],
+    ["a"],
+]
+
+
+@pytest.mark.parametrize("config", SCOPED)
+def test_given_releases_when_scoped_then_kept_exactly_as_the_manifest_condition_keeps(config) -> None:
+    records = [record_of(id=str(n), projects=p) for n, p in enumerate([*PROJECT_LISTS, MISSING, None])]
+    original = jinja(condition("streams", "releases", "retriever", "record_selector"), config)
+    assert_twins(original, ReleaseScopeFilter(config=config, parameters={}), records)
 
 
 @pytest.mark.parametrize("config", SCOPES)
-def test_given_releases_when_scoped_then_kept_exactly_as_the_manifest_condition_keeps(config) -> None:
-    projects = [[], [{"slug": "a"}], [{"slug": "d"}, {"slug": "c"}], [{"name": "no slug"}], [{"slug": "b"}]]
-    records: list[dict[str, Any]] = [{"id": str(n), "projects": p} for n, p in enumerate(projects)]
-    records.append({"id": "no-projects"})
-    original = jinja(condition("streams", "releases", "retriever", "record_selector"), config)
-    swapped = ReleaseScopeFilter(config=config, parameters={})
-    assert list(swapped.filter_records(records, {})) == list(original.filter_records(records, {}))
+def test_given_no_scope_or_a_scope_when_filtered_then_every_scope_filter_agrees_on_all(config) -> None:
+    records = [
+        record_of(id=str(n), slug="a", projects=[{"slug": "a"}], project={"slug": "a"}) for n in range(3)
+    ]
+    for original, swapped in [
+        (("project_scope_stream",), ProjectScopeFilter),
+        (("streams", "releases"), ReleaseScopeFilter),
+        (("streams", "monitors"), MonitorScopeFilter),
+    ]:
+        template = jinja(condition(*original, "retriever", "record_selector"), config)
+        twin = swapped(config=config, parameters={})
+        assert decisions(twin, records) == decisions(template, records)
+
+
+@pytest.mark.parametrize("config", SCOPED)
+def test_given_monitors_when_scoped_then_kept_exactly_as_the_manifest_condition_keeps(config) -> None:
+    projects = [{"slug": "a"}, {"slug": "d"}, {"name": "no slug"}, {"slug": "b"}, None, "a", MISSING]
+    records = [record_of(id=str(n), project=p) for n, p in enumerate(projects)]
+    original = jinja(condition("streams", "monitors", "retriever", "record_selector"), config)
+    assert_twins(original, MonitorScopeFilter(config=config, parameters={}), records)
+
+
+DEPLOYS = [
+    MISSING,
+    None,
+    {},
+    "2024-03-02T00:00:00Z",
+    {"environment": "production"},
+    {"dateFinished": None},
+    {"dateFinished": "2024-03-01T10:00:00Z"},
+    {"dateFinished": "2024-03-01T10:00:00.000001Z"},
+    {"dateFinished": "2024-03-01T12:00:00+02:00"},
+    {"dateFinished": "2024-03-05T10:00:00Z"},
+]
+
+
+@pytest.mark.parametrize("config", [{}, *SCOPED])
+def test_given_releases_when_deployed_releases_are_filtered_then_kept_as_the_manifest_keeps(config) -> None:
+    records = [
+        record_of(id=f"{n}-{m}", lastDeploy=deploy, projects=p)
+        for n, deploy in enumerate(DEPLOYS)
+        for m, p in enumerate([*PROJECT_LISTS, MISSING, None])
+    ]
+    window = StreamSlice(partition={}, cursor_slice={"start_time": START, "end_time": END})
+    original = jinja(condition("deployed_releases_stream", "retriever", "record_selector"), config)
+    assert_twins(original, DeployedReleaseFilter(config=config, parameters={}), records, window)
+
+
+def add_fields(node: dict[str, Any]) -> Any:
+    definition = {**node, "fields": [{"type": "AddedFieldDefinition", **f} for f in node["fields"]]}
+    return ModelToComponentFactory().create_component(AddFieldsModel, definition, config={})
+
+
+VALUES = [5, "5", 1.5, True, None, "", "abc", "'quoted'", "[1]", "0x1f", [1, "a\\b"], {"a": None}, MISSING]
+
+
+@pytest.mark.parametrize("config", [{}, {"server": "sentry"}, {"server": "glitchtip"}])
+@pytest.mark.parametrize(
+    ("stream", "swapped", "records"),
+    [
+        ("events", GlitchTipProjectId, [record_of(id="1", projectID=v) for v in VALUES]),
+        (
+            "releases",
+            ReleaseIdFromVersion,
+            [record_of(id=i, version=v) for i in ["r1", None, MISSING] for v in VALUES],
+        ),
+        (
+            "sessions",
+            SessionEnvironment,
+            [record_of(by=record_of(project=1, environment=v)) for v in VALUES],
+        ),
+    ],
+)
+def test_given_records_when_transformed_then_fields_set_exactly_as_the_manifest_add_fields(
+    config, stream, swapped, records
+) -> None:
+    expected = copy.deepcopy(records)
+    for record in expected:
+        # One AddFields per record: the CDK's takes its value template for plain text for good
+        # once a render returns the template's own text (a missing projectID on GlitchTip).
+        conditioned = [t for t in DEFINITIONS["streams"][stream]["transformations"] if t.get("condition")]
+        original = add_fields(conditioned[0])
+        original.transform(record, config=config, stream_slice=SLICES[0])
+    transformed = copy.deepcopy(records)
+    for record in transformed:
+        swapped(parameters={}).transform(record, config=config, stream_slice=SLICES[0])
+    assert transformed == expected
+    assert (expected != records) is (stream != "events" or config.get("server") == "glitchtip")
 
 
 def test_given_the_manifest_when_packaged_then_every_piece_with_a_component_is_swapped() -> None:
     swap = packaged_manifest(MANIFEST)
-    # Left as Jinja (same records, slower): the events and issues filters since they learned the
-    # GlitchTip dialect, and two filters of the streams added with them. A Python twin for each
-    # is still to write; any other piece drifting from its component fails here.
-    assert swap.left == [
-        ".definitions.deployed_releases_stream.retriever.record_selector.record_filter",
-        ".definitions.streams.events.retriever.record_selector.record_filter",
-        ".definitions.streams.issues.retriever.record_selector.record_filter",
-        ".definitions.streams.monitors.retriever.record_selector.record_filter",
-    ], "a manifest piece changed; update components.py and packaged.py to match"
+    # Any piece drifting from its component (an edited template) is left as written and fails here.
+    assert swap.left == [], "a manifest piece changed; update components.py and packaged.py to match"
     assert sorted(swap.swapped) == [
         ".definitions.aggregate_retriever.paginator.pagination_strategy",
+        ".definitions.deployed_releases_stream.retriever.record_selector.record_filter",
         ".definitions.error_handler",
         ".definitions.filters.unreadable_body",
         ".definitions.optional_error_handler",
@@ -280,7 +444,13 @@ def test_given_the_manifest_when_packaged_then_every_piece_with_a_component_is_s
         ".definitions.project_error_handler",
         ".definitions.project_scope_stream.retriever.record_selector.record_filter",
         ".definitions.retriever",
+        ".definitions.streams.events.retriever.record_selector.record_filter",
+        ".definitions.streams.events.transformations[0]",
+        ".definitions.streams.issues.retriever.record_selector.record_filter",
+        ".definitions.streams.monitors.retriever.record_selector.record_filter",
         ".definitions.streams.releases.retriever.record_selector.record_filter",
+        ".definitions.streams.releases.transformations[0]",
+        ".definitions.streams.sessions.transformations[1]",
     ]
     assert MANIFEST == load_manifest(), "the swap changed its input"
 
@@ -297,6 +467,15 @@ def test_given_an_edited_filter_when_packaged_then_it_is_left_as_written_and_rep
         swap.manifest["definitions"]["streams"]["releases"]["retriever"]["record_selector"]["record_filter"]
         == record_filter
     )
+
+
+def test_given_an_edited_add_fields_when_packaged_then_it_is_left_as_written_and_reported() -> None:
+    edited = copy.deepcopy(MANIFEST)
+    transformation = edited["definitions"]["streams"]["events"]["transformations"][0]
+    transformation["fields"][0]["value"] = "{{ record['projectID'] }}"
+    swap = packaged_manifest(edited)
+    assert swap.left == [".definitions.streams.events.transformations[0]"]
+    assert swap.manifest["definitions"]["streams"]["events"]["transformations"][0] == transformation
 
 
 def test_given_the_source_when_built_then_it_runs_the_swapped_manifest_and_the_pure_one_on_request() -> None:

@@ -63,6 +63,14 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
     )
 
 
+def test_given_the_manifest_file_when_loaded_then_it_is_what_the_cdks_yaml_loader_reads() -> None:
+    import yaml
+
+    from source_sentry.manifest import MANIFEST_PATH
+
+    assert load_manifest() == yaml.safe_load(MANIFEST_PATH.read_text())
+
+
 def test_given_packaged_manifest_when_cloud_copy_is_rebuilt_then_committed_copy_is_identical() -> None:
     assert TARGET.read_text() == build(), "run: python tools/build_cloud_manifest.py"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,16 @@ def test_given_spec_when_run_from_another_directory_then_prints_the_packaged_spe
     specs = [m["spec"] for m in messages if m["type"] == "SPEC"]
     assert specs
     assert specs[0]["connectionSpecification"]["required"] == ["auth_token", "organization"]
+
+
+def test_given_spec_when_run_then_the_message_is_the_one_the_cdk_builds_from_the_manifest() -> None:
+    from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, Type
+
+    from source_sentry.run import spec_message
+    from source_sentry.source import SourceSentry
+
+    cdk = AirbyteMessage(type=Type.SPEC, spec=SourceSentry().spec(logging.getLogger("test")))
+    assert spec_message() == AirbyteMessageSerializer.dump(cdk)
 
 
 def test_given_config_without_token_when_check_then_config_error_names_the_field(tmp_path: Path) -> None:
