@@ -437,7 +437,11 @@ def _per_stream(res: dict, w) -> None:
         "endpoint also read by hidden parent streams (the project scope behind every per-project "
         "stream, the release lists behind per-release ones) says so. Incremental streams: "
         + ", ".join(f"`{s}`" for s in ps["incremental"])
-        + "; the others are full refresh and are read whole each time.\n"
+        + "; the others are full refresh and are read whole each time. Of the incremental ones, "
+        + ", ".join(f"`{s}`" for s in ps.get("rereading", []))
+        + " read their last days again on purpose (a recent day's counts still grow): their "
+        "unchanged-sync records are those days' rows, sent again under the same key; every other "
+        "incremental stream must send nothing (the run fails otherwise).\n"
     )
     w("| stream | endpoint | requests, first | requests, unchanged | records, first | records, unchanged |")
     w("|---|---|---:|---:|---:|---:|")
