@@ -296,12 +296,13 @@ def test_given_new_checkin_feedback_and_replay_when_incremental_then_exactly_tho
 
     assert not third.errors
     assert third.records == {}
-    # Monitors and one check-ins page per monitor; the project list (read once, the parent of
-    # both) and one page per project for each of user_feedback and replays.
+    # Monitors and one check-ins page per monitor; for each of user_feedback and replays the
+    # project list (each reads its parent list itself: parent lists are not cached) and one page
+    # per project.
     projects, monitors = len(emulator.project_slugs), len(emulator.ground_truth("monitors"))
     paths = sorted(r["path"].split("/")[-2] for r in emulator.requests)
     assert paths == sorted(
-        ["monitors", "projects"] + ["checkins"] * monitors + ["user-feedback", "replays"] * projects
+        ["monitors"] + ["checkins"] * monitors + ["projects"] * 2 + ["user-feedback", "replays"] * projects
     )
 
 

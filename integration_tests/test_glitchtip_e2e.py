@@ -49,6 +49,8 @@ LACKING = (
     "monitor_checkins",
     "user_feedback",
     "replays",
+    "sessions",
+    "usage_stats",
 )
 
 
