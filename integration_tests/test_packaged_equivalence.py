@@ -52,6 +52,23 @@ def sync(
     return records, final
 
 
+def comparable(final: dict[str, dict[str, Any]], records: dict[str, Any]) -> dict[str, Any]:
+    """The states to compare: a stream that read nothing (GlitchTip's 404s) keeps, per partition,
+    the end of its window, the sync's own clock, which differs between two runs: its partitions
+    are compared, not those ends."""
+    return {
+        name: serialized if name in records else _clock_free(serialized) for name, serialized in final.items()
+    }
+
+
+def _clock_free(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: ({c: "<clock>" for c in v} if k == "cursor" else _clock_free(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_clock_free(item) for item in node]
+    return node
+
+
 def both(config: dict[str, Any], state: list[dict[str, Any]] | None = None):
     packaged = sync(config, state, python_components=True)
     declarative = sync(config, state, python_components=False)
@@ -85,14 +102,14 @@ def test_given_same_data_when_full_then_incremental_sync_then_both_variants_agre
     config = emu.config(**_resolve(overrides, emu))
     (records, state), (expected_records, expected_state) = both(config)
     assert records == expected_records
-    assert state == expected_state
+    assert comparable(state, records) == comparable(expected_state, expected_records)
     assert sum(len(by_id) for by_id in records.values()) > 100
 
     emu.add_events(emu.project_slugs[0], 40)
     emu.add_release("late-release", projects=[emu.project_slugs[0]])
     (new, new_state), (expected_new, expected_new_state) = both(config, _states(state))
     assert new == expected_new
-    assert new_state == expected_new_state
+    assert comparable(new_state, new) == comparable(expected_new_state, expected_new)
     assert len(new.get("events", {})) == 40
 
 
