@@ -422,10 +422,14 @@ class _FieldFromField(RecordTransformation):
         stream_slice: StreamSlice | None = None,
     ) -> None:
         if self.applies(record, config or {}):
-            record[self.target] = interpolated_string(self.rendered(record.get(self.source, _MISSING)))
+            record[self.target] = interpolated_string(self.rendered(self.value(record)))
 
     def applies(self, record: Mapping[str, Any], config: Config) -> bool:
         raise NotImplementedError
+
+    def value(self, record: Mapping[str, Any]) -> Any:
+        """The value the template reads: the source field."""
+        return record.get(self.source, _MISSING)
 
     def rendered(self, value: Any) -> str:
         """The value template's output for the source field's value."""
@@ -457,18 +461,14 @@ class SessionEnvironment(_FieldFromField):
 
     target, source = "environment", "by"
 
-    def transform(
-        self,
-        record: dict[str, Any],
-        config: Config | None = None,
-        stream_state: StreamState | None = None,
-        stream_slice: StreamSlice | None = None,
-    ) -> None:
-        # The condition reads `record['by']`, which every sessions group has; a record without it
-        # fails the template, and the CDK drops that record: so it does here.
-        group = record[self.source]
-        if group.get("environment") is not None:
-            record[self.target] = interpolated_string(str(group["environment"]))
+    def applies(self, record: Mapping[str, Any], config: Config) -> bool:
+        return record[self.source].get("environment") is not None
+
+    def value(self, record: Mapping[str, Any]) -> Any:
+        return record[self.source]["environment"]
+
+    def rendered(self, value: Any) -> str:
+        return str(value)
 
 
 class ReleaseIdFromVersion(_FieldFromField):
