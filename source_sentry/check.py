@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import requests
-
 from source_sentry.config import READ_SCOPES, ConfigError, Settings, resolve_settings
 from source_sentry.sentry_api import SentryApi, describe_error, raise_for_status
+from source_sentry.transport import Response, Transport
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ def check_connection(
     config: Mapping[str, Any],
     *,
     purpose: Literal["read", "notify"] = "read",
-    session: requests.Session | None = None,
+    transport: Transport | None = None,
     timeout: float = 10,
     api: SentryApi | None = None,
 ) -> ConnectionInfo:
@@ -39,7 +38,7 @@ def check_connection(
     Raises ``SentryUnavailable`` when Sentry is unreachable or failing.
     """
     settings = resolve_settings(config)
-    api = api or SentryApi(settings.base_url, settings.token, session=session, timeout=timeout)
+    api = api or SentryApi(settings.base_url, settings.token, transport=transport, timeout=timeout)
     return _Checker(api, settings, purpose).run()
 
 
@@ -70,7 +69,7 @@ class _Checker:
             return "the scopes " + ", ".join(READ_SCOPES)
         return "the scope project:releases (or project:write, or org:ci as organization tokens have)"
 
-    def _fail(self, response: requests.Response, what: str) -> None:
+    def _fail(self, response: Response, what: str) -> None:
         status = response.status_code
         reason = describe_error(response)
         if status == 401:
@@ -144,7 +143,7 @@ class _Checker:
 def missing_projects(
     config: Mapping[str, Any],
     *,
-    session: requests.Session | None = None,
+    transport: Transport | None = None,
     timeout: float = 30,
     api: SentryApi | None = None,
 ) -> list[str]:
@@ -156,7 +155,7 @@ def missing_projects(
     settings = resolve_settings(config)
     if not settings.projects:
         return []
-    api = api or SentryApi(settings.base_url, settings.token, session=session, timeout=timeout)
+    api = api or SentryApi(settings.base_url, settings.token, transport=transport, timeout=timeout)
     existing = {
         str(project.get("slug"))
         for project in api.paginate(f"organizations/{settings.organization}/projects/", {"per_page": 100})
