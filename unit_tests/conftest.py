@@ -11,7 +11,7 @@ from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_sentry import sentry_api
 from source_sentry.source import SourceSentry
-from unit_tests.fake_sentry import FakeSentry
+from unit_tests.fake_sentry import FakeSentry, ViaRequests
 
 Reader = Callable[..., EntrypointOutput]
 
@@ -55,10 +55,10 @@ SLEEPS: list[float] = []
 
 @pytest.fixture(autouse=True)
 def _sentry_api_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No unit test reaches the network through ``SentryApi``: a request no test answers fails as
-    an unreachable host would (the sync's project check then gives up quietly)."""
-    offline = FakeSentry(strict=False)
-    monkeypatch.setattr(sentry_api, "default_transport", lambda: offline)
+    """``SentryApi`` made without a transport in a stream test (the sync's project check) sends
+    through ``requests``, so that the test's HttpMocker answers it as it answers the CDK. Tests of
+    SentryApi and notify use ``fake_sentry`` instead."""
+    monkeypatch.setattr(sentry_api, "default_transport", ViaRequests)
 
 
 @pytest.fixture

@@ -137,3 +137,33 @@ def answer(spec: dict[str, Any], url: str = "") -> Response:
     else:
         content = spec.get("content", b"")
     return Response(spec.get("status_code", 200), content, headers, reason=spec.get("reason", ""), url=url)
+
+
+class ViaRequests:
+    """A transport through ``requests``, for stream tests whose HttpMocker (requests-mock
+    underneath) is to answer ``SentryApi`` as it answers the CDK."""
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Any,
+        body: bytes | None = None,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> Response:
+        import requests
+
+        try:
+            got = requests.request(
+                method, url, headers=dict(headers), data=body, timeout=(connect_timeout, read_timeout)
+            )
+        except requests.exceptions.Timeout:
+            raise TransportError("did not answer in time", never_sent=False, timed_out=True) from None
+        except requests.exceptions.RequestException as error:
+            raise TransportError(f"could not be reached ({type(error).__name__})", never_sent=True) from None
+        return Response(got.status_code, got.content, list(got.headers.items()), reason=got.reason, url=url)
+
+    def close(self) -> None:
+        pass
