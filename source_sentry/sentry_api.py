@@ -153,11 +153,14 @@ class SentryApi:
 
     def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         """The URL of ``path`` under the base URL, ``.`` and ``..`` segments resolved (the
-        GlitchTip probe asks for ``../settings/``), with ``params`` as the query (None values
-        left out, lists repeated)."""
+        GlitchTip probe asks for ``../settings/``), with ``params`` added to the query (None
+        values left out, lists repeated; a path may carry a query of its own, as the manifest's
+        ``user-feedback/?status=`` does)."""
         url = _remove_dot_segments(f"{self.base_url}/{path.lstrip('/')}")
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        return f"{url}?{urlencode(query, doseq=True)}" if query else url
+        if not query:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}{urlencode(query, doseq=True)}"
 
     def pause(self, seconds: float) -> None:
         self._sleep(seconds)

@@ -274,6 +274,11 @@ def test_given_path_with_dot_segments_when_building_url_then_resolved(path, expe
     assert api().url(path) == expected
 
 
+def test_given_path_with_its_own_query_when_params_added_then_one_query():
+    url = api().url("projects/acme/web/user-feedback/?status=", {"per_page": 1})
+    assert url == f"{BASE}/projects/acme/web/user-feedback/?status=&per_page=1"
+
+
 def test_given_429_with_reset_header_when_requesting_then_waits_until_reset_and_retries(fake_sentry):
     clock = FakeClock(now=1_700_000_000.0)
     fake_sentry.get(
