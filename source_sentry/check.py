@@ -4,16 +4,14 @@ proves the config can read (or notify) and says what to fix when it cannot."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from source_sentry.config import READ_SCOPES, ConfigError, Settings, resolve_settings
 from source_sentry.sentry_api import SentryApi, describe_error, raise_for_status
 from source_sentry.transport import Response, Transport
 
 
-@dataclass(frozen=True)
-class ConnectionInfo:
+class ConnectionInfo(NamedTuple):
     """What the check learned: the organization and the projects in scope.
 
     ``projects`` holds ``(slug, id)``; the id is None when the token may not read the

@@ -12,9 +12,8 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 from urllib.parse import urlsplit
 
 from source_sentry.check import check_connection
@@ -36,8 +35,7 @@ EXIT_OK, EXIT_SENTRY, EXIT_INPUT = 0, 1, 2
 
 # One entry per argument: the parser is built from these and the options section of HELP is
 # rendered from them, so an argument cannot be added without its help line.
-@dataclass(frozen=True)
-class _Option:
+class _Option(NamedTuple):
     flags: tuple[str, ...]
     metavar: str | None
     action: str

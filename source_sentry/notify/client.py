@@ -27,8 +27,7 @@ for the rate-limit window to reset.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from source_sentry.config import ConfigError
 from source_sentry.notify.payloads import Notification
@@ -44,14 +43,14 @@ from source_sentry.transport import Response
 DEPLOY_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class Step:
-    """One completed write. ``outcome``: created, exists, finalized, recorded or found."""
+class Step(NamedTuple):
+    """One completed write. ``outcome``: created, exists, finalized, recorded or found.
+    ``data``: Sentry's answer, read only (the default is shared)."""
 
     kind: str
     outcome: str
     status: int | None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = {}
 
 
 # Statuses of the release POST that say the settings are wrong: the check routine then says how.
