@@ -242,6 +242,12 @@ def test_given_request_when_sent_then_bearer_token_user_agent_and_trailing_slash
     assert "Content-Type" not in sent.headers
 
 
+def test_given_resolved_settings_when_printed_then_token_not_in_repr():
+    settings = resolve_settings(config())
+    assert TOKEN not in repr(settings)
+    assert settings.token == TOKEN
+
+
 def test_given_installed_package_when_naming_ourselves_then_user_agent_version_is_the_installed_one():
     from importlib import metadata
 
