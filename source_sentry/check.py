@@ -4,17 +4,14 @@ proves the config can read (or notify) and says what to fix when it cannot."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
-
-import requests
+from typing import Any, Literal, NamedTuple
 
 from source_sentry.config import READ_SCOPES, ConfigError, Settings, resolve_settings
 from source_sentry.sentry_api import SentryApi, describe_error, raise_for_status
+from source_sentry.transport import Response, Transport
 
 
-@dataclass(frozen=True)
-class ConnectionInfo:
+class ConnectionInfo(NamedTuple):
     """What the check learned: the organization and the projects in scope.
 
     ``projects`` holds ``(slug, id)``; the id is None when the token may not read the
@@ -30,7 +27,7 @@ def check_connection(
     config: Mapping[str, Any],
     *,
     purpose: Literal["read", "notify"] = "read",
-    session: requests.Session | None = None,
+    transport: Transport | None = None,
     timeout: float = 10,
     api: SentryApi | None = None,
 ) -> ConnectionInfo:
@@ -39,7 +36,7 @@ def check_connection(
     Raises ``SentryUnavailable`` when Sentry is unreachable or failing.
     """
     settings = resolve_settings(config)
-    api = api or SentryApi(settings.base_url, settings.token, session=session, timeout=timeout)
+    api = api or SentryApi(settings.base_url, settings.token, transport=transport, timeout=timeout)
     return _Checker(api, settings, purpose).run()
 
 
@@ -70,7 +67,7 @@ class _Checker:
             return "the scopes " + ", ".join(READ_SCOPES)
         return "the scope project:releases (or project:write, or org:ci as organization tokens have)"
 
-    def _fail(self, response: requests.Response, what: str) -> None:
+    def _fail(self, response: Response, what: str) -> None:
         status = response.status_code
         reason = describe_error(response)
         if status == 401:
@@ -144,7 +141,7 @@ class _Checker:
 def missing_projects(
     config: Mapping[str, Any],
     *,
-    session: requests.Session | None = None,
+    transport: Transport | None = None,
     timeout: float = 30,
     api: SentryApi | None = None,
 ) -> list[str]:
@@ -156,7 +153,7 @@ def missing_projects(
     settings = resolve_settings(config)
     if not settings.projects:
         return []
-    api = api or SentryApi(settings.base_url, settings.token, session=session, timeout=timeout)
+    api = api or SentryApi(settings.base_url, settings.token, transport=transport, timeout=timeout)
     existing = {
         str(project.get("slug"))
         for project in api.paginate(f"organizations/{settings.organization}/projects/", {"per_page": 100})

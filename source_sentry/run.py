@@ -8,10 +8,7 @@ command line (the CDK reads those given to its constructor, not the ones passed 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import shutil
-import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,6 +27,9 @@ def _on_sigterm(signum: int, _frame: object) -> None:
     behind, holding a copy of the config, token included. Unwinding instead would wait on the
     CDK's worker threads.
     """
+    import shutil
+    import signal
+
     from airbyte_cdk.utils.constants import ENV_REQUEST_CACHE_PATH
 
     temp_dir = os.environ.get(ENV_REQUEST_CACHE_PATH)
@@ -76,6 +76,11 @@ def _environment_asks_for_notify() -> bool:
 
 
 def _run_protocol(args: list[str]) -> int:
+    # Imported here, not at the top: `notify` needs none of these (logging alone costs a CI
+    # step several milliseconds).
+    import logging
+    import signal
+
     from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
     from airbyte_cdk.models import FailureType
     from airbyte_cdk.utils.traced_exception import AirbyteTracedException

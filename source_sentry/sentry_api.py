@@ -1,13 +1,17 @@
-"""One careful way to talk to Sentry: a requests session with bounded retries.
+"""One careful way to talk to Sentry: HTTP with bounded retries.
 
 Shared by the connection check and by ``source-sentry notify``. It imports only the standard
-library and ``requests`` so that the notifier starts without the Airbyte CDK.
+library (HTTP goes through ``source_sentry.transport``: ``http.client`` with one kept-alive
+connection per host, the CA bundle and proxy settings ``requests`` honoured) so that the
+notifier starts without the Airbyte CDK or ``requests``.
 
 The HTTP rules (``SentryApi.request``):
 
 - 429: Sentry's Web API sends no ``Retry-After``; ``X-Sentry-Rate-Limit-Reset`` is the
   Unix time the window restarts, so we sleep until then (``Retry-After`` wins when a proxy
   sends one), never longer than ``max_wait`` seconds, a bounded number of times.
+- Each request has a connect timeout (``connect_timeout``, TCP, proxy tunnel and TLS) and a
+  read timeout (``timeout``, each wait for the server).
 - 502/503/504, read timeouts and dropped connections are retried with exponential
   backoff, a bounded number of times, when the request is safe to repeat.
 - A connection that cannot even be opened is retried once, briefly: an unreachable host
@@ -22,16 +26,15 @@ The auth token never appears in an exception, a message or a ``repr``.
 
 from __future__ import annotations
 
-import email.utils
-import html
 import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import requests
+from source_sentry import __version__
+from source_sentry.transport import Response, Transport, TransportError
 
 
 class SentryUnavailable(Exception):
@@ -63,16 +66,12 @@ def _clock() -> float:
 
 
 def _user_agent() -> str:
-    from importlib import metadata
-
-    try:
-        version = metadata.version("source-sentry")
-    except metadata.PackageNotFoundError:  # running from a checkout
-        from source_sentry import __version__ as version
-    return f"source-sentry/{version}"
+    # __version__, not the installed metadata: looking that up scans sys.path at every start.
+    # unit_tests/test_connection.py keeps the two equal.
+    return f"source-sentry/{__version__}"
 
 
-def describe_error(response: requests.Response) -> str:
+def describe_error(response: Response) -> str:
     """A short, readable reason from an error body that may be JSON or an HTML page.
 
     No final full stop, so callers can carry on the sentence.
@@ -101,6 +100,8 @@ def describe_error(response: requests.Response) -> str:
         return message
     if isinstance(body, list):
         return "; ".join(str(v).rstrip(".") for v in body)
+    import html
+
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
     plain = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
     plain = " ".join(html.unescape(plain).split())
@@ -108,14 +109,16 @@ def describe_error(response: requests.Response) -> str:
 
 
 class SentryApi:
-    """A requests session aimed at one Sentry base URL, with the retry rules above."""
+    """HTTP aimed at one Sentry base URL, with the retry rules above. ``transport`` sends one
+    request (tests give a fake one); by default a ``Transport`` reading proxy and CA settings
+    from the environment."""
 
     def __init__(
         self,
         base_url: str,
         token: str,
         *,
-        session: requests.Session | None = None,
+        transport: Transport | None = None,
         timeout: float = 10,
         connect_timeout: float = 2,
         max_wait: float = 60,
@@ -127,7 +130,7 @@ class SentryApi:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._session = session or requests.Session()
+        self._transport = transport or default_transport()
         self._timeout = (min(connect_timeout, timeout), timeout)
         self._max_wait = max_wait
         self._max_rate_limit_waits = max_rate_limit_waits
@@ -148,8 +151,16 @@ class SentryApi:
     def host(self) -> str:
         return urlsplit(self.base_url).netloc
 
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """The URL of ``path`` under the base URL, ``.`` and ``..`` segments resolved (the
+        GlitchTip probe asks for ``../settings/``), with ``params`` added to the query (None
+        values left out, lists repeated; a path may carry a query of its own, as the manifest's
+        ``user-feedback/?status=`` does)."""
+        url = _remove_dot_segments(f"{self.base_url}/{path.lstrip('/')}")
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        if not query:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}{urlencode(query, doseq=True)}"
 
     def pause(self, seconds: float) -> None:
         self._sleep(seconds)
@@ -166,20 +177,29 @@ class SentryApi:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         idempotent: bool = True,
-    ) -> requests.Response:
+    ) -> Response:
         """Send one request with bounded retries; return the response whatever its status
         (except 502/503/504 after the last retry, which raise ``SentryUnavailable``)."""
-        url = self.url(path)
+        url = self.url(path, params)
+        headers = self._headers
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body, allow_nan=False).encode()
+            headers = {**headers, "Content-Type": "application/json"}
         rate_limit_waits = retries = connect_retries = 0
         while True:
             status: int | None = None
             try:
-                response = self._session.request(
-                    method, url, params=params, json=json_body, headers=self._headers, timeout=self._timeout
+                response = self._transport.send(
+                    method,
+                    url,
+                    headers=headers,
+                    body=body,
+                    connect_timeout=self._timeout[0],
+                    read_timeout=self._timeout[1],
                 )
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                problem = _reason(exc)
-                never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc)
+            except TransportError as exc:
+                problem, never_sent = exc.reason, exc.never_sent
             else:
                 status = response.status_code
                 if status == 429:
@@ -212,7 +232,7 @@ class SentryApi:
                 retries += 1
                 self._sleep(self.backoff(retries))
 
-    def rate_limit_wait(self, response: requests.Response, attempt: int) -> float:
+    def rate_limit_wait(self, response: Response, attempt: int) -> float:
         """How long a 429 asks us to wait, capped at ``max_wait``."""
         wait: float | None = None
         retry_after = response.headers.get("Retry-After")
@@ -221,6 +241,8 @@ class SentryApi:
             try:
                 wait = float(retry_after)
             except ValueError:
+                import email.utils
+
                 try:
                     wait = email.utils.parsedate_to_datetime(retry_after).timestamp() - self._clock()
                 except (TypeError, ValueError):
@@ -237,7 +259,7 @@ class SentryApi:
 
     def get_json(
         self, path: str, params: Mapping[str, Any] | None = None
-    ) -> tuple[int, Any, requests.Response]:
+    ) -> tuple[int, Any, Response]:
         response = self.request("GET", path, params=params)
         try:
             body = response.json()
@@ -250,7 +272,7 @@ class SentryApi:
         path: str,
         params: Mapping[str, Any] | None = None,
         *,
-        on_error: Callable[[requests.Response], None] | None = None,
+        on_error: Callable[[Response], None] | None = None,
         max_pages: int = 1000,
     ) -> Iterator[Any]:
         """Items of every page of a list, following the ``next`` cursor of the Link header.
@@ -276,7 +298,7 @@ class SentryApi:
             query["cursor"] = following["cursor"]
 
 
-def raise_for_status(response: requests.Response, what: str) -> None:
+def raise_for_status(response: Response, what: str) -> None:
     """Raise ``SentryError`` (4xx/5xx) with the body's reason; return for 2xx."""
     if response.status_code < 400:
         return
@@ -286,22 +308,24 @@ def raise_for_status(response: requests.Response, what: str) -> None:
     )
 
 
-def _never_connected(exc: Exception) -> bool:
-    # Connection refused or a failed DNS look-up: nothing was sent, so a retry is harmless.
-    cause = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", cause)
-    name = type(reason).__name__
-    return name in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
+def default_transport() -> Transport:
+    """The transport of a ``SentryApi`` given none (unit tests replace it with a fake)."""
+    return Transport()
 
 
-def _reason(exc: Exception) -> str:
-    """The failure as a verb phrase: "<host> did not answer in time"."""
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "did not answer in time"
-    cause = exc.args[0] if exc.args else exc
-    text = str(getattr(cause, "reason", cause))
-    # urllib3 prefixes the connection object's repr ("HTTPSConnection(host=..., port=...): "): drop it.
-    text = re.sub(r"^<?\w*Connection[^:]*\)>?: ", "", text)
-    return f"could not be reached ({text})"
-
-
+def _remove_dot_segments(url: str) -> str:
+    parts = urlsplit(url)
+    if "/." not in parts.path:
+        return url
+    segments: list[str] = []
+    for segment in parts.path.split("/")[1:]:
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment != ".":
+            segments.append(segment)
+    # A path ending in "/." or "/.." names a directory: keep the trailing slash.
+    if parts.path.endswith(("/.", "/..")):
+        segments.append("")
+    path = "/" + "/".join(segments)
+    return parts._replace(path=path).geturl()

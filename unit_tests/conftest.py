@@ -9,7 +9,9 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
+from source_sentry import sentry_api
 from source_sentry.source import SourceSentry
+from unit_tests.fake_sentry import FakeSentry, ViaRequests
 
 Reader = Callable[..., EntrypointOutput]
 
@@ -49,6 +51,23 @@ class FakeClock:
 
 
 SLEEPS: list[float] = []
+
+
+@pytest.fixture(autouse=True)
+def _sentry_api_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SentryApi`` made without a transport in a stream test (the sync's project check) sends
+    through ``requests``, so that the test's HttpMocker answers it as it answers the CDK. Tests of
+    SentryApi and notify use ``fake_sentry`` instead."""
+    monkeypatch.setattr(sentry_api, "default_transport", ViaRequests)
+
+
+@pytest.fixture
+def fake_sentry(monkeypatch: pytest.MonkeyPatch, _sentry_api_offline: None) -> FakeSentry:
+    """The transport of every ``SentryApi`` made without one: answers what the test registers,
+    records what is sent, and fails the test on any request it was not told to expect."""
+    fake = FakeSentry()
+    monkeypatch.setattr(sentry_api, "default_transport", lambda: fake)
+    return fake
 
 
 @pytest.fixture(autouse=True)

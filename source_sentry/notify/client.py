@@ -27,10 +27,7 @@ for the rate-limit window to reset.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-import requests
+from typing import Any, NamedTuple
 
 from source_sentry.config import ConfigError
 from source_sentry.notify.payloads import Notification
@@ -41,18 +38,19 @@ from source_sentry.sentry_api import (
     describe_error,
     raise_for_status,
 )
+from source_sentry.transport import Response
 
 DEPLOY_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class Step:
-    """One completed write. ``outcome``: created, exists, finalized, recorded or found."""
+class Step(NamedTuple):
+    """One completed write. ``outcome``: created, exists, finalized, recorded or found.
+    ``data``: Sentry's answer, read only (the default is shared)."""
 
     kind: str
     outcome: str
     status: int | None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = {}
 
 
 # Statuses of the release POST that say the settings are wrong: the check routine then says how.
@@ -153,9 +151,9 @@ def is_glitchtip(api: SentryApi) -> bool:
     """Whether the server is GlitchTip: it serves ``/api/settings/`` beside ``/api/0/`` (Sentry
     has no such route), describing itself with fields only GlitchTip has."""
     try:
-        response = api.request("GET", "../settings/")  # requests resolves the `..`
+        response = api.request("GET", "../settings/")  # SentryApi.url resolves the `..`
         body = response.json() if response.status_code == 200 else None
-    except (requests.RequestException, ValueError, SentryUnavailable):
+    except (ValueError, SentryUnavailable):
         return False
     return isinstance(body, dict) and "iPaidForGlitchTip" in body
 
@@ -168,7 +166,7 @@ def find_deploy(api: SentryApi, notification: Notification) -> dict[str, Any] | 
     return None
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
+def _json(response: Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -176,7 +174,7 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _refused(response: requests.Response, notification: Notification, what: str) -> None:
+def _refused(response: Response, notification: Notification, what: str) -> None:
     """Raise an actionable ``ConfigError`` for a 4xx, ``SentryError`` for anything else."""
     status = response.status_code
     reason = describe_error(response)

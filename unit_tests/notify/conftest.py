@@ -2,18 +2,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import requests_mock as rm
 
 from source_sentry import sentry_api
 from source_sentry.notify import cli
 from source_sentry.notify.settings import ENV_NAMES
 from unit_tests.conftest import FakeClock
+from unit_tests.fake_sentry import FakeSentry
 
 TOKEN = "sntryu_notify_unit_test_token_8b1e"
 ORG = "acme"
@@ -61,14 +60,14 @@ def ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sentry() -> Iterator[rm.Mocker]:
-    """Loopback-free Sentry: URLs matched case-sensitively, so encoded versions are checked exactly."""
-    with rm.Mocker(case_sensitive=True) as mocker:
-        yield mocker
+def sentry(fake_sentry: FakeSentry) -> FakeSentry:
+    """Sentry behind a fake transport: URLs matched exactly (case too), so encoded versions are
+    checked as sent; a request no test expected fails the test."""
+    return fake_sentry
 
 
 @pytest.fixture
-def healthy_sentry(sentry: rm.Mocker) -> rm.Mocker:
+def healthy_sentry(sentry: FakeSentry) -> FakeSentry:
     """A Sentry where the token may do everything and project ``web`` exists; no writes mocked."""
     sentry.get(f"{BASE}/organizations/{ORG}/", json={"slug": ORG, "id": "1"})
     sentry.get(f"{BASE}/projects/{ORG}/web/", json={"slug": "web", "id": "11"})
@@ -106,5 +105,5 @@ def run_notify(capsys: pytest.CaptureFixture[str]):
     return run
 
 
-def writes(mocker: rm.Mocker) -> list[Any]:
-    return [r for r in mocker.request_history if r.method != "GET"]
+def writes(fake: FakeSentry) -> list[Any]:
+    return [r for r in fake.request_history if r.method != "GET"]

@@ -4,8 +4,8 @@ import base64
 import json
 
 import pytest
-import requests
 
+from unit_tests.fake_sentry import DROPPED, READ_TIMEOUT
 from unit_tests.notify.conftest import BASE, NOW_EPOCH, ORG, TOKEN, deploy_json, release_json, writes
 
 RELEASES = f"{BASE}/organizations/{ORG}/releases/"
@@ -175,7 +175,7 @@ def test_given_deploy_post_timed_out_and_not_recorded_when_notifying_then_looked
 ):
     healthy_sentry.post(RELEASES, status_code=208)
     healthy_sentry.post(
-        DEPLOYS, [{"exc": requests.exceptions.ReadTimeout}, {"status_code": 201, "json": deploy_json()}]
+        DEPLOYS, [{"exc": READ_TIMEOUT}, {"status_code": 201, "json": deploy_json()}]
     )
     healthy_sentry.get(DEPLOYS, json=[deploy_json("40", dateFinished="2024-04-30T10:00:00Z")])
     result = run_notify(*ARGS)
@@ -392,11 +392,18 @@ def test_given_deploy_list_not_json_when_looking_for_uncertain_deploy_then_exit_
     assert len(posts_to(healthy_sentry, DEPLOYS)) == 1
 
 
-def test_given_truncated_body_when_notifying_then_exit_1_without_traceback(healthy_sentry, run_notify):
-    healthy_sentry.post(RELEASES, exc=requests.exceptions.ChunkedEncodingError)
+def test_given_dropped_connections_when_creating_release_then_retried_then_exit_1_without_traceback(
+    healthy_sentry, run_notify, clock
+):
+    healthy_sentry.post(RELEASES, exc=DROPPED)
     result = run_notify(*ARGS)
     assert result.code == 1
-    assert result.err == "error: Unexpected answer from Sentry: ChunkedEncodingError\n"
+    assert result.err == (
+        "error: sentry.example.com could not be reached (the connection dropped: Remote end closed "
+        "connection without response) (POST organizations/acme/releases/, 4 tries).\n"
+    )
+    assert len(posts_to(healthy_sentry, RELEASES)) == 4  # creating a release is safe to repeat
+    assert clock.sleeps == [1.0, 2.0, 4.0]
 
 
 # GlitchTip's settings, beside /api/0/; Sentry has no such route.

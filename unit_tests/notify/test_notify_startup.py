@@ -19,6 +19,16 @@ def test_given_notifier_imported_when_inspecting_modules_then_airbyte_cdk_never_
     assert done.stdout.strip() == "[]"
 
 
+def test_given_command_dispatching_notify_when_inspecting_modules_then_no_requests_nor_logging():
+    """``requests`` was two thirds of the notifier's start-up; ``logging`` is only the CDK's need."""
+    code = (
+        "import sys; import source_sentry.run, source_sentry.notify.cli, source_sentry.notify.client\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'requests', 'urllib3', 'logging'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_given_module_entry_point_when_asked_for_help_then_prints_help_and_exits_0():
     done = subprocess.run(
         [sys.executable, "-m", "source_sentry.notify", "--help"], cwd=ROOT, capture_output=True, text=True
