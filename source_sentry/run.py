@@ -76,13 +76,16 @@ def _environment_asks_for_notify() -> bool:
 
 
 def _run_protocol(args: list[str]) -> int:
-    from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-    from airbyte_cdk.models import FailureType
-    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+    from source_sentry.quick_import import quick_class_sources
 
-    from source_sentry import cdk_logs
-    from source_sentry.config import config_problem, read_json_file
-    from source_sentry.source import SourceSentry
+    with quick_class_sources():
+        from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+        from airbyte_cdk.models import FailureType
+        from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+        from source_sentry import cdk_logs
+        from source_sentry.config import config_problem, read_json_file
+        from source_sentry.source import SourceSentry
 
     if not args or args[0] not in PROTOCOL_VERBS:
         _usage()
