@@ -34,10 +34,15 @@ from airbyte_cdk.sources.types import Record
 # within microseconds, so a small table that is emptied when full serves them all.
 _PARSED: dict[tuple[tuple[str, ...], str], datetime] = {}
 _PARSED_LIMIT: Final = 4096
+# (output format, date) -> the CDK's text of it, for the per-partition cursor, which writes each
+# record's date back to text to compare it with its global cursor. Equal instants in other time
+# zones compare equal but are written differently: the key holds the zone, fold and type too.
+_FORMATTED: dict[tuple[str, type, datetime, Any, int], str] = {}
 
 
 class SharedDateParse(CustomFormatConcurrentStreamStateConverter):
-    """The CDK's converter, parsing each date text once for every converter with the same formats."""
+    """The CDK's converter, parsing each date text (and writing each instant back to text) once for
+    every converter with the same formats."""
 
     def parse_timestamp(self, timestamp: str) -> datetime:
         key = (tuple(self._input_datetime_formats), timestamp)
@@ -48,6 +53,16 @@ class SharedDateParse(CustomFormatConcurrentStreamStateConverter):
                 _PARSED.clear()
             _PARSED[key] = parsed
         return parsed
+
+    def output_format(self, timestamp: datetime) -> str:
+        key = (self._datetime_format, type(timestamp), timestamp, timestamp.tzinfo, timestamp.fold)
+        text = _FORMATTED.get(key)
+        if text is None:
+            text = super().output_format(timestamp)
+            if len(_FORMATTED) >= _PARSED_LIMIT:
+                _FORMATTED.clear()
+            _FORMATTED[key] = text
+        return text
 
 
 class SettledEndCursor(ConcurrentCursor):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -177,4 +176,21 @@ def test_given_the_declarative_source_when_built_then_the_cdk_cursors_are_kept()
     assert type(cursors["releases"]) is ConcurrentCursor
 
 
-logging.getLogger("airbyte").setLevel(logging.ERROR)
+@pytest.mark.parametrize(
+    "moments",
+    [
+        [
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            datetime(2026, 3, 2, 12, 0, tzinfo=timezone(timedelta(hours=2))),
+        ],
+        [datetime(2026, 3, 2, 10, 0, 0, 5, tzinfo=UTC), datetime(2026, 3, 2, 10, 0, 0, 5)],
+    ],
+    ids=["same-instant-other-zone", "aware-and-naive"],
+)
+def test_given_dates_when_written_twice_then_each_is_the_cdk_text_of_that_date(
+    moments: list[datetime],
+) -> None:
+    original = CustomFormatConcurrentStreamStateConverter("%Y-%m-%dT%H:%M:%S.%fZ")
+    shared = SharedDateParse("%Y-%m-%dT%H:%M:%S.%fZ")
+    for _ in range(2):
+        assert [shared.output_format(m) for m in moments] == [original.output_format(m) for m in moments]
