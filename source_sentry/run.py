@@ -81,13 +81,16 @@ def _run_protocol(args: list[str]) -> int:
     import logging
     import signal
 
-    from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-    from airbyte_cdk.models import FailureType
-    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+    from source_sentry.quick_import import quick_class_sources
 
-    from source_sentry import cdk_logs
-    from source_sentry.config import config_problem, read_json_file
-    from source_sentry.source import SourceSentry
+    with quick_class_sources():
+        from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+        from airbyte_cdk.models import FailureType
+        from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+        from source_sentry import cdk_logs
+        from source_sentry.config import config_problem, read_json_file
+        from source_sentry.source import SourceSentry
 
     if not args or args[0] not in PROTOCOL_VERBS:
         _usage()
@@ -119,10 +122,34 @@ def _run_protocol(args: list[str]) -> int:
         return 1
     cdk_logs.install()
     source = SourceSentry(config=config, catalog=catalog, state=state)
+    _tune_garbage_collector()
     signal.signal(signal.SIGTERM, _on_sigterm)
     with cdk_logs.skipped_projects_warning(logging.getLogger("airbyte")):
         launch(source, args)
     return 0
+
+
+# Container objects allocated (net of those freed) before the cyclic collector runs; Python's
+# default is 700.
+GC_YOUNG_THRESHOLD = 100_000
+
+
+def _tune_garbage_collector() -> None:
+    """Keep Python's cyclic garbage collector from costing more than the sync's own work.
+
+    A decoded events page is some 70,000 dicts and lists that live until their records are written.
+    With the default threshold the collector ran some 1,500 times in a 10,000-event sync and each
+    run walked every object alive, the CDK's modules and the parsed manifest included: about a
+    quarter of the sync's CPU (measured with gc.callbacks). Objects built before the sync (modules,
+    the manifest, the source's components) are frozen out of the collector's walks, and it runs
+    when 100,000 containers more than were freed have been allocated. Records are freed by
+    reference counting as soon as they are written, as before; the collector still finds the
+    few reference cycles, only less often."""
+    import gc
+
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def _emit(message: AirbyteMessage) -> None:

@@ -18,6 +18,7 @@ from airbyte_cdk.models import (
     FailureType,
     Status,
 )
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.types import ConnectionDefinition
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -41,6 +42,14 @@ class SourceSentry(YamlDeclarativeSource):
         """`python_components=False` runs the manifest exactly as written, as Airbyte Cloud does."""
         self._python_components = python_components
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
+        if python_components:
+            # The CDK builds its factory inside its constructor and takes none from outside: the
+            # one it built (streams are built later, at read) becomes ours, which builds the
+            # cursors of cursors.py. It holds no state of its own.
+            from source_sentry.cursors import SentryComponentFactory
+
+            if type(self._constructor) is ModelToComponentFactory:
+                self._constructor.__class__ = SentryComponentFactory
 
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> ConnectionDefinition:
         manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)

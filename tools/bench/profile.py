@@ -1,8 +1,10 @@
 """Where the connector's time goes: a py-spy profile of one sync, folded into named buckets.
 
 py-spy samples the process from outside (``--nonblocking``: the connector is never paused), so
-the profiled run costs about what an unprofiled one does. Each sample is put in the first bucket
-whose marker appears in its stack; the order below goes from the most specific to the least.
+the profiled run costs about what an unprofiled one does; ``--gil`` keeps only the samples of the
+thread holding the GIL, so that threads waiting on sockets and queues do not count as work. Each
+sample is put in the first bucket whose marker appears in its stack; the order below goes from the
+most specific to the least.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections import Counter
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("start-up: imports, manifest parsing", ("<frozen importlib", "yaml/", "ManifestReferenceResolver",
                                              "ManifestComponentTransformer", "ModelToComponentFactory")),
+    # The packaged connector decodes each page once (components.page_body) for every reader.
+    ("page JSON decoded once, shared by every reader", ("page_body",)),
     ("page JSON decoded again by the paginator", ("PaginationDecoderDecorator.decode",)),
     ("page JSON decoded again by the `unreadable_body` response filter", ("_safe_response_json",)),
     ("response filters (Jinja predicates, error messages)", ("HttpResponseFilter",)),
@@ -20,7 +24,7 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
                                            "JsonDecoder.decode")),
     ("record filter conditions (Jinja, once per record)", ("RecordFilter.filter_records",)),
     ("schema normalisation", ("TypeTransformer", "_normalize_by_schema")),
-    ("cursor and state", ("observe", "Cursor.", "cursor.py")),
+    ("cursor and state", ("observe", "should_be_synced", "Cursor.", "cursor.py", "cursors.py")),
     ("writing messages to stdout", ("airbyte_message_to_string", "AirbyteMessageSerializer",
                                     "print_buffer", "PrintBuffer")),
     ("HTTP (requests, urllib3, sockets)", ("requests/", "urllib3/", "http/client.py", "socket.py",

@@ -546,9 +546,9 @@ def _profile(res: dict, w) -> None:
         w("No profile in this mode (`make bench` takes one with py-spy).\n")
         return
     w(
-        f"py-spy (`--nonblocking`, 100 Hz, {prof['samples']:,} samples) on the largest events sync "
+        f"py-spy (`--nonblocking --gil`, 100 Hz, {prof['samples']:,} samples) on the largest events sync "
         f"({fmt(prof['wall'])} s profiled). Each sample is put in the first matching bucket "
-        "(`tools/bench/profile.py`); waiting threads are only counted when py-spy sees them running.\n"
+        "(`tools/bench/profile.py`); only the thread holding the GIL is sampled, so waiting is not counted.\n"
     )
     w("| share of samples | where |")
     w("|---:|---|")

@@ -158,8 +158,8 @@ def profile_run(emu: EmulatorProcess, work: Workdir, log) -> dict[str, Any] | No
     raw = work.path / "profile.txt"
     args = work.read_args(clients.our_config(emu), ["events"], "full_refresh")
     m = measure.run(
-        [str(spy), "record", "--nonblocking", "--rate", "100", "--format", "raw", "--output", str(raw),
-         "--", OURS, *args],
+        [str(spy), "record", "--nonblocking", "--gil", "--rate", "100", "--format", "raw",
+         "--output", str(raw), "--", OURS, *args],
         cwd=work.path,
         env=clients.our_env(),
     )  # fmt: skip

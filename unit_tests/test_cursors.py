@@ -1,0 +1,196 @@
+"""The packaged connector's cursors (cursors.py) decide and parse exactly as the CDK's own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from airbyte_cdk.sources.declarative.models import DatetimeBasedCursor as DatetimeBasedCursorModel
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
+    CustomFormatConcurrentStreamStateConverter,
+)
+from airbyte_cdk.sources.types import Record, StreamSlice
+
+from source_sentry.cursors import SentryComponentFactory, SettledEndCursor, SharedDateParse
+from source_sentry.manifest import load_manifest
+from source_sentry.source import SourceSentry
+
+DEFINITIONS = load_manifest()["definitions"]
+CONFIG = {
+    "auth_token": "t",
+    "organization": "org",
+    "settle_seconds": 300,
+    "start_date": "2026-01-01T00:00:00Z",
+}
+
+
+def cursor_definition(end: Any) -> dict[str, Any]:
+    definition = {**DEFINITIONS["cursor"], "cursor_field": "dateReceived"}
+    if end is not None:
+        definition["end_datetime"] = end
+    return definition
+
+
+def build(factory: ModelToComponentFactory, definition: dict[str, Any], state: dict[str, Any]) -> Any:
+    return factory.create_concurrent_cursor_from_datetime_based_cursor(
+        model_type=DatetimeBasedCursorModel,
+        component_definition=dict(definition),
+        stream_name="events",
+        stream_namespace=None,
+        stream_state=dict(state),
+        config=CONFIG,
+    )
+
+
+def record(value: Any) -> Record:
+    data = {"id": "1"} if value is None else {"id": "1", "dateReceived": value}
+    window = StreamSlice(partition={}, cursor_slice={})
+    return Record(data=data, stream_name="events", associated_slice=window)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+NOW = datetime.now(UTC)
+DATES = [
+    None,  # no cursor field: kept, as the CDK keeps it
+    "2025-12-31T23:59:59.999999Z",  # before the start date
+    "2026-01-01T00:00:00.000000Z",  # at the start date
+    "2026-03-02T10:00:00Z",  # another of the manifest's formats
+    iso(NOW - timedelta(seconds=600)),  # settled
+    iso(NOW - timedelta(seconds=200)),  # not settled yet: after the end
+    iso(NOW + timedelta(days=1)),  # a client clock ahead
+]
+
+
+@pytest.mark.parametrize(
+    "state", [{}, {"dateReceived": "2026-02-01T00:00:00.000000Z"}], ids=["first", "state"]
+)
+def test_given_records_when_judged_then_the_settled_end_cursor_keeps_what_the_cdk_cursor_keeps(
+    state: dict[str, Any],
+) -> None:
+    definition = cursor_definition(DEFINITIONS["settled_end"])
+    original = build(ModelToComponentFactory(), definition, state)
+    swapped = build(SentryComponentFactory(), definition, state)
+    assert type(original) is ConcurrentCursor
+    assert type(swapped) is SettledEndCursor
+
+    # Twice over: the second pass judges with the ends the first pass rendered.
+    for _ in range(2):
+        assert [swapped.should_be_synced(record(d)) for d in DATES] == [
+            original.should_be_synced(record(d)) for d in DATES
+        ]
+
+
+def test_given_records_before_an_end_rendered_when_judged_then_the_end_is_not_rendered_again() -> None:
+    cursor = build(SentryComponentFactory(), cursor_definition(DEFINITIONS["settled_end"]), {})
+    rendered = []
+    provider = cursor._end_provider
+
+    def counting_end() -> Any:
+        rendered.append(1)
+        return provider()
+
+    cursor._end_provider = counting_end
+    settled = [record(iso(NOW - timedelta(seconds=900 - i))) for i in range(50)]
+    assert all(cursor.should_be_synced(r) for r in settled)
+    assert len(rendered) == 1
+    assert not cursor.should_be_synced(record(iso(NOW + timedelta(days=1))))
+    assert len(rendered) == 2
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        {
+            "type": "MinMaxDatetime",
+            "datetime": "2026-06-01T00:00:00Z",
+            "datetime_format": "%Y-%m-%dT%H:%M:%SZ",
+        },
+        {
+            "type": "MinMaxDatetime",
+            "datetime": "{{ now_utc().strftime('%Y-%m-%dT%H:%M:%SZ') }}",
+            "datetime_format": "%Y-%m-%dT%H:%M:%SZ",
+            "max_datetime": "{{ config['start_date'] }}",
+        },
+    ],
+    ids=["fixed-end", "bounded-clock"],
+)
+def test_given_an_end_not_the_clock_when_built_then_the_cdk_cursor_is_kept(end: dict[str, Any]) -> None:
+    cursor = build(SentryComponentFactory(), cursor_definition(end), {})
+    assert type(cursor) is ConcurrentCursor
+    assert type(cursor._connector_state_converter) is SharedDateParse
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-02T10:00:00.123456Z",
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T10:00:00.123Z",
+        "2026-03-02T10:00:00+02:00",
+        "2026-03-02",
+        "not a date",
+    ],
+)
+def test_given_a_date_when_parsed_twice_then_both_equal_the_cdk_parse(text: str) -> None:
+    formats = list(DEFINITIONS["cursor"]["cursor_datetime_formats"])
+    original = CustomFormatConcurrentStreamStateConverter("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
+    shared = SharedDateParse("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
+    try:
+        expected: Any = original.parse_timestamp(text)
+    except ValueError as error:
+        expected = str(error)
+    for _ in range(2):
+        try:
+            got: Any = shared.parse_timestamp(text)
+        except ValueError as error:
+            got = str(error)
+        assert got == expected
+        assert type(got) is type(expected)
+
+
+def streams_cursors(python_components: bool) -> dict[str, Any]:
+    source = SourceSentry(config=CONFIG, python_components=python_components)
+    return {s.name: s.cursor for s in source.streams(CONFIG)}
+
+
+def test_given_the_packaged_source_when_built_then_date_cursors_are_the_faster_kinds() -> None:
+    cursors = streams_cursors(python_components=True)
+    events = cursors["events"]
+    partition = events._cursor_factory.create({}, None)
+    assert type(partition) is SettledEndCursor
+    assert type(events._connector_state_converter) is SharedDateParse
+    assert type(cursors["releases"]) is SettledEndCursor
+
+
+def test_given_the_declarative_source_when_built_then_the_cdk_cursors_are_kept() -> None:
+    cursors = streams_cursors(python_components=False)
+    events = cursors["events"]
+    assert type(events._cursor_factory.create({}, None)) is ConcurrentCursor
+    assert type(events._connector_state_converter) is CustomFormatConcurrentStreamStateConverter
+    assert type(cursors["releases"]) is ConcurrentCursor
+
+
+@pytest.mark.parametrize(
+    "moments",
+    [
+        [
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            datetime(2026, 3, 2, 12, 0, tzinfo=timezone(timedelta(hours=2))),
+        ],
+        [datetime(2026, 3, 2, 10, 0, 0, 5, tzinfo=UTC), datetime(2026, 3, 2, 10, 0, 0, 5)],
+    ],
+    ids=["same-instant-other-zone", "aware-and-naive"],
+)
+def test_given_dates_when_written_twice_then_each_is_the_cdk_text_of_that_date(
+    moments: list[datetime],
+) -> None:
+    original = CustomFormatConcurrentStreamStateConverter("%Y-%m-%dT%H:%M:%S.%fZ")
+    shared = SharedDateParse("%Y-%m-%dT%H:%M:%S.%fZ")
+    for _ in range(2):
+        assert [shared.output_format(m) for m in moments] == [original.output_format(m) for m in moments]
