@@ -57,6 +57,18 @@ class SourceSentry(YamlDeclarativeSource):
             return manifest
         return packaged_manifest(dict(manifest)).manifest
 
+    def _prepare_for_stream_build(self) -> None:
+        """The CDK builds the manifest's `api_budget` here; the packaged connector wraps it so that
+        no more requests are in flight to an endpoint than Sentry allows (see pacing.py)."""
+        super()._prepare_for_stream_build()
+        if not self._python_components:
+            return
+        from source_sentry.pacing import ConcurrencyPacedBudget
+
+        budget = getattr(self._constructor, "_api_budget", None)
+        if budget is not None and not isinstance(budget, ConcurrencyPacedBudget):
+            self._constructor._api_budget = ConcurrencyPacedBudget(budget)
+
     @classmethod
     def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
         """The stream states this connector can resume from; each one left out is logged at WARN.
