@@ -240,3 +240,24 @@ def test_given_sentry_says_none_left_when_next_request_then_waits_for_its_reset(
     assert SLEEPS
     assert 3 < SLEEPS[0] <= 5
     assert sum(SLEEPS) <= 5.01
+
+
+def test_given_manifest_then_no_mapping_repeats_a_key() -> None:
+    """YAML keeps the last of two equal keys without a word: a policy with two url_path_pattern
+    lines matched only the second path, and the first endpoint went unpaced."""
+    import yaml
+
+    from source_sentry.manifest import MANIFEST_PATH
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        keys = [loader.construct_object(key) for key, _ in node.value]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        assert not repeated, f"line {node.start_mark.line + 1}: {repeated}"
+        return loader.construct_mapping(node)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    for path in (MANIFEST_PATH, TARGET):
+        yaml.load(path.read_text(), Loader=Strict)  # noqa: S506 - SafeLoader subclass
