@@ -40,6 +40,14 @@ _PARSED_LIMIT: Final = 4096
 _FORMATTED: dict[tuple[str, type, datetime, Any, int], str] = {}
 
 
+
+def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:
+    """Keep ``value`` under ``key``, emptying the table first when it is full; returns ``value``."""
+    if len(table) >= _PARSED_LIMIT:
+        table.clear()
+    table[key] = value
+    return value
+
 class SharedDateParse(CustomFormatConcurrentStreamStateConverter):
     """The CDK's converter, parsing each date text (and writing each instant back to text) once for
     every converter with the same formats."""
@@ -48,20 +56,14 @@ class SharedDateParse(CustomFormatConcurrentStreamStateConverter):
         key = (tuple(self._input_datetime_formats), timestamp)
         parsed = _PARSED.get(key)
         if parsed is None:
-            parsed = super().parse_timestamp(timestamp)
-            if len(_PARSED) >= _PARSED_LIMIT:
-                _PARSED.clear()
-            _PARSED[key] = parsed
+            parsed = _remember(_PARSED, key, super().parse_timestamp(timestamp))
         return parsed
 
     def output_format(self, timestamp: datetime) -> str:
         key = (self._datetime_format, type(timestamp), timestamp, timestamp.tzinfo, timestamp.fold)
         text = _FORMATTED.get(key)
         if text is None:
-            text = super().output_format(timestamp)
-            if len(_FORMATTED) >= _PARSED_LIMIT:
-                _FORMATTED.clear()
-            _FORMATTED[key] = text
+            text = _remember(_FORMATTED, key, super().output_format(timestamp))
         return text
 
 
