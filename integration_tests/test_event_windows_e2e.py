@@ -69,3 +69,22 @@ def test_given_windowed_sync_failing_midway_when_resumed_from_its_state_then_no_
     assert not resumed.errors
     assert Counter(resumed.ids("events")).most_common(1)[0][1] == 1
     assert set(failed.ids("events")) | set(resumed.ids("events")) == truth(emu)
+
+
+@pytest.mark.parametrize(("in_flight", "windows"), [(1, {0: 3, 1: 1, 2: 1}), (2, {0: 23, 1: 23, 2: 23})])
+def test_given_events_allowing_in_flight_when_syncing_with_windows_then_windows_only_where_side_by_side(
+    make_emulator, workdir: Path, in_flight: int, windows: dict[int, int]
+) -> None:
+    # With one events request in flight (sentry.io), windows would be read one after another and
+    # each costs requests of its own: the first project is cut before the first answer says so
+    # (its first two windows, then the rest as one), the others are one window. With two, all 23.
+    emu = make_emulator(projects=3, events=900, issues=10, rate_limits={"events": (10_000, 60.0, in_flight)})
+
+    run = source("read", workdir, emu.config(**WINDOWED), streams=["events"])
+
+    assert not run.errors, run.errors
+    assert Counter(run.ids("events")).most_common(1)[0][1] == 1
+    assert set(run.ids("events")) == truth(emu)
+    counts = sorted(len(s) for s in windows_per_project(emu).values())
+    assert counts == sorted(windows.values())
+    assert [r for r in emu.requests if r["path"].endswith("/events/") and r["status"] == 429] == []

@@ -19,16 +19,21 @@ the cursors is told to build these (`SentryComponentFactory`).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Final
 
+import requests
 from airbyte_cdk.sources.declarative.incremental import ConcurrentPerPartitionCursor
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     CustomFormatConcurrentStreamStateConverter,
 )
-from airbyte_cdk.sources.types import Record
+from airbyte_cdk.sources.types import Record, StreamSlice
+
+from source_sentry.pacing import UNLIMITED, ConcurrencyPacedBudget
 
 # (input formats, date text) -> the CDK's parse of it. The same text is parsed by three readers
 # within microseconds, so a small table that is emptied when full serves them all.
@@ -90,6 +95,66 @@ class SettledEndCursor(ConcurrentCursor):
         return bool(value <= end)
 
 
+# Streams whose windows (the cursor's `step`) only spread a project's pages over workers, so that
+# cutting fewer changes which requests are sent, never what is read: the manifest's events.
+SPREAD_WINDOW_STREAMS: Final = frozenset({"events"})
+# The CDK cuts the window after the one it hands out (to know whether that one is a partition's
+# last), so the first window of a sync is sent, and answered, only once the third is being cut.
+_WINDOWS_BEFORE_WAITING: Final = 2
+# How long the third window waits for the first answer before the windows are kept as they are.
+_WAIT_FOR_ANSWER: Final = 60.0
+
+# Whether windows can be read side by side: (wait for the endpoint's first answer?) -> yes, no,
+# or None when that is not known yet and `wait` was false.
+SideBySide = Callable[[bool], "bool | None"]
+
+
+def _split_while_side_by_side(
+    cursor: ConcurrentCursor, lower: Any, upper: Any, upper_is_end: bool
+) -> Iterable[StreamSlice]:
+    """A spread-windows stream's span cut into windows only while the endpoint lets them be read
+    side by side. Where it allows one request in flight (sentry.io's events: one per user), windows
+    are read one after another anyway and each costs requests of its own (the partial last page,
+    the day each reads past its end), which at sentry.io's 60 events requests a minute can cost a
+    minute: from the first window not yet handed out, the rest of the span is one window.
+
+    What each window keeps, (start, end], is unchanged, so the records and the state are those of
+    the windows the CDK would have cut. Before the endpoint has answered, windows are cut as the
+    manifest says (two at most, in the sync's first project), then the cutting waits for that answer.
+    """
+    windows = ConcurrentCursor._split_per_slice_range(cursor, lower, upper, upper_is_end)
+    ask: SideBySide | None = getattr(cursor, "_side_by_side", None)
+    if ask is None or not cursor._slice_range:
+        yield from windows
+        return
+    for index, window in enumerate(windows):
+        allowed = ask(False)
+        if allowed is None and index >= _WINDOWS_BEFORE_WAITING:
+            allowed = ask(True)
+        if allowed is False:
+            start_field = cursor._slice_boundary_fields_wrapper[cursor._START_BOUNDARY]
+            start = cursor._connector_state_converter.parse_value(window.cursor_slice[start_field])
+            step, cursor._slice_range = cursor._slice_range, None
+            try:
+                yield from ConcurrentCursor._split_per_slice_range(cursor, start, upper, upper_is_end)
+            finally:
+                cursor._slice_range = step
+            return
+        yield window
+
+
+# The cursors cutting windows so: the classes above with `_split_while_side_by_side`. (Not a mixin:
+# a built cursor becomes one of these, which needs the very layout of the class it was.)
+class SpreadWindowsCursor(ConcurrentCursor):
+    _side_by_side: SideBySide | None = None
+    _split_per_slice_range = _split_while_side_by_side
+
+
+class SpreadWindowsSettledEndCursor(SettledEndCursor):
+    _side_by_side: SideBySide | None = None
+    _split_per_slice_range = _split_while_side_by_side
+
+
 def _is_clock(end_datetime: Any) -> bool:
     """Whether a cursor's end is the clock: none (the CDK then ends at now) or a template on
     `now_utc()` and the config alone, without a min or max. The definition holds the manifest's
@@ -114,15 +179,68 @@ class SentryComponentFactory(ModelToComponentFactory):
     """The CDK's factory, building the cursors above in place of the CDK's (same state, same
     arguments; only their class differs)."""
 
+    @classmethod
+    def adopt(cls, factory: ModelToComponentFactory) -> None:
+        """Make the CDK's `factory` one of these. Its table of model -> method holds methods bound
+        when it was built, the CDK's own: it is built again, so that the overrides below are used
+        whichever way the CDK reaches them."""
+        factory.__class__ = cls
+        factory._init_mappings()
+
     def create_concurrent_cursor_from_datetime_based_cursor(
         self, *args: Any, **kwargs: Any
     ) -> ConcurrentCursor:
         cursor = super().create_concurrent_cursor_from_datetime_based_cursor(*args, **kwargs)
         definition = kwargs.get("component_definition", args[1] if len(args) > 1 else {})
         _share_parse(cursor)
-        if type(cursor) is ConcurrentCursor and _is_clock(definition.get("end_datetime")):
+        settled = type(cursor) is ConcurrentCursor and _is_clock(definition.get("end_datetime"))
+        if settled:
             cursor.__class__ = SettledEndCursor
+        stream = kwargs.get("stream_name", args[2] if len(args) > 2 else None)
+        ask = self._side_by_side_for(stream) if stream in SPREAD_WINDOW_STREAMS else None
+        if ask is not None and type(cursor) in (ConcurrentCursor, SettledEndCursor) and cursor._slice_range:
+            cursor.__class__ = SpreadWindowsSettledEndCursor if settled else SpreadWindowsCursor
+            cursor._side_by_side = ask  # type: ignore[attr-defined]
         return cursor
+
+    def create_http_requester(self, model: Any, config: Any, *args: Any, name: str, **kwargs: Any) -> Any:
+        # The path each stream's requester asks, for `_side_by_side_for` (the first one built
+        # under a name is the stream's own; a parent stream's requester has its stream's name).
+        self.__dict__.setdefault("_requester_paths", {}).setdefault(name, model.path)
+        return super().create_http_requester(model, config, *args, name=name, **kwargs)
+
+    def _side_by_side_for(self, stream: str) -> SideBySide | None:
+        """Whether `stream`'s endpoint lets requests run side by side, from the budget's pacing
+        (pacing.py), which learns it from the endpoint's first answer. One per stream, shared by
+        its partitions' cursors: a wait in vain is waited once a sync."""
+        known = self.__dict__.setdefault("_side_by_side_asks", {})
+        if stream not in known:
+            known[stream] = self._ask_side_by_side(stream)
+        return known[stream]  # type: ignore[no-any-return]
+
+    def _ask_side_by_side(self, stream: str) -> SideBySide | None:
+        path = self.__dict__.get("_requester_paths", {}).get(stream)
+        if not isinstance(path, str):
+            return None
+        # The budget's policies match the path alone: any value in its templated parts will do.
+        url = "http://probe.invalid/" + re.sub(r"{{.*?}}", "x", path).lstrip("/")
+        probe = requests.Request("GET", url).prepare()
+
+        answer: list[bool] = []  # once known (or waited for in vain: windows as the manifest says)
+
+        def side_by_side(wait: bool) -> bool | None:
+            if answer:
+                return answer[0]
+            budget = getattr(self, "_api_budget", None)
+            limit = None
+            if isinstance(budget, ConcurrencyPacedBudget):
+                limit = budget.wait_for_limit(probe, _WAIT_FOR_ANSWER if wait else 0.0)
+                if limit is None and not wait:
+                    return None
+            answer.append(limit is None or limit == UNLIMITED or limit > 1)
+            return answer[0]
+
+        return side_by_side
 
     def create_concurrent_cursor_from_perpartition_cursor(
         self, *args: Any, **kwargs: Any

@@ -106,6 +106,23 @@ class ConcurrencyPacedBudget(APIBudget):
             pool = self._pools.get(id(policy)) if policy is not None else None
             return pool.limit if pool else None
 
+    def wait_for_limit(self, request: Any, timeout: float) -> int | None:
+        """The cap for `request`'s endpoint once an answer of it has told one (UNLIMITED when a
+        good answer said nothing); None if no budget policy matches it, or no answer came within
+        `timeout` seconds."""
+        policy = self._inner.get_matching_policy(request)
+        if policy is None:
+            return None
+        deadline = self._clock() + timeout
+        with self._cond:
+            pool = self._pools.setdefault(id(policy), _Pool())
+            while pool.limit is None:
+                left = deadline - self._clock()
+                if left <= 0:
+                    return None
+                self._cond.wait(timeout=left)
+            return pool.limit
+
     def _take_slot(self, key: int) -> None:
         me = threading.get_ident()
         with self._cond:

@@ -49,7 +49,7 @@ class SourceSentry(YamlDeclarativeSource):
             from source_sentry.cursors import SentryComponentFactory
 
             if type(self._constructor) is ModelToComponentFactory:
-                self._constructor.__class__ = SentryComponentFactory
+                SentryComponentFactory.adopt(self._constructor)
 
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> ConnectionDefinition:
         manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)

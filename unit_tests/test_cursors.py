@@ -13,8 +13,14 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
     CustomFormatConcurrentStreamStateConverter,
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
+from freezegun import freeze_time
 
-from source_sentry.cursors import SentryComponentFactory, SettledEndCursor, SharedDateParse
+from source_sentry.cursors import (
+    SentryComponentFactory,
+    SettledEndCursor,
+    SharedDateParse,
+    SpreadWindowsSettledEndCursor,
+)
 from source_sentry.manifest import load_manifest
 from source_sentry.source import SourceSentry
 
@@ -154,16 +160,18 @@ def test_given_a_date_when_parsed_twice_then_both_equal_the_cdk_parse(text: str)
         assert type(got) is type(expected)
 
 
-def streams_cursors(python_components: bool) -> dict[str, Any]:
-    source = SourceSentry(config=CONFIG, python_components=python_components)
-    return {s.name: s.cursor for s in source.streams(CONFIG)}
+def streams_cursors(python_components: bool, config: dict[str, Any] = CONFIG) -> dict[str, Any]:
+    source = SourceSentry(config=config, python_components=python_components)
+    return {s.name: s.cursor for s in source.streams(config)}
 
 
 def test_given_the_packaged_source_when_built_then_date_cursors_are_the_faster_kinds() -> None:
     cursors = streams_cursors(python_components=True)
     events = cursors["events"]
     partition = events._cursor_factory.create({}, None)
-    assert type(partition) is SettledEndCursor
+    # events: the settled end, cutting windows only while they can be read side by side
+    assert type(partition) is SpreadWindowsSettledEndCursor
+    assert partition._side_by_side is not None
     assert type(events._connector_state_converter) is SharedDateParse
     assert type(cursors["releases"]) is SettledEndCursor
 
@@ -194,3 +202,42 @@ def test_given_dates_when_written_twice_then_each_is_the_cdk_text_of_that_date(
     shared = SharedDateParse("%Y-%m-%dT%H:%M:%S.%fZ")
     for _ in range(2):
         assert [shared.output_format(m) for m in moments] == [original.output_format(m) for m in moments]
+
+
+def _windows(slices: list[StreamSlice]) -> list[tuple[str, str]]:
+    return [(s.cursor_slice["start_time"], s.cursor_slice["end_time"]) for s in slices]
+
+
+@pytest.mark.parametrize(
+    ("told", "kept"),
+    [
+        ([True], None),  # side by side allowed: every window the CDK cuts
+        ([False], 0),  # known before the first window: the span in one
+        ([None, None, False], 2),  # not known until the third: two windows, then the rest in one
+    ],
+    ids=["allowed", "one-in-flight-known", "one-in-flight-told-later"],
+)
+@freeze_time("2026-03-01T12:00:00Z")
+def test_given_what_the_endpoint_allows_when_events_windows_are_cut_then_the_span_is_the_cdks(
+    told: list[bool | None], kept: int | None
+) -> None:
+    config = {**CONFIG, "hostname": "sentry.example.com", "num_workers": 4}
+    cdk_partition = streams_cursors(False, config)["events"]._cursor_factory.create({}, None)
+    cdk = _windows(list(cdk_partition.stream_slices()))
+    partition = streams_cursors(True, config)["events"]._cursor_factory.create({}, None)
+    asked: list[bool] = []
+
+    def side_by_side(wait: bool) -> bool | None:
+        asked.append(wait)
+        answer = told[min(len(asked), len(told)) - 1]
+        return None if answer is None and not wait else (answer if answer is not None else False)
+
+    partition._side_by_side = side_by_side
+    ours = _windows(list(partition.stream_slices()))
+
+    assert len(cdk) > 3
+    if kept is None:
+        assert ours == cdk
+    else:
+        # the windows handed out before the answer, then one from the next start to the span's end
+        assert ours == cdk[:kept] + [(cdk[kept][0], cdk[-1][1])]

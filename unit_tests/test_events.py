@@ -10,6 +10,7 @@ from freezegun import freeze_time
 
 from unit_tests.conftest import read_stream
 from unit_tests.sentry import (
+    BASE,
     config,
     error,
     events_request,
@@ -409,6 +410,28 @@ class EventsWindowsTest(TestCase):
         output = read_stream("events", config(start_date="2024-05-01T00:00:00Z", num_workers=1))
 
         assert len(output.records) == 4
+
+    def test_given_sentry_io_and_four_workers_when_first_sync_then_one_window_in_both_variants(self) -> None:
+        # sentry.io allows one events request in flight per user: windows would only add requests.
+        for python_components in (True, False):
+            with self.subTest(python_components=python_components), requests_mock.Mocker() as mocker:
+                host = "https://acme.sentry.io/api/0"
+                last_page = {"Link": link_header(projects_url(), None, False)}
+                projects = [project("backend", "11")]
+                mocker.get(projects_url().replace(BASE, host), json=projects, headers=last_page)
+                events = mocker.get(
+                    events_url("backend").replace(BASE, host), json=[NEWEST, AHEAD], headers=last_page
+                )
+
+                output = read_stream(
+                    "events",
+                    config(hostname="acme.sentry.io", start_date="2024-05-01T00:00:00Z", num_workers=4),
+                    python_components=python_components,
+                )
+
+                assert len(output.records) == 2
+                windows = [(q.qs["start"][0], q.qs["end"][0]) for q in events.request_history]
+                assert windows == [(START.lower(), END.lower())]
 
     @HttpMocker()
     def test_given_state_a_day_old_when_incremental_then_one_window(self, http_mocker: HttpMocker) -> None:

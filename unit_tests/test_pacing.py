@@ -196,3 +196,30 @@ def test_given_variant_when_streams_built_then_only_the_packaged_one_paces_concu
     assert isinstance(budget, ConcurrencyPacedBudget) is python_components
     assert budget is not None
     assert budget.get_matching_policy(_request(EVENTS)) is not None
+
+
+def test_given_an_endpoint_not_answered_when_asked_its_limit_then_none_now_and_the_told_one_later() -> None:
+    budget = _paced()
+    assert budget.wait_for_limit(_request(EVENTS), timeout=0) is None
+    waited: list[int | None] = []
+    asker = threading.Thread(target=lambda: waited.append(budget.wait_for_limit(_request(OTHER_EVENTS), 5)))
+    asker.start()
+    first = Sender(budget, EVENTS)
+    assert first.sent.wait(2)
+    time.sleep(0.1)
+    assert waited == []  # still waiting: nothing has answered yet
+
+    first.answer(_answer(concurrent_limit=1))
+    asker.join(2)
+
+    assert waited == [1]
+    assert budget.wait_for_limit(_request(ISSUES), timeout=0) is None  # another endpoint: not told
+
+
+def test_given_a_good_answer_without_the_header_when_asked_its_limit_then_unlimited() -> None:
+    budget = _paced()
+    sender = Sender(budget, ISSUES)
+    assert sender.sent.wait(2)
+    sender.answer(_answer())
+
+    assert budget.wait_for_limit(_request(ISSUES), timeout=0) == UNLIMITED

@@ -278,8 +278,9 @@ def _rate_limited(res: dict, w) -> None:
         "request. One sync per `num_workers`; each starts just after an events window opens. The least "
         "time the limits allow is what the answered requests of each endpoint need if each window is "
         "used to the full, from that start; the slowest endpoint decides. It counts the requests "
-        "each sync made: a sync that cuts the events into windows (num_workers above 1) makes more, "
-        "so the last column compares every sync with the least time of the one that needed fewest.\n"
+        "each sync made; the last column compares every sync with the least time of the one that "
+        "needed fewest (events windows, with num_workers above 1, add requests: the packaged connector "
+        "stops cutting them once the events endpoint says it allows one request in flight).\n"
     )
     fewest = min((run["least"] for run in _rate_runs(rl)), default=0)
     w(
