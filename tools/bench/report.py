@@ -546,26 +546,40 @@ def _parallel(res: dict, w) -> None:
 
 def _profile(res: dict, w) -> None:
     w("## Where our time goes\n")
-    prof = res.get("profile")
-    if not prof:
+    after, before = res.get("profile"), res.get("profile_declarative")
+    if not after:
         w("No profile in this mode (`make bench` takes one with py-spy).\n")
         return
     w(
-        f"py-spy (`--nonblocking --gil`, 100 Hz, {prof['samples']:,} samples) on the largest events sync "
-        f"({fmt(prof['wall'])} s profiled). Each sample is put in the first matching bucket "
-        "(`tools/bench/profile.py`); only the thread holding the GIL is sampled, so waiting is not counted.\n"
+        "py-spy (`--nonblocking --gil`, 100 Hz) on the largest events sync, full refresh, twice: "
+        "**before**, the Cloud manifest as Airbyte Cloud runs it (the CDK's `source-declarative-manifest`: "
+        "the manifest's declarative pieces alone), and **after**, the packaged connector (`source-sentry`: "
+        "the same manifest with the Python components of `source_sentry/packaged.py`, the cursors of "
+        "`cursors.py`, the collector tuning and quick imports of `run.py`). Each sample is put in the first "
+        "matching bucket (`tools/bench/profile.py`); only the thread holding the GIL is sampled, so waiting "
+        "is not counted.\n"
     )
-    w("| share of samples | where |")
-    w("|---:|---|")
-    for name, share in prof["buckets"]:
-        w(f"| {share:.1%} | {name} |")
+    runs = [("before (Cloud manifest)", before), ("after (packaged)", after)]
+    if not before:
+        runs = [("packaged", after)]
+    w("| | " + " | ".join(name for name, _ in runs) + " |")
+    w("|---|" + "---:|" * len(runs))
+    w("| wall s (profiled) | " + " | ".join(fmt(p["wall"]) for _, p in runs) + " |")
+    w("| samples | " + " | ".join(f"{p['samples']:,}" for _, p in runs) + " |")
+    names: list[str] = []
+    for _, p in runs:
+        names += [name for name, _ in p["buckets"] if name not in names]
+    for name in names:
+        shares = [dict(p["buckets"]).get(name) for _, p in runs]
+        w(f"| {name} | " + " | ".join(f"{x:.1%}" if x else "–" for x in shares) + " |")
     w("")
-    w("Most own time:\n")
-    w("| share | function |")
-    w("|---:|---|")
-    for name, share in prof["own"]:
-        w(f"| {share:.1%} | `{name}` |")
-    w("")
+    for title, p in runs:
+        w(f"Most own time, {title}:\n")
+        w("| share | function |")
+        w("|---:|---|")
+        for name, share in p["own"]:
+            w(f"| {share:.1%} | `{name}` |")
+        w("")
 
 
 def _closing(res: dict, w) -> None:

@@ -88,6 +88,7 @@ def throughput_and_incremental(plan: Plan, work: Workdir, problems: Problems, lo
             # The profile before the incremental runs, which add events to this emulator.
             if plan.profile and size == max(plan.throughput_sizes):
                 out["profile"] = profile_run(emu, work, log)
+                out["profile_declarative"] = profile_run(emu, work, log, declarative=True)
             if size in plan.incremental_history:
                 out["incremental"][size] = incremental(plan, emu, work, states, size, problems, log)
     for size in plan.memory_sizes:
@@ -151,15 +152,23 @@ def incremental(
     return result
 
 
-def profile_run(emu: EmulatorProcess, work: Workdir, log) -> dict[str, Any] | None:
+def profile_run(emu: EmulatorProcess, work: Workdir, log, declarative: bool = False) -> dict[str, Any] | None:
+    """py-spy over one full events sync: of the packaged connector, or (`declarative`) of the Cloud
+    manifest run by the CDK's `source-declarative-manifest`, as Airbyte Cloud runs it: the manifest
+    before the packaged connector swaps in its Python components."""
     spy = Path(clients.OURS).with_name("py-spy")
     if not spy.exists():
         return None
-    raw = work.path / "profile.txt"
+    raw = work.path / ("profile-declarative.txt" if declarative else "profile.txt")
     args = work.read_args(clients.our_config(emu), ["events"], "full_refresh")
+    command = [OURS, *args]
+    if declarative:
+        manifest = Path(__file__).resolve().parents[2] / "cloud" / "manifest.yaml"
+        runner = str(Path(OURS).with_name("source-declarative-manifest"))
+        command = [runner, *args, "--manifest-path", str(manifest)]
     m = measure.run(
         [str(spy), "record", "--nonblocking", "--gil", "--rate", "100", "--format", "raw",
-         "--output", str(raw), "--", OURS, *args],
+         "--output", str(raw), "--", *command],
         cwd=work.path,
         env=clients.our_env(),
     )  # fmt: skip
@@ -168,7 +177,9 @@ def profile_run(emu: EmulatorProcess, work: Workdir, log) -> dict[str, Any] | No
         return None
     folded = fold(raw.read_text())
     folded["wall"] = m.wall
-    log(f"  profiled events sync: {m.wall:.0f} s, {folded['samples']} samples")
+    folded["records"] = m.counts.get("events", 0)
+    which = " (Cloud manifest)" if declarative else ""
+    log(f"  profiled events sync{which}: {m.wall:.0f} s, {folded['samples']} samples")
     return folded
 
 
