@@ -19,6 +19,7 @@ from source_sentry.cursors import (
     SentryComponentFactory,
     SettledEndCursor,
     SharedDateParse,
+    SlicePartitionKeyCursor,
     SpreadWindowsSettledEndCursor,
 )
 from source_sentry.manifest import load_manifest
@@ -138,7 +139,22 @@ def test_given_an_end_not_the_clock_when_built_then_the_cdk_cursor_is_kept(end: 
         "2026-03-02T10:00:00.123456Z",
         "2026-03-02T10:00:00Z",
         "2026-03-02T10:00:00.123Z",
+        "2026-03-02T10:00:00.5Z",
+        "2026-03-02T10:00:00.000000Z",
+        "2026-03-02T10:00:00.1234567Z",  # seven fraction digits: no format takes it
+        "2026-03-02T10:00:00.123+02:00",
         "2026-03-02T10:00:00+02:00",
+        "2026-13-02T10:00:00.123Z",  # the 13th month
+        "2026-02-30T10:00:00.123Z",
+        "2026-03-02T24:00:00.123Z",
+        "2026-03-02T10:00:60.123Z",  # a leap second
+        "2026-3-02T10:00:00.123Z",  # a one-digit month, which strptime takes
+        "2026-03-02T10:00:00.123z",
+        "2026-03-02t10:00:00.123Z",
+        "\u0662026-03-02T10:00:00.123Z",  # an Arabic-Indic digit, which strptime takes
+        " 2026-03-02T10:00:00.123Z",
+        "2026-03-02T10:00:00.123Z\n",
+        "0001-01-01T00:00:00.000001Z",
         "2026-03-02",
         "not a date",
     ],
@@ -158,6 +174,7 @@ def test_given_a_date_when_parsed_twice_then_both_equal_the_cdk_parse(text: str)
             got = str(error)
         assert got == expected
         assert type(got) is type(expected)
+        assert repr(got) == repr(expected)  # the zone too
 
 
 def streams_cursors(python_components: bool, config: dict[str, Any] = CONFIG) -> dict[str, Any]:
@@ -241,3 +258,17 @@ def test_given_what_the_endpoint_allows_when_events_windows_are_cut_then_the_spa
     else:
         # the windows handed out before the answer, then one from the next start to the span's end
         assert ours == cdk[:kept] + [(cdk[kept][0], cdk[-1][1])]
+
+
+def test_given_partitions_when_keyed_in_turn_and_again_then_each_key_is_the_cdks() -> None:
+    events = streams_cursors(python_components=True)["events"]
+    assert type(events) is SlicePartitionKeyCursor
+    cdk = streams_cursors(python_components=False)["events"]
+    partitions = [
+        {"project_id": "11", "parent_slice": {}},
+        {"parent_slice": {}, "project_id": "12"},
+        {"project_id": "13", "parent_slice": {"organization": "acme"}},
+    ]
+    asked = [*partitions, partitions[0], partitions[0], *reversed(partitions), dict(partitions[1])]
+
+    assert [events._to_partition_key(p) for p in asked] == [cdk._to_partition_key(p) for p in asked]
