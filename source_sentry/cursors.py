@@ -126,8 +126,10 @@ SPREAD_WINDOW_STREAMS: Final = frozenset({"events"})
 # The CDK cuts the window after the one it hands out (to know whether that one is a partition's
 # last), so the first window of a sync is sent, and answered, only once the third is being cut.
 _WINDOWS_BEFORE_WAITING: Final = 2
-# How long the third window waits for the first answer before the windows are kept as they are.
-_WAIT_FOR_ANSWER: Final = 60.0
+# How long the third window waits for the first answer before the windows are kept as they are:
+# an answer (any: an error stops the wait too) normally comes within a second; a sync that
+# fails before any answer, say to an unreachable server, ends at most this much later.
+_WAIT_FOR_ANSWER: Final = 10.0
 
 # Whether windows can be read side by side: (wait for the endpoint's first answer?) -> yes, no,
 # or None when that is not known yet and `wait` was false.

@@ -40,6 +40,7 @@ UNLIMITED = -1  # the server said nothing about concurrency on a good answer: no
 @dataclass
 class _Pool:
     limit: int | None = None  # None: not told yet (one at a time); UNLIMITED: no cap
+    answered: bool = False  # any answer came, whether it told the limit or not
     in_flight: dict[int, float] = field(default_factory=dict)  # thread ident -> since (clock)
 
     def has_room(self) -> bool:
@@ -107,16 +108,16 @@ class ConcurrencyPacedBudget(APIBudget):
             return pool.limit if pool else None
 
     def wait_for_limit(self, request: Any, timeout: float) -> int | None:
-        """The cap for `request`'s endpoint once an answer of it has told one (UNLIMITED when a
-        good answer said nothing); None if no budget policy matches it, or no answer came within
-        `timeout` seconds."""
+        """The cap for `request`'s endpoint once it has answered (UNLIMITED when a good answer said
+        nothing); None if no budget policy matches it, if its answers so far did not tell (an
+        error without the header), or if none came within `timeout` seconds."""
         policy = self._inner.get_matching_policy(request)
         if policy is None:
             return None
         deadline = self._clock() + timeout
         with self._cond:
             pool = self._pools.setdefault(id(policy), _Pool())
-            while pool.limit is None:
+            while pool.limit is None and not pool.answered:
                 left = deadline - self._clock()
                 if left <= 0:
                     return None
@@ -153,6 +154,7 @@ class ConcurrencyPacedBudget(APIBudget):
         told = response.headers.get(CONCURRENT_LIMIT_HEADER)
         with self._cond:
             pool = self._pools.setdefault(key, _Pool())
+            pool.answered = True
             if told is not None:
                 try:
                     pool.limit = max(1, int(told))

@@ -223,3 +223,15 @@ def test_given_a_good_answer_without_the_header_when_asked_its_limit_then_unlimi
     sender.answer(_answer())
 
     assert budget.wait_for_limit(_request(ISSUES), timeout=0) == UNLIMITED
+
+
+def test_given_an_error_answer_without_the_header_when_asked_its_limit_then_none_without_waiting() -> None:
+    # A proxy's 502 tells nothing: whoever waits for the endpoint's first answer stops waiting.
+    budget = _paced()
+    sender = Sender(budget, EVENTS)
+    assert sender.sent.wait(2)
+    sender.answer(_answer(status=502))
+
+    started = time.monotonic()
+    assert budget.wait_for_limit(_request(EVENTS), timeout=5) is None
+    assert time.monotonic() - started < 1
