@@ -42,6 +42,10 @@ def headline(res: dict[str, Any]) -> dict[str, Any]:
             _med(o["theirs"], "records") / _med(o["theirs"], "wall")
         )
         h["official_requests"] = _med(o["ours"], "requests") / _med(o["theirs"], "requests")
+    one = res.get("official", {}).get("one_project")
+    if one:
+        h["one_project_size"] = one["events"]
+        h["one_project_rate"] = _rate(one["ours"]) / _rate(one["theirs"])
     inc = res.get("incremental", {})
     if inc:
         size = max(inc)
@@ -218,6 +222,26 @@ def _official(res: dict, w) -> None:
             f"{fmt(o['ours_again']['wall'])} s for ours, {fmt(o['theirs_again']['requests'])} requests and "
             f"{fmt(o['theirs_again']['wall'])} s for Airbyte's.\n"
         )
+    one = off.get("one_project")
+    if one:
+        ours, theirs = one["ours"], one["theirs"]
+        w(
+            f"**One project of {one['events']:,} events**, where each needs one connection (medians of "
+            f"{len(ours)} runs, interleaved; all five streams, first sync). Issue 13's throughput "
+            "target, at least 2× theirs, is on this table.\n"
+        )
+        w("| | ours | Airbyte's | ours ÷ theirs |")
+        w("|---|---:|---:|---:|")
+        w(f"| wall s | {spread([r['wall'] for r in ours])} | {spread([r['wall'] for r in theirs])} "
+          f"| {ratio(_med(ours, 'wall'), _med(theirs, 'wall'))} |")  # fmt: skip
+        w(f"| records | {fmt(int(_med(ours, 'records')))} | {fmt(int(_med(theirs, 'records')))} | |")
+        w(f"| **records/s** | {fmt(_rate(ours))} | {fmt(_rate(theirs))} "
+          f"| **{ratio(_rate(ours), _rate(theirs))}** |")  # fmt: skip
+        w(f"| CPU s | {fmt(_med(ours, 'cpu'))} | {fmt(_med(theirs, 'cpu'))} "
+          f"| {ratio(_med(ours, 'cpu'), _med(theirs, 'cpu'))} |")  # fmt: skip
+        w(f"| requests | {fmt(int(_med(ours, 'requests')))} | {fmt(int(_med(theirs, 'requests')))} "
+          f"| {ratio(_med(ours, 'requests'), _med(theirs, 'requests'))} |")  # fmt: skip
+        w("")
     w(
         "What it does differently: `projects` (from the deprecated `/api/0/projects/` list) and "
         "`releases` are organization-wide in every connection, so each project's connection emits "
@@ -597,6 +621,11 @@ def _closing(res: dict, w) -> None:
             f"- **Vs Airbyte's connector** ({h['official_size']:,} events, whole organization): "
             f"wall time {h['official_wall']:.2f}× theirs, records/s {h['official_rate']:.2f}× theirs, "
             f"requests {h['official_requests']:.2f}× theirs."
+        )
+    if "one_project_rate" in h:
+        lines.append(
+            f"- **Vs Airbyte's connector, one project** ({h['one_project_size']:,} events, one connection "
+            f"each): records/s **{h['one_project_rate']:.2f}× theirs**."
         )
     if "incremental" in h:
         inc = ", ".join(f"{fmt(v)} after {k:,}" for k, v in h["incremental"].items())

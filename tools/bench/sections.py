@@ -248,7 +248,41 @@ def official(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
                 f"  ours {measure.median([r['wall'] for r in ours_rows]):.1f} s, theirs (all projects) "
                 f"{measure.median([r['wall'] for r in theirs_rows]):.1f} s"
             )
+    if plan.official_sizes:
+        out["one_project"] = _official_one_project(plan, work, problems, log, theirs_cmd)
     return out
+
+
+def _official_one_project(plan: Plan, work: Workdir, problems: Problems, log, theirs_cmd: str) -> dict:
+    """Both connectors on an organization of one project, where each needs one connection: the
+    throughput comparison of issue 13 (all five streams, first sync, runs interleaved)."""
+    size = max(plan.official_sizes)
+    with EmulatorProcess(events=size, issues=plan.issues(size), projects=1, tls=True) as emu:
+        log(f"official connector: one project of {size:,} events over https")
+        clients.trust_ca_in_official_venv(emu.ca_cert)
+        env = dict(os.environ, REQUESTS_CA_BUNDLE=emu.ca_cert)
+        truth = {s: emu.expected_count(s) for s in ("events", "issues", "projects", "releases")}
+        truth["project_detail"] = 1
+        ours_rows, theirs_rows = [], []
+        for _ in range(plan.official_sizes[size]):
+            m, req = clients.read(OURS, emu, work, clients.our_config(emu, bare_host=True), ALL, env=env)
+            problems.check(
+                m.returncode == 0 and all(m.counts[s] == truth[s] for s in truth),
+                f"ours over https, one project of {size:,}: {dict(m.counts)} vs {truth}; " + _fail_text(m),
+            )
+            ours_rows.append(_org_row([(m, req)]))
+            config = clients.official_config(emu, emu.slugs[0])
+            tm, treq = clients.read(theirs_cmd, emu, work, config, ALL, env=env)
+            problems.check(
+                tm.returncode == 0 and all(tm.counts[s] == truth[s] for s in truth),
+                f"Airbyte's, one project of {size:,}: {dict(tm.counts)} vs {truth}; " + _fail_text(tm),
+            )
+            theirs_rows.append(_org_row([(tm, treq)]))
+        log(
+            f"  ours {measure.median([r['wall'] for r in ours_rows]):.1f} s, theirs "
+            f"{measure.median([r['wall'] for r in theirs_rows]):.1f} s"
+        )
+    return {"events": size, "truth": truth, "ours": ours_rows, "theirs": theirs_rows}
 
 
 def _org_row(runs: list[tuple[measure.Measurement, dict]]) -> dict[str, Any]:
