@@ -243,7 +243,7 @@ class SentryComponentFactory(ModelToComponentFactory):
             cursor.__class__ = SettledEndCursor
         stream = kwargs.get("stream_name", args[2] if len(args) > 2 else None)
         ask = self._side_by_side_for(stream) if stream in SPREAD_WINDOW_STREAMS else None
-        if ask is not None and type(cursor) in (ConcurrentCursor, SettledEndCursor) and cursor._slice_range:
+        if ask is not None and type(cursor) in (ConcurrentCursor, SettledEndCursor):
             cursor.__class__ = SpreadWindowsSettledEndCursor if settled else SpreadWindowsCursor
             cursor._side_by_side = ask  # type: ignore[attr-defined]
         return cursor

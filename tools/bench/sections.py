@@ -194,8 +194,7 @@ def official(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
             log(f"official connector: {size:,} events over https")
             clients.trust_ca_in_official_venv(emu.ca_cert)
             env = dict(os.environ, REQUESTS_CA_BUNDLE=emu.ca_cert)
-            truth = {s: emu.expected_count(s) for s in ("events", "issues", "projects", "releases")}
-            truth["project_detail"] = len(emu.slugs)
+            truth = _all_streams_truth(emu)
             ours_rows, theirs_rows = [], []
             ours_state, theirs_states = None, {}
             for _ in range(runs):
@@ -261,8 +260,7 @@ def _official_one_project(plan: Plan, work: Workdir, problems: Problems, log, th
         log(f"official connector: one project of {size:,} events over https")
         clients.trust_ca_in_official_venv(emu.ca_cert)
         env = dict(os.environ, REQUESTS_CA_BUNDLE=emu.ca_cert)
-        truth = {s: emu.expected_count(s) for s in ("events", "issues", "projects", "releases")}
-        truth["project_detail"] = 1
+        truth = _all_streams_truth(emu)
         ours_rows, theirs_rows = [], []
         for _ in range(plan.official_sizes[size]):
             m, req = clients.read(OURS, emu, work, clients.our_config(emu, bare_host=True), ALL, env=env)
@@ -283,6 +281,13 @@ def _official_one_project(plan: Plan, work: Workdir, problems: Problems, log, th
             f"{measure.median([r['wall'] for r in theirs_rows]):.1f} s"
         )
     return {"events": size, "truth": truth, "ours": ours_rows, "theirs": theirs_rows}
+
+
+def _all_streams_truth(emu: EmulatorProcess) -> dict[str, int]:
+    """The records a first sync of the five streams in ALL must emit, from the emulator's data."""
+    truth = {s: emu.expected_count(s) for s in ("events", "issues", "projects", "releases")}
+    truth["project_detail"] = len(emu.slugs)
+    return truth
 
 
 def _org_row(runs: list[tuple[measure.Measurement, dict]]) -> dict[str, Any]:
@@ -406,8 +411,7 @@ def faults(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]
         if external:
             clients.trust_ca_in_official_venv(emu.ca_cert)
             env["REQUESTS_CA_BUNDLE"] = emu.ca_cert
-        truth = {s: emu.expected_count(s) for s in ("events", "issues", "projects", "releases")}
-        truth["project_detail"] = len(emu.slugs)
+        truth = _all_streams_truth(emu)
         out["truth_records"] = sum(truth.values())
         for name, spec in plan.fault_mixes.items():
             log(f"faults: {name} ({spec})")
