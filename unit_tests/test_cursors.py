@@ -19,6 +19,7 @@ from source_sentry.cursors import (
     SentryComponentFactory,
     SettledEndCursor,
     SharedDateParse,
+    SliceMemoCursor,
     SlicePartitionKeyCursor,
     SpreadWindowsSettledEndCursor,
 )
@@ -127,9 +128,11 @@ def test_given_records_before_an_end_rendered_when_judged_then_the_end_is_not_re
     ],
     ids=["fixed-end", "bounded-clock"],
 )
-def test_given_an_end_not_the_clock_when_built_then_the_cdk_cursor_is_kept(end: dict[str, Any]) -> None:
+def test_given_an_end_not_the_clock_when_built_then_the_end_is_rendered_as_the_cdk_does(
+    end: dict[str, Any],
+) -> None:
     cursor = build(SentryComponentFactory(), cursor_definition(end), {})
-    assert type(cursor) is ConcurrentCursor
+    assert type(cursor) is SliceMemoCursor  # should_be_synced is the CDK's
     assert type(cursor._connector_state_converter) is SharedDateParse
 
 
@@ -272,3 +275,62 @@ def test_given_partitions_when_keyed_in_turn_and_again_then_each_key_is_the_cdks
     asked = [*partitions, partitions[0], partitions[0], *reversed(partitions), dict(partitions[1])]
 
     assert [events._to_partition_key(p) for p in asked] == [cdk._to_partition_key(p) for p in asked]
+
+
+def _observed(cursor: ConcurrentCursor, records: list[Record]) -> tuple[dict[Any, Any], bool]:
+    for each in records:
+        cursor.observe(each)
+    return dict(cursor._most_recent_cursor_value_per_partition), cursor._is_ascending_order
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending", "interleaved"])
+def test_given_records_of_windows_when_observed_then_the_latest_values_are_the_cdks(order: str) -> None:
+    windows = [
+        StreamSlice(
+            partition={"project_id": "11"}, cursor_slice={"start_time": str(i), "end_time": str(i + 1)}
+        )
+        for i in range(3)
+    ]
+    twin = StreamSlice(partition={"project_id": "11"}, cursor_slice={"start_time": "0", "end_time": "1"})
+    dates = [iso(datetime(2026, 3, 2, tzinfo=UTC) + timedelta(minutes=m)) for m in (5, 1, 9, 3, 9, 7)]
+    if order == "descending":
+        dates = sorted(dates, reverse=True)
+    elif order == "ascending":
+        dates = sorted(dates)
+    records = []
+    for number, date in enumerate(dates):
+        # runs of one window, a window met again after another, an equal slice object, no date
+        window = [windows[0], windows[0], windows[1], windows[0], twin, windows[2]][number]
+        records.append(
+            Record(
+                data={"id": str(number), "dateReceived": date}, stream_name="events", associated_slice=window
+            )
+        )
+    records.insert(3, Record(data={"id": "x"}, stream_name="events", associated_slice=windows[1]))
+
+    cdk = build(ModelToComponentFactory(), cursor_definition(None), {})
+    ours = build(SentryComponentFactory(), cursor_definition(None), {})
+    assert type(cdk) is ConcurrentCursor
+    assert isinstance(ours, SliceMemoCursor)
+
+    assert _observed(ours, records) == _observed(cdk, records)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-02T10:00:00.123456Z",
+        "2026-03-02T10:00:00.000000Z",
+        "2026-03-02T10:00:00.123Z",  # a shorter fraction: written back with six digits
+        "0999-03-02T10:00:00.123456Z",  # strftime writes this year in three digits
+        "1000-01-01T00:00:00.000001Z",
+        "2026-03-02T10:00:00Z",
+    ],
+)
+def test_given_a_date_when_parsed_then_written_back_it_is_the_cdks_text(text: str) -> None:
+    formats = list(DEFINITIONS["cursor"]["cursor_datetime_formats"])
+    original = CustomFormatConcurrentStreamStateConverter("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
+    shared = SharedDateParse("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
+    expected = original.output_format(original.parse_timestamp(text))
+    for _ in range(2):
+        assert shared.output_format(shared.parse_timestamp(text)) == expected
