@@ -261,3 +261,29 @@ def test_given_manifest_then_no_mapping_repeats_a_key() -> None:
     Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     for path in (MANIFEST_PATH, TARGET):
         yaml.load(path.read_text(), Loader=Strict)  # noqa: S506 - SafeLoader subclass
+
+
+@pytest.mark.parametrize("python_components", [True, False], ids=["packaged", "declarative"])
+def test_given_each_variant_when_its_resolved_manifest_is_checked_then_the_cdk_schema_accepts_it(
+    python_components: bool,
+) -> None:
+    # The packaged connector skips the CDK's check at start-up (SourceSentry._validate_source):
+    # this is where its manifest, Python components swapped in, is held to the CDK's schema.
+    from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
+        ConcurrentDeclarativeSource,
+        get_declarative_component_schema,
+        validate_manifest,
+    )
+
+    from source_sentry.source import SourceSentry
+
+    source = SourceSentry(
+        config={"auth_token": "t", "organization": "acme"}, python_components=python_components
+    )
+    schema = get_declarative_component_schema()
+    ConcurrentDeclarativeSource._validate_source(source)  # raises on a manifest the CDK refuses
+    broken = json.loads(json.dumps(source.resolved_manifest))
+    broken["streams"][0]["retriever"]["requester"]["http_method"] = "FETCH"
+    with pytest.raises(jsonschema.ValidationError) as refused:  # and the check can refuse
+        validate_manifest(broken, schema)
+    assert "FETCH" in str(refused.value.__cause__)
