@@ -27,6 +27,7 @@ from typing import Any, Final
 import requests
 from airbyte_cdk.sources.declarative.incremental import ConcurrentPerPartitionCursor
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     CustomFormatConcurrentStreamStateConverter,
@@ -34,6 +35,7 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_sentry.pacing import UNLIMITED, ConcurrencyPacedBudget
+from source_sentry.requester import SliceRenderedRequester
 
 # (input formats, date text) -> the CDK's parse of it. The same text is parsed by three readers
 # within microseconds, so a small table that is emptied when full serves them all.
@@ -265,8 +267,8 @@ def _is_clock(end_datetime: Any) -> bool:
 
 
 class SentryComponentFactory(ModelToComponentFactory):
-    """The CDK's factory, building the cursors above in place of the CDK's (same state, same
-    arguments; only their class differs)."""
+    """The CDK's factory, building the cursors above and the requester of requester.py in place
+    of the CDK's (same state, same arguments; only their class differs)."""
 
     @classmethod
     def adopt(cls, factory: ModelToComponentFactory) -> None:
@@ -299,7 +301,10 @@ class SentryComponentFactory(ModelToComponentFactory):
         # The path each stream's requester asks, for `_side_by_side_for` (the first one built
         # under a name is the stream's own; a parent stream's requester has its stream's name).
         self.__dict__.setdefault("_requester_paths", {}).setdefault(name, model.path)
-        return super().create_http_requester(model, config, *args, name=name, **kwargs)
+        requester = super().create_http_requester(model, config, *args, name=name, **kwargs)
+        if type(requester) is HttpRequester:
+            SliceRenderedRequester.adopt(requester)
+        return requester
 
     def _side_by_side_for(self, stream: str) -> SideBySide | None:
         """Whether `stream`'s endpoint lets requests run side by side, from the budget's pacing
