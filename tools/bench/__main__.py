@@ -132,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {"plan": plan.name, "environment": environment()}
     meta["environment"]["connector under test"] = "the working tree as it is (no overlay)"
+    if plan.external:
+        from tools.bench import clients
+
+        clients.use_own_venv()
+        meta["environment"]["connector under test"] = (
+            "the working tree as it is (no overlay), installed in editable mode in a virtual "
+            "environment of its own"
+        )
     if args.connector_overlay:
         from tools.bench import clients
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import compileall
 import json
 import math
 import os
@@ -11,10 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import source_sentry
 from tools.airbyte_run import INCREMENTAL
 from tools.bench import clients, measure
-from tools.bench.clients import OURS, Workdir
+from tools.bench.clients import Workdir
 from tools.bench.emulator import EmulatorProcess, category
 from tools.bench.plan import Plan
 from tools.bench.profile import fold
@@ -62,7 +60,7 @@ def throughput_and_incremental(plan: Plan, work: Workdir, problems: Problems, lo
                 expected = emu.expected_count(stream)
                 ours, base = [], []
                 for _ in range(runs):
-                    m, req = clients.read(OURS, emu, work, clients.our_config(emu), [stream])
+                    m, req = clients.read(clients.OURS, emu, work, clients.our_config(emu), [stream])
                     ok = problems.check(
                         m.returncode == 0 and m.counts[stream] == expected,
                         f"{stream} at {size:,}: {m.counts[stream]:,} records, expected {expected:,}; "
@@ -96,7 +94,9 @@ def throughput_and_incremental(plan: Plan, work: Workdir, problems: Problems, lo
             continue
         with EmulatorProcess(events=size, issues=plan.issues(size), projects=plan.projects) as emu:
             log(f"memory: {size:,} events (emulator up in {emu.startup_seconds:.1f} s)")
-            m, req = clients.read(OURS, emu, work, clients.our_config(emu), ["events"], mode="full_refresh")
+            m, req = clients.read(
+                clients.OURS, emu, work, clients.our_config(emu), ["events"], mode="full_refresh"
+            )
             expected = emu.expected_count("events")
             problems.check(
                 m.returncode == 0 and m.counts["events"] == expected,
@@ -119,7 +119,7 @@ def incremental(
     config = clients.our_config(emu)
     state = list(states.values())
     # Bring projects, project_detail and releases to a state too, so every stream is incremental.
-    m, _ = clients.read(OURS, emu, work, config, ALL, state=state)
+    m, _ = clients.read(clients.OURS, emu, work, config, ALL, state=state)
     problems.check(m.returncode == 0, f"incremental warm-up at {size:,}: {_fail_text(m)}")
     current = {**states, **m.states}
     slug = emu.slugs[0]
@@ -129,7 +129,7 @@ def incremental(
         rows = []
         for _ in range(runs):
             emu.add_events(slug, new)
-            m, req = clients.read(OURS, emu, work, config, ALL, state=list(current.values()))
+            m, req = clients.read(clients.OURS, emu, work, config, ALL, state=list(current.values()))
             new_issues = math.ceil(new / 1000)  # the emulator opens one issue per add_events call
             ok = problems.check(
                 m.returncode == 0 and m.counts["events"] == new and m.counts["issues"] == new_issues,
@@ -156,15 +156,15 @@ def profile_run(emu: EmulatorProcess, work: Workdir, log, declarative: bool = Fa
     """py-spy over one full events sync: of the packaged connector, or (`declarative`) of the Cloud
     manifest run by the CDK's `source-declarative-manifest`, as Airbyte Cloud runs it: the manifest
     before the packaged connector swaps in its Python components."""
-    spy = Path(clients.OURS).with_name("py-spy")
+    spy = clients.DEV_BIN / "py-spy"
     if not spy.exists():
         return None
     raw = work.path / ("profile-declarative.txt" if declarative else "profile.txt")
     args = work.read_args(clients.our_config(emu), ["events"], "full_refresh")
-    command = [OURS, *args]
+    command = [clients.OURS, *args]
     if declarative:
         manifest = Path(__file__).resolve().parents[2] / "cloud" / "manifest.yaml"
-        runner = str(Path(OURS).with_name("source-declarative-manifest"))
+        runner = str(clients.DEV_BIN / "source-declarative-manifest")
         command = [runner, *args, "--manifest-path", str(manifest)]
     m = measure.run(
         [str(spy), "record", "--nonblocking", "--gil", "--rate", "100", "--format", "raw",
@@ -199,7 +199,13 @@ def official(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
             ours_state, theirs_states = None, {}
             for _ in range(runs):
                 m, req = clients.read(
-                    OURS, emu, work, clients.our_config(emu, bare_host=True), ALL, env=env, collect_ids=True
+                    clients.OURS,
+                    emu,
+                    work,
+                    clients.our_config(emu, bare_host=True),
+                    ALL,
+                    env=env,
+                    collect_ids=True,
                 )
                 problems.check(
                     m.returncode == 0 and all(m.counts[s] == truth[s] for s in truth),
@@ -223,7 +229,13 @@ def official(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
                 theirs_rows.append(_org_row(per_project))
             # An incremental sync right after, with nothing new: what each emits again.
             m, req = clients.read(
-                OURS, emu, work, clients.our_config(emu, bare_host=True), ALL, env=env, state=ours_state
+                clients.OURS,
+                emu,
+                work,
+                clients.our_config(emu, bare_host=True),
+                ALL,
+                env=env,
+                state=ours_state,
             )
             ours_again = _org_row([(m, req)])
             per_project = []
@@ -263,7 +275,9 @@ def _official_one_project(plan: Plan, work: Workdir, problems: Problems, log, th
         truth = _all_streams_truth(emu)
         ours_rows, theirs_rows = [], []
         for _ in range(plan.official_sizes[size]):
-            m, req = clients.read(OURS, emu, work, clients.our_config(emu, bare_host=True), ALL, env=env)
+            m, req = clients.read(
+                clients.OURS, emu, work, clients.our_config(emu, bare_host=True), ALL, env=env
+            )
             problems.check(
                 m.returncode == 0 and all(m.counts[s] == truth[s] for s in truth),
                 f"ours over https, one project of {size:,}: {dict(m.counts)} vs {truth}; " + _fail_text(m),
@@ -354,7 +368,7 @@ def _rate_limited_run(emu: EmulatorProcess, work: Workdir, limits: dict, workers
     window = limits["events"][1]
     time.sleep((window - time.time() % window) % window + 0.05)
     config = {**clients.our_config(emu), "num_workers": workers}
-    m, _ = clients.read(OURS, emu, work, config, ALL)
+    m, _ = clients.read(clients.OURS, emu, work, config, ALL)
     entries = emu.request_log()
     t0 = m.started
     by_cat: dict[str, dict[str, int]] = {}
@@ -419,7 +433,7 @@ def faults(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]
             for _ in range(plan.fault_runs):
                 emu.control("faults", spec=spec)
                 m, req = clients.read(
-                    OURS, emu, work, clients.our_config(emu, bare_host=external), ALL, env=env,
+                    clients.OURS, emu, work, clients.our_config(emu, bare_host=external), ALL, env=env,
                     collect_ids=True,
                 )  # fmt: skip
                 duplicates = {s: sum(n - 1 for n in ids.values() if n > 1) for s, ids in m.ids.items()}
@@ -478,7 +492,7 @@ def parallel(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
         }
         for name, extra in runs.items():
             config = {**clients.our_config(emu), **extra}
-            m, req = clients.read(OURS, emu, work, config, ["events"], collect_ids=True)
+            m, req = clients.read(clients.OURS, emu, work, config, ["events"], collect_ids=True)
             problems.check(
                 m.returncode == 0 and m.counts["events"] == expected and m.duplicates("events") == 0,
                 f"parallel {name}: {m.counts['events']:,} events, expected {expected:,} once each; "
@@ -502,9 +516,7 @@ def parallel(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
 # 7. Start-up and the notifier -------------------------------------------------------------------------
 def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    # As installed: pip compiles a package's modules when it installs them, while this editable
-    # checkout may be run with PYTHONDONTWRITEBYTECODE and would compile them on every start.
-    compileall.compile_dir(str(Path(source_sentry.__file__).parent), quiet=1)
+    clients.compile_ours()
     with EmulatorProcess(events=100, issues=5, projects=plan.projects) as emu:
         log("start-up: spec, notify --dry-run, notify, sentry-cli")
         slug = emu.slugs[0]
@@ -513,11 +525,11 @@ def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any
         )
         rows: dict[str, list[dict]] = {"spec": [], "notify --dry-run": [], "notify": [], "sentry-cli": []}
         for i in range(plan.startup_runs):
-            m = measure.run([OURS, "spec"], cwd=work.path, env=clients.our_env())
+            m = measure.run([clients.OURS, "spec"], cwd=work.path, env=clients.our_env())
             problems.check(m.returncode == 0 and '"SPEC"' in m.stdout_tail, f"spec: {_fail_text(m)}")
             rows["spec"].append({"wall": m.wall, "cpu": m.cpu, "rss": m.peak_rss_mb, "requests": 0})
             version = f"bench-{int(time.time())}-{i}"
-            notify = [OURS, "notify", "--release", version, "--env", "production", "--project", slug]
+            notify = [clients.OURS, "notify", "--release", version, "--env", "production", "--project", slug]
             for label, argv in (("notify --dry-run", [*notify, "--dry-run"]), ("notify", notify)):
                 emu.reset_log()
                 m = measure.run(argv, env=clients.our_env(env), cwd=work.path, parse=False)
@@ -599,12 +611,12 @@ def status_refresh(plan: Plan, work: Workdir, problems: Problems, log) -> dict[s
     for issues in plan.status_refresh_issues:
         with EmulatorProcess(events=issues * 2, issues=issues, projects=plan.projects) as emu:
             config = clients.our_config(emu)
-            first, first_req = clients.read(OURS, emu, work, config, ["issues"])
+            first, first_req = clients.read(clients.OURS, emu, work, config, ["issues"])
             same, same_req = clients.read(
-                OURS, emu, work, config, ["issues"], state=first.state_file_content()
+                clients.OURS, emu, work, config, ["issues"], state=first.state_file_content()
             )
             swept, swept_req = clients.read(
-                OURS, emu, work, config, ["issues"], state=[_previous_period(first.states["issues"])]
+                clients.OURS, emu, work, config, ["issues"], state=[_previous_period(first.states["issues"])]
             )
             # Issues with no event in the emulator's window are not in scope of any sync.
             expected = len(emu.ground_truth("issues"))
@@ -664,9 +676,9 @@ def requests_per_stream(plan: Plan, work: Workdir, problems: Problems, log) -> d
         config = clients.our_config(emu)
         streams = _discovered_streams(emu, work, config)
         log(f"requests per stream: {len(streams)} streams, {sample.events:,} events")
-        first, _ = clients.read(OURS, emu, work, config, streams)
+        first, _ = clients.read(clients.OURS, emu, work, config, streams)
         first_log = emu.request_log()
-        again, _ = clients.read(OURS, emu, work, config, streams, state=first.state_file_content())
+        again, _ = clients.read(clients.OURS, emu, work, config, streams, state=first.state_file_content())
         again_log = emu.request_log()
     problems.check(first.returncode == 0, f"requests per stream, first sync: {_fail_text(first)}")
     problems.check(again.returncode == 0, f"requests per stream, unchanged sync: {_fail_text(again)}")
@@ -697,7 +709,8 @@ def _discovered_streams(emu: EmulatorProcess, work: Workdir, config: dict) -> li
     path = work.path / "discover.config.json"
     path.write_text(json.dumps(config))
     done = subprocess.run(
-        [OURS, "discover", "--config", str(path)], capture_output=True, text=True, env=clients.our_env(),
+        [clients.OURS, "discover", "--config", str(path)], capture_output=True, text=True,
+        env=clients.our_env(),
         timeout=300,
     )  # fmt: skip
     for line in done.stdout.splitlines():
