@@ -127,7 +127,7 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
     # The emulator is deterministic in its seed: one built alike, with the same additions, holds
     # what the script's emulator held at the end.
     sample = local_sync.Sample(events=SAMPLE_EVENTS)
-    with Emulator(**sample.emulator_kwargs()) as twin:
+    with Emulator(**sample.emulator_kwargs(), anchor_us=emulator_anchor(result.db)) as twin:
         before = truth_ids(twin)
         local_sync.add_new_data(control_of(twin), sample, twin.project_slugs[0])
         after = truth_ids(twin)
@@ -160,6 +160,18 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
     assert "sntryu_" not in result.written_files()
     assert "Traceback" not in result.output
     assert emulator_processes(SAMPLE_EVENTS) == []
+
+
+def emulator_anchor(db: Path) -> int:
+    """The instant (microseconds) the script's emulator dated its data from, read back from the
+    organization it served: created 400 days and the 30-day span before it. A twin built a minute
+    later from the clock would date its releases a minute later; one created near midnight would
+    then fall on the next day, and with it the day's session rows."""
+    with duckdb.connect(str(db), read_only=True) as conn:
+        query = f'SELECT "dateCreated" FROM "{local_sync.EMULATOR_SCHEMA}"."organization"'
+        (created,) = conn.sql(query).fetchone()
+    moment = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    return int((moment + timedelta(days=430)).timestamp()) * 1_000_000
 
 
 def since(ids: list[str], days: int) -> list[str]:
