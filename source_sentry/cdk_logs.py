@@ -204,9 +204,9 @@ URL_PLACEHOLDER = "{{ request_url }}"
 @cache
 def skip_message_template() -> tuple[str, str]:
     """The text before and after the URL in the manifest's message for a skipped project."""
-    from source_sentry.manifest import load_manifest
+    from source_sentry.manifest import shared_manifest
 
-    template = load_manifest()["definitions"]["filters"][SKIP_FILTER]["error_message"]
+    template = shared_manifest()["definitions"]["filters"][SKIP_FILTER]["error_message"]
     before, _, after = template.partition(URL_PLACEHOLDER)
     return before, after
 
@@ -274,9 +274,9 @@ REQUESTER_LOGGER = "airbyte.HttpRequester."
 @cache
 def optional_stream_scopes() -> dict[str, str]:
     """The optional streams (those the manifest gives a `$parameters.scope`) and their scopes."""
-    from source_sentry.manifest import load_manifest, stream_names
+    from source_sentry.manifest import shared_manifest, stream_names
 
-    streams = load_manifest()["definitions"]["streams"]
+    streams = shared_manifest()["definitions"]["streams"]
     return {
         name: str(streams[name]["$parameters"]["scope"])
         for name in stream_names()
@@ -287,9 +287,9 @@ def optional_stream_scopes() -> dict[str, str]:
 @cache
 def _skip_template(filter_name: str) -> tuple[str, str]:
     """The fixed text before the URL in a filter's message, and the fixed text right after it."""
-    from source_sentry.manifest import load_manifest
+    from source_sentry.manifest import shared_manifest
 
-    template = load_manifest()["definitions"]["filters"][filter_name]["error_message"]
+    template = shared_manifest()["definitions"]["filters"][filter_name]["error_message"]
     before, _, after = template.partition(URL_PLACEHOLDER)
     return before, after.split("{{", 1)[0]
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from source_sentry.manifest import load_manifest
+from source_sentry.manifest import shared_manifest
 
 # Keys of the per-partition state the CDK's ConcurrentPerPartitionCursor writes.
 PARTITIONED_STATE_KEYS = {"states", "state", "parent_state", "lookback_window", "use_global_cursor"}
@@ -22,7 +22,7 @@ PARTITIONED_STATE_KEYS = {"states", "state", "parent_state", "lookback_window", 
 @cache
 def stream_cursors() -> dict[str, tuple[str | None, bool]]:
     """Each stream's cursor field (None for full refresh) and whether its state is per project."""
-    manifest = load_manifest()
+    manifest = shared_manifest()
     result: dict[str, tuple[str | None, bool]] = {}
     for name, stream in manifest["definitions"]["streams"].items():
         cursor = (stream.get("incremental_sync") or {}).get("cursor_field")

@@ -44,9 +44,9 @@ def optional_stream_access(
     from airbyte_cdk.sources.types import StreamSlice
 
     from source_sentry.cdk_logs import optional_stream_scopes
-    from source_sentry.manifest import load_manifest
+    from source_sentry.manifest import shared_manifest
 
-    streams = load_manifest()["definitions"]["streams"]
+    streams = shared_manifest()["definitions"]["streams"]
     slug, project_id = info.projects[0] if info.projects else ("", None)
     version = _a_release_version(api, info.organization)
     monitor = _a_monitor_id(api, info.organization)
