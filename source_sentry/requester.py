@@ -120,14 +120,7 @@ class SliceRenderedRequester(HttpRequester):
         stream_slice: StreamSlice | None = None,
         next_page_token: Mapping[str, Any] | None = None,
     ) -> Any:
-        def render() -> Any:
-            return HttpRequester.get_request_params(
-                self, stream_state=stream_state, stream_slice=stream_slice, next_page_token=next_page_token
-            )
-
-        if self._options_from_slice and type(stream_slice) is StreamSlice:
-            return dict(self._rendered("params", stream_slice, render))  # a copy: callers may change it
-        return render()
+        return self._options(HttpRequester.get_request_params, stream_state, stream_slice, next_page_token)
 
     def get_request_headers(
         self,
@@ -136,13 +129,21 @@ class SliceRenderedRequester(HttpRequester):
         stream_slice: StreamSlice | None = None,
         next_page_token: Mapping[str, Any] | None = None,
     ) -> Any:
+        return self._options(HttpRequester.get_request_headers, stream_state, stream_slice, next_page_token)
+
+    def _options(
+        self, method: Callable[..., Any], stream_state: Any, stream_slice: Any, next_page_token: Any
+    ) -> Any:
+        """The CDK's `method` (the provider's parameters or headers) for these arguments: once per
+        slice object when its templates allow, a copy each time (callers may change it)."""
+
         def render() -> Any:
-            return HttpRequester.get_request_headers(
+            return method(
                 self, stream_state=stream_state, stream_slice=stream_slice, next_page_token=next_page_token
             )
 
         if self._options_from_slice and type(stream_slice) is StreamSlice:
-            return dict(self._rendered("headers", stream_slice, render))
+            return dict(self._rendered(method.__name__, stream_slice, render))
         return render()
 
     def _rendered(self, kind: str, window: StreamSlice, render: Callable[[], Any]) -> Any:

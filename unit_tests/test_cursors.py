@@ -136,6 +136,13 @@ def test_given_an_end_not_the_clock_when_built_then_the_end_is_rendered_as_the_c
     assert type(cursor._connector_state_converter) is SharedDateParse
 
 
+def converters() -> tuple[CustomFormatConcurrentStreamStateConverter, SharedDateParse]:
+    """The CDK's converter and ours, with the manifest's cursor formats."""
+    formats = list(DEFINITIONS["cursor"]["cursor_datetime_formats"])
+    original = CustomFormatConcurrentStreamStateConverter("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
+    return original, SharedDateParse("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -163,9 +170,7 @@ def test_given_an_end_not_the_clock_when_built_then_the_end_is_rendered_as_the_c
     ],
 )
 def test_given_a_date_when_parsed_twice_then_both_equal_the_cdk_parse(text: str) -> None:
-    formats = list(DEFINITIONS["cursor"]["cursor_datetime_formats"])
-    original = CustomFormatConcurrentStreamStateConverter("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
-    shared = SharedDateParse("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
+    original, shared = converters()
     try:
         expected: Any = original.parse_timestamp(text)
     except ValueError as error:
@@ -328,9 +333,7 @@ def test_given_records_of_windows_when_observed_then_the_latest_values_are_the_c
     ],
 )
 def test_given_a_date_when_parsed_then_written_back_it_is_the_cdks_text(text: str) -> None:
-    formats = list(DEFINITIONS["cursor"]["cursor_datetime_formats"])
-    original = CustomFormatConcurrentStreamStateConverter("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
-    shared = SharedDateParse("%Y-%m-%dT%H:%M:%S.%fZ", list(formats))
+    original, shared = converters()
     expected = original.output_format(original.parse_timestamp(text))
     for _ in range(2):
         assert shared.output_format(shared.parse_timestamp(text)) == expected

@@ -197,16 +197,9 @@ def official(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
             truth = _all_streams_truth(emu)
             ours_rows, theirs_rows = [], []
             ours_state, theirs_states = None, {}
+            config = clients.our_config(emu, bare_host=True)
             for _ in range(runs):
-                m, req = clients.read(
-                    clients.OURS,
-                    emu,
-                    work,
-                    clients.our_config(emu, bare_host=True),
-                    ALL,
-                    env=env,
-                    collect_ids=True,
-                )
+                m, req = clients.read(clients.OURS, emu, work, config, ALL, env=env, collect_ids=True)
                 problems.check(
                     m.returncode == 0 and all(m.counts[s] == truth[s] for s in truth),
                     f"ours over https at {size:,}: {dict(m.counts)} vs {truth}; " + _fail_text(m),
@@ -228,15 +221,7 @@ def official(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
                     theirs_states[slug] = tm.state_file_content()
                 theirs_rows.append(_org_row(per_project))
             # An incremental sync right after, with nothing new: what each emits again.
-            m, req = clients.read(
-                clients.OURS,
-                emu,
-                work,
-                clients.our_config(emu, bare_host=True),
-                ALL,
-                env=env,
-                state=ours_state,
-            )
+            m, req = clients.read(clients.OURS, emu, work, config, ALL, env=env, state=ours_state)
             ours_again = _org_row([(m, req)])
             per_project = []
             for slug in emu.slugs:
