@@ -59,7 +59,16 @@ def renders_from_slice(template: Any) -> bool:
         return all(renders_from_slice(item) for item in template)
     if not isinstance(template, str):
         return True
-    return _names_read(template) <= SLICE_INPUTS
+    return _names_read(template) <= SLICE_INPUTS and not _filters_used(template) & _UNSTABLE_FILTERS
+
+
+# Jinja's filters that can give another text for the same inputs.
+_UNSTABLE_FILTERS: Final = frozenset({"random"})
+
+
+@lru_cache(maxsize=1024)
+def _filters_used(text: str) -> frozenset[str]:
+    return frozenset(node.name for node in _JINJA.parse(text).find_all(nodes.Filter))
 
 
 @lru_cache(maxsize=1024)

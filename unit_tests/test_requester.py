@@ -101,6 +101,8 @@ def test_given_the_events_requester_when_asked_twice_for_a_window_then_it_render
         ("{{ stream_state['updated'] }}", False),
         ("{% set floor = str_to_datetime(stream_interval['start_time']) %}{{ floor }}", True),
         ("{{ now_utc() }}{% set now_utc = 1 %}", False),
+        ("{{ ['a', 'b'] | random }}", False),
+        ("{{ config['organization'] | string | trim }}", True),
         ({"start": "{{ stream_interval['start_time'] }}", "limit": 100}, True),
         ({"{{ next_page_token['key'] }}": "x"}, False),
         ({"cursor": "{{ next_page_token }}"}, False),
