@@ -59,7 +59,8 @@ def renders_from_slice(template: Any) -> bool:
         return all(renders_from_slice(item) for item in template)
     if not isinstance(template, str):
         return True
-    return _names_read(template) <= SLICE_INPUTS and not _filters_used(template) & _UNSTABLE_FILTERS
+    names, filters = _inputs(template)
+    return names <= SLICE_INPUTS and not filters & _UNSTABLE_FILTERS
 
 
 # Jinja's filters that can give another text for the same inputs.
@@ -67,19 +68,16 @@ _UNSTABLE_FILTERS: Final = frozenset({"random"})
 
 
 @lru_cache(maxsize=1024)
-def _filters_used(text: str) -> frozenset[str]:
-    return frozenset(node.name for node in _JINJA.parse(text).find_all(nodes.Filter))
-
-
-@lru_cache(maxsize=1024)
-def _names_read(text: str) -> frozenset[str]:
-    """The names a template reads and does not set itself. Not Jinja's `find_undeclared_variables`:
-    that leaves out the environment's globals, which are the CDK's macros, the clock's among them."""
+def _inputs(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The names a template reads and does not set itself, and the filters it applies, from one
+    parse. Not Jinja's `find_undeclared_variables`: that leaves out the environment's globals,
+    which are the CDK's macros, the clock's among them."""
     tree = _JINJA.parse(text)
     loaded = {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}
     # Set in the template: its own, unless a macro's name (it could be read before it is set).
     stored = {node.name for node in tree.find_all(nodes.Name) if node.ctx == "store"} - set(_JINJA.globals)
-    return frozenset(loaded - stored)
+    filters = frozenset(node.name for node in tree.find_all(nodes.Filter))
+    return frozenset(loaded - stored), filters
 
 
 class SliceRenderedRequester(HttpRequester):
