@@ -84,12 +84,13 @@ def _run_protocol(args: list[str]) -> int:
     from source_sentry.quick_import import quick_class_sources
 
     with quick_class_sources():
-        from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+        from airbyte_cdk.entrypoint import AirbyteEntrypoint
         from airbyte_cdk.models import FailureType
         from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
         from source_sentry import cdk_logs
         from source_sentry.config import config_problem, read_json_file
+        from source_sentry.output import launch
         from source_sentry.source import SourceSentry
 
     if not args or args[0] not in PROTOCOL_VERBS:
