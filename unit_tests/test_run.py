@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 COMMAND = str(Path(sys.executable).parent / "source-sentry")
 HOSTNAME_PROBLEM = (
     "`hostname` is not usable: hostname {hostname!r} is not usable: give a host name (sentry.io, "
@@ -150,3 +152,35 @@ def test_given_token_of_wrong_type_when_check_then_message_does_not_echo_it(tmp_
         "message": "The config does not fit the connector's spec: `auth_token` must be of type string.",
     }
     assert "98765432123" not in result.stdout + result.stderr
+
+
+def test_given_protocol_verb_when_launched_then_collector_is_on_with_the_tuned_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector is off while the CDK is imported and the source built; the sync itself must
+    run with it on (reference cycles would otherwise pile up for the whole sync)."""
+    import gc
+    import signal
+
+    from source_sentry import cdk_logs, output, run
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auth_token": "not-a-real-token", "organization": "acme"}))
+    seen: list[tuple[bool, int]] = []
+
+    def launch(source: object, args: list[str]) -> None:
+        seen.append((gc.isenabled(), gc.get_threshold()[0]))
+
+    monkeypatch.setattr(output, "launch", launch)
+    # The command rewords the CDK's logs for its process; this one is the test session's.
+    monkeypatch.setattr(cdk_logs, "install", lambda: None)
+    thresholds, handler = gc.get_threshold(), signal.getsignal(signal.SIGTERM)
+    try:
+        assert run._run_protocol(["check", "--config", str(config)]) == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        gc.enable()
+        signal.signal(signal.SIGTERM, handler)
+
+    assert seen == [(True, run.GC_YOUNG_THRESHOLD)]
