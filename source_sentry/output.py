@@ -100,7 +100,7 @@ def message_line(message: AirbyteMessage, to_string: Callable[[AirbyteMessage], 
             # nested deeper stay, as null).
             data = {key: value for key, value in data.items() if value is not None}
         try:
-            data = orjson.dumps(data)
+            body = orjson.dumps(data)
         except TypeError:  # orjson.JSONEncodeError: the CDK's fallback decides
             pass
         else:
@@ -109,7 +109,7 @@ def message_line(message: AirbyteMessage, to_string: Callable[[AirbyteMessage], 
                     _RECORD_HEAD,
                     orjson.dumps(record.stream),
                     b',"data":',
-                    data,
+                    body,
                     b',"emitted_at":',
                     str(record.emitted_at).encode(),
                     b"}}\n",
