@@ -56,7 +56,7 @@ class ProtocolOutput:
 
     def write(self, text: str) -> int:
         """Text (print, logging): encoded as stdout would."""
-        self.put(text.encode("utf-8", "surrogateescape"))
+        self.put(_encoded(text))
         return len(text)
 
     def flush(self) -> None:
@@ -115,7 +115,12 @@ def message_line(message: AirbyteMessage, to_string: Callable[[AirbyteMessage], 
                     b"}}\n",
                 )
             )
-    return (to_string(message) + "\n").encode("utf-8", "surrogateescape")
+    return _encoded(to_string(message) + "\n")
+
+
+def _encoded(text: str) -> bytes:
+    """Text as the process's stdout writes it."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _only_record(message: AirbyteMessage) -> bool:
@@ -143,7 +148,10 @@ def launch(source: Source, args: list[str]) -> None:
     with _cdk_writes_lines(), _all_output_to(out):
         lines: Iterable[str | bytes] = entrypoint.run(parsed)
         for line in lines:
-            out.put(line if isinstance(line, bytes) else (line + "\n").encode("utf-8", "surrogateescape"))
+            if isinstance(line, bytes):
+                out.put(line)
+            else:
+                out.write(line + "\n")
 
 
 @contextmanager
