@@ -188,7 +188,7 @@ def _split_while_side_by_side(
     """A spread-windows stream's span cut into windows only while the endpoint lets them be read
     side by side. Where it allows one request in flight (sentry.io's events: one per user), windows
     are read one after another anyway and each costs requests of its own (the partial last page,
-    the day each reads past its end), which at sentry.io's 60 events requests a minute can cost a
+    the hour each reads past its end), which at sentry.io's 60 events requests a minute can cost a
     minute: from the first window not yet handed out, the rest of the span is one window.
 
     What each window keeps, (start, end], is unchanged, so the records and the state are those of

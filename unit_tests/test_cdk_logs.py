@@ -230,8 +230,8 @@ def test_given_install_twice_then_wrapped_once(monkeypatch: pytest.MonkeyPatch) 
 def test_given_manifest_skips_a_forbidden_project_when_its_log_is_read_then_slug_and_endpoint_are_named() -> (
     None
 ):
-    # The window ends at the default settling time (300 s) before now; the request reaches a day on.
-    start, end = "2024-05-01T00:00:00.000000", "2024-06-02T11:55:00.000000"
+    # The window ends at the default settling time (300 s) before now; the request reaches an hour on.
+    start, end = "2024-05-01T00:00:00.000000", "2024-06-01T12:55:00.000000"
     projects = [record("projects", slug="backend", id="11"), record("projects", slug="secret", id="12")]
     with freeze_time("2024-06-01T12:00:00Z"), HttpMocker() as http_mocker:
         http_mocker.get(projects_request(), page(projects_url(), projects))

@@ -23,9 +23,9 @@ from unit_tests.sentry import (
 )
 
 NOW = "2024-06-01T12:00:00Z"
-# The window ends settle_seconds (300 by default) before now; the request reaches a day further,
+# The window ends settle_seconds (300 by default) before now; the request reaches an hour further,
 # for events dated by a client clock ahead of Sentry's.
-END = "2024-06-02T11:55:00.000000"
+END = "2024-06-01T12:55:00.000000"
 START = "2024-05-01T00:00:00.000000"
 # A month in one window: the tests about paging, cursors and scope read each project in one
 # request window; EventsWindowsTest covers the windows.
@@ -256,7 +256,7 @@ class EventsSettlingTest(TestCase):
     ) -> None:
         http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
         http_mocker.get(
-            events_request("backend", "2024-05-30T09:00:00.000000", "2024-06-02T11:50:00.000000"),
+            events_request("backend", "2024-05-30T09:00:00.000000", "2024-06-01T12:50:00.000000"),
             page(
                 events_url("backend"),
                 [
@@ -284,9 +284,9 @@ class EventsSettlingTest(TestCase):
         self, http_mocker: HttpMocker
     ) -> None:
         http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
-        # settle 0: the window ends now, the request reaches a day past it.
+        # settle 0: the window ends now, the request reaches an hour past it.
         http_mocker.get(
-            events_request("backend", "2024-05-30T09:00:00.000000", "2024-06-02T12:00:00.000000"),
+            events_request("backend", "2024-05-30T09:00:00.000000", "2024-06-01T13:00:00.000000"),
             page(
                 events_url("backend"),
                 [event("ahead" + "0" * 27, "2024-06-01T12:00:40Z", "2024-06-01T11:59:58Z")],
@@ -333,11 +333,11 @@ class EventsWindowTest(TestCase):
 
 # A month from 2024-05-01 to the settled end (2024-06-01T11:55) in windows of 10 days of receipt
 # time. Each window asks for dateCreated from lookback_minutes (60) before its start (the first:
-# from start_date) to a day past its end.
+# from start_date) to an hour past its end.
 WINDOWS = [
-    ("2024-05-01T00:00:00.000000", "2024-05-12T00:00:00.000000"),
-    ("2024-05-10T23:00:00.000000", "2024-05-22T00:00:00.000000"),
-    ("2024-05-20T23:00:00.000000", "2024-06-01T00:00:00.000000"),
+    ("2024-05-01T00:00:00.000000", "2024-05-11T01:00:00.000000"),
+    ("2024-05-10T23:00:00.000000", "2024-05-21T01:00:00.000000"),
+    ("2024-05-20T23:00:00.000000", "2024-05-31T01:00:00.000000"),
     ("2024-05-30T23:00:00.000000", END),
 ]
 # Returned by two windows' requests each, kept by one.

@@ -9,9 +9,9 @@ from unit_tests.conftest import read_stream
 from unit_tests.sentry import config, issues_request, issues_url, page, projects_request, projects_url, record
 
 NOW = "2024-06-01T12:00:00Z"
-# The window ends settle_seconds (300 by default) before now; the request reaches a day further,
+# The window ends settle_seconds (300 by default) before now; the request reaches an hour further,
 # for events dated by a client clock ahead of Sentry's.
-END = "2024-06-02T11:55:00.000000"
+END = "2024-06-01T12:55:00.000000"
 
 
 def issue(iid: str, last_seen: str, status: str = "unresolved") -> dict:

@@ -86,7 +86,7 @@ def test_given_the_events_requester_when_asked_twice_for_a_window_then_it_render
 
     assert renders == ["params"]
     assert again["start"] == params[1]["start"] != "changed by a caller"
-    assert again["end"].startswith("2026-01-12T")  # a day past the window's end
+    assert again["end"].startswith("2026-01-11T01:00:00")  # an hour past the window's end
 
 
 @pytest.mark.parametrize(

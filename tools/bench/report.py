@@ -563,7 +563,7 @@ def _parallel(res: dict, w) -> None:
         )
     w(
         "\nThe windows read more pages than the floor: each asks for event times from `lookback_minutes` "
-        "before its start to a day past its end and keeps only the events received inside it, so that "
+        "before its start to an hour past its end and keeps only the events received inside it, so that "
         "late events and clients whose clocks run ahead are still read exactly once.\n"
     )
 
