@@ -1,25 +1,32 @@
-"""Importing the CDK faster, with the same result.
+"""Importing the CDK faster, with the same result (`quick_cdk_import`).
 
-Importing `airbyte_cdk` builds the serializers of the Airbyte protocol's classes (serpyco_rs), which
-read each class's source for its attributes' docstrings (attributes_doc, through
-`inspect.getsource`). On Python before 3.13, `inspect.findsource` finds a class by parsing its
-whole module and walking the tree, once for each class asked about: some 110 classes of the
-protocol's long module, about a third of the CDK's import time (0.45 s of CPU of 1.4).
+Importing `airbyte_cdk` builds eight serializers of the Airbyte protocol's classes (serpyco_rs).
+Each one describes its classes, reading each class's source for its attributes' docstrings
+(attributes_doc, through `inspect.getsource`), and builds its JSON schema right away.
 
-While the CDK is imported, `inspect.findsource` answers classes from one walk of each module,
-which finds the same line as the standard library's walk (the first class, in the same order,
-whose dotted path of classes and `<locals>` of functions is the class's qualified name); anything
-else, and a class not found so, goes to the standard library's function. It is put back after.
+- On Python before 3.13, `inspect.findsource` finds a class by parsing its whole module and walking
+  the tree, once for each class asked about: some 110 classes of the protocol's long module, about
+  a third of the CDK's import time (0.45 s of CPU of 1.4). While the CDK is imported,
+  `inspect.findsource` answers classes from one walk of each module, which finds the same line as
+  the standard library's walk (the first class, in the same order, whose dotted path of classes
+  and `<locals>` of functions is the class's qualified name); anything else, and a class not found
+  so, goes to the standard library's function (`quick_class_sources`).
+- The JSON schemas are asked for by no one in a sync, and building them was a tenth of the import
+  (about 0.1 s). Serializers made while the CDK is imported build theirs when first asked
+  (`serializer_schemas_on_demand`), from the same description, so they answer the same.
+
+Both are put back after the import.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import linecache
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, Final
 
 
 def class_lines(source: str) -> dict[str, int]:
@@ -71,3 +78,80 @@ def quick_class_sources() -> Iterator[None]:
         yield
     finally:
         inspect.findsource = standard
+
+
+@contextmanager
+def quick_cdk_import() -> Iterator[None]:
+    """Within the block, importing the CDK costs less (see the module's text)."""
+    with ExitStack() as stack:
+        stack.enter_context(quick_class_sources())
+        stack.enter_context(serializer_schemas_on_demand())
+        yield
+
+
+class SchemaToBuild:
+    """What a serpyco_rs Serializer holds in place of its JSON schema until asked for it."""
+
+    __slots__ = ("type_info",)
+
+    def __init__(self, type_info: Any) -> None:
+        self.type_info = type_info
+
+
+# Set on the Serializer's `get_json_schema` once it builds a schema held back.
+_BUILDS_HELD_BACK: Final = "_source_sentry_builds_held_back"
+
+
+@contextmanager
+def serializer_schemas_on_demand() -> Iterator[None]:
+    """Within the block, a serpyco_rs Serializer made builds its JSON schema when first asked for it
+    (`get_json_schema()`) instead of when made. Where serpyco_rs does not make and answer its schema
+    the way this knows (`_schema`, set in the constructor from the module's `get_json_schema`),
+    nothing changes."""
+    try:
+        from serpyco_rs import _main as imported
+    except ImportError:
+        yield
+        return
+    _main: Any = imported  # its names are set below, which its types do not allow
+    serializer = getattr(_main, "Serializer", None)
+    build = getattr(_main, "get_json_schema", None)
+    if serializer is None or not callable(build) or not _keeps_schema_made_in_constructor(serializer):
+        yield
+        return
+    _answer_schemas_held_back(serializer, build)
+    _main.get_json_schema = SchemaToBuild
+    try:
+        yield
+    finally:
+        _main.get_json_schema = build
+
+
+def _keeps_schema_made_in_constructor(serializer: type) -> bool:
+    """Whether `serializer` sets `_schema` from `get_json_schema` when made and answers
+    `get_json_schema()` with it alone."""
+    answer = serializer.__dict__.get("get_json_schema")
+    if getattr(answer, _BUILDS_HELD_BACK, False):
+        answer = answer.__wrapped__  # type: ignore[union-attr]  # ours, made below
+    answer_code = getattr(answer, "__code__", None)
+    made_code = getattr(serializer.__dict__.get("__init__"), "__code__", None)
+    if answer_code is None or made_code is None:
+        return False
+    return answer_code.co_names == ("_schema",) and {"get_json_schema", "_schema"} <= set(made_code.co_names)
+
+
+def _answer_schemas_held_back(serializer: type, build: Callable[[Any], Any]) -> None:
+    """Make `serializer.get_json_schema()` build a schema held back (once; kept after)."""
+    standard = serializer.get_json_schema  # type: ignore[attr-defined]
+    if getattr(standard, _BUILDS_HELD_BACK, False):
+        return
+
+    def get_json_schema(self: Any) -> Any:
+        held = getattr(self, "_schema", None)
+        if type(held) is SchemaToBuild:
+            self._schema = build(held.type_info)
+        return standard(self)
+
+    functools.update_wrapper(get_json_schema, standard)
+    setattr(get_json_schema, _BUILDS_HELD_BACK, True)
+    serializer.get_json_schema = get_json_schema  # type: ignore[attr-defined]

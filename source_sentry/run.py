@@ -88,9 +88,9 @@ def _run_protocol(args: list[str]) -> int:
     # It stays off until the source is built (see _tune_garbage_collector).
     gc.disable()
 
-    from source_sentry.quick_import import quick_class_sources
+    from source_sentry.quick_import import quick_cdk_import
 
-    with quick_class_sources():
+    with quick_cdk_import():
         from airbyte_cdk.entrypoint import AirbyteEntrypoint
         from airbyte_cdk.models import FailureType
         from airbyte_cdk.utils.traced_exception import AirbyteTracedException
