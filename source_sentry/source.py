@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -41,7 +42,8 @@ class SourceSentry(YamlDeclarativeSource):
     ) -> None:
         """`python_components=False` runs the manifest exactly as written, as Airbyte Cloud does."""
         self._python_components = python_components
-        super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
+        with _component_schema_on_demand(python_components):
+            super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
         if python_components:
             # The CDK builds its factory inside its constructor and takes none from outside: the
             # one it built (streams are built later, at read) becomes ours, which builds the
@@ -50,6 +52,21 @@ class SourceSentry(YamlDeclarativeSource):
 
             if type(self._constructor) is ModelToComponentFactory:
                 SentryComponentFactory.adopt(self._constructor)
+
+    @property
+    def _declarative_component_schema(self) -> dict[str, Any]:
+        """The CDK's schema of manifest components, which only validating (and the Builder's
+        normalizing) reads: the packaged connector loads it when first read (see
+        `_component_schema_on_demand`)."""
+        schema = self.__dict__.get("_component_schema")
+        if schema is None:
+            schema = _cdk_source_module().get_declarative_component_schema()
+            self.__dict__["_component_schema"] = schema
+        return schema  # type: ignore[no-any-return]
+
+    @_declarative_component_schema.setter
+    def _declarative_component_schema(self, schema: dict[str, Any] | None) -> None:
+        self.__dict__["_component_schema"] = None if schema is _LOAD_ON_DEMAND else schema
 
     def _validate_source(self) -> None:
         """The CDK checks the resolved manifest against its schema of components each time a source
@@ -188,3 +205,33 @@ def _clean_state(state_path: str) -> tuple[AirbyteStateMessage, ...]:
     for warning in warnings:
         logger.warning(warning)
     return tuple(AirbyteStateMessageSerializer.load(message) for message in clean)
+
+
+# What the CDK's constructor is given for the schema of manifest components while a packaged
+# source is built.
+_LOAD_ON_DEMAND: Any = object()
+
+
+def _cdk_source_module() -> Any:
+    from airbyte_cdk.sources.declarative import concurrent_declarative_source
+
+    return concurrent_declarative_source
+
+
+@contextmanager
+def _component_schema_on_demand(python_components: bool) -> Iterator[None]:
+    """While a packaged source is built, the CDK's constructor does not load its schema of manifest
+    components (a 250 KB YAML, 50-130 ms of every start), which it reads only to validate the
+    manifest, a check the packaged connector leaves to the test suite (`_validate_source`); the
+    property above loads it if anything reads it. The constructor finds the loader among its
+    module's names: that name is swapped for the build and put back."""
+    if not python_components:
+        yield
+        return
+    module = _cdk_source_module()
+    load = module.get_declarative_component_schema
+    module.get_declarative_component_schema = lambda: _LOAD_ON_DEMAND
+    try:
+        yield
+    finally:
+        module.get_declarative_component_schema = load

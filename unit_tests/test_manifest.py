@@ -287,3 +287,21 @@ def test_given_each_variant_when_its_resolved_manifest_is_checked_then_the_cdk_s
     with pytest.raises(jsonschema.ValidationError) as refused:  # and the check can refuse
         validate_manifest(broken, schema)
     assert "FETCH" in str(refused.value.__cause__)
+
+
+def test_given_packaged_source_when_built_then_cdk_component_schema_is_loaded_only_when_read() -> None:
+    from airbyte_cdk.sources.declarative import concurrent_declarative_source as cdk
+
+    from source_sentry.source import SourceSentry
+
+    loader = cdk.get_declarative_component_schema
+    config = {"auth_token": "t", "organization": "acme"}
+    packaged = SourceSentry(config=config)
+    declarative = SourceSentry(config=config, python_components=False)
+
+    assert cdk.get_declarative_component_schema is loader
+    assert packaged.__dict__["_component_schema"] is None
+    assert isinstance(declarative.__dict__["_component_schema"], dict)
+    schema = loader()
+    assert packaged._declarative_component_schema == schema == declarative._declarative_component_schema
+    assert packaged._declarative_component_schema is packaged.__dict__["_component_schema"]
