@@ -19,6 +19,7 @@ from airbyte_cdk.models import (
     FailureType,
     Status,
 )
+from airbyte_cdk.sources.declarative import concurrent_declarative_source
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.types import ConnectionDefinition
@@ -58,11 +59,11 @@ class SourceSentry(YamlDeclarativeSource):
         """The CDK's schema of manifest components, which only validating (and the Builder's
         normalizing) reads: the packaged connector loads it when first read (see
         `_component_schema_on_demand`)."""
-        schema = self.__dict__.get("_component_schema")
+        schema: dict[str, Any] | None = self.__dict__.get("_component_schema")
         if schema is None:
-            schema = _cdk_source_module().get_declarative_component_schema()
+            schema = concurrent_declarative_source.get_declarative_component_schema()
             self.__dict__["_component_schema"] = schema
-        return schema  # type: ignore[no-any-return]
+        return schema
 
     @_declarative_component_schema.setter
     def _declarative_component_schema(self, schema: dict[str, Any] | None) -> None:
@@ -212,12 +213,6 @@ def _clean_state(state_path: str) -> tuple[AirbyteStateMessage, ...]:
 _LOAD_ON_DEMAND: Any = object()
 
 
-def _cdk_source_module() -> Any:
-    from airbyte_cdk.sources.declarative import concurrent_declarative_source
-
-    return concurrent_declarative_source
-
-
 @contextmanager
 def _component_schema_on_demand(python_components: bool) -> Iterator[None]:
     """While a packaged source is built, the CDK's constructor does not load its schema of manifest
@@ -228,7 +223,7 @@ def _component_schema_on_demand(python_components: bool) -> Iterator[None]:
     if not python_components:
         yield
         return
-    module = _cdk_source_module()
+    module: Any = concurrent_declarative_source  # a name of it is swapped, which its types do not allow
     load = module.get_declarative_component_schema
     module.get_declarative_component_schema = lambda: _LOAD_ON_DEMAND
     try:
