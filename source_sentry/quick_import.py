@@ -26,7 +26,7 @@ import functools
 import inspect
 import linecache
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any, Final
 
 
@@ -84,9 +84,7 @@ def quick_class_sources() -> Iterator[None]:
 @contextmanager
 def quick_cdk_import() -> Iterator[None]:
     """Within the block, importing the CDK costs less (see the module's text)."""
-    with ExitStack() as stack:
-        stack.enter_context(quick_class_sources())
-        stack.enter_context(serializer_schemas_on_demand())
+    with quick_class_sources(), serializer_schemas_on_demand():
         yield
 
 

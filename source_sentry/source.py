@@ -67,7 +67,8 @@ class SourceSentry(YamlDeclarativeSource):
 
     @_declarative_component_schema.setter
     def _declarative_component_schema(self, schema: dict[str, Any] | None) -> None:
-        self.__dict__["_component_schema"] = None if schema is _LOAD_ON_DEMAND else schema
+        # None: not loaded yet (the CDK's loader never answers None; the swapped one does).
+        self.__dict__["_component_schema"] = schema
 
     def _validate_source(self) -> None:
         """The CDK checks the resolved manifest against its schema of components each time a source
@@ -208,24 +209,19 @@ def _clean_state(state_path: str) -> tuple[AirbyteStateMessage, ...]:
     return tuple(AirbyteStateMessageSerializer.load(message) for message in clean)
 
 
-# What the CDK's constructor is given for the schema of manifest components while a packaged
-# source is built.
-_LOAD_ON_DEMAND: Any = object()
-
-
 @contextmanager
 def _component_schema_on_demand(python_components: bool) -> Iterator[None]:
     """While a packaged source is built, the CDK's constructor does not load its schema of manifest
     components (a 250 KB YAML, 50-130 ms of every start), which it reads only to validate the
     manifest, a check the packaged connector leaves to the test suite (`_validate_source`); the
     property above loads it if anything reads it. The constructor finds the loader among its
-    module's names: that name is swapped for the build and put back."""
+    module's names: that name answers None (not loaded yet) for the build and is put back."""
     if not python_components:
         yield
         return
     module: Any = concurrent_declarative_source  # a name of it is swapped, which its types do not allow
     load = module.get_declarative_component_schema
-    module.get_declarative_component_schema = lambda: _LOAD_ON_DEMAND
+    module.get_declarative_component_schema = lambda: None
     try:
         yield
     finally:
