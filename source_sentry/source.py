@@ -25,6 +25,7 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 from airbyte_cdk.sources.types import ConnectionDefinition
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_sentry.ast_guard import serialize_ast_parse
 from source_sentry.manifest import MANIFEST_PATH
 from source_sentry.packaged import packaged_manifest
 from source_sentry.state import sanitize_state
@@ -43,6 +44,8 @@ class SourceSentry(YamlDeclarativeSource):
     ) -> None:
         """`python_components=False` runs the manifest exactly as written, as Airbyte Cloud does."""
         self._python_components = python_components
+        # Not a component: a fix for the Python the read runs on, whichever variant runs.
+        serialize_ast_parse()
         with _component_schema_on_demand(python_components):
             super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
         if python_components:
