@@ -10,10 +10,16 @@ import json
 import sys
 import threading
 
-if sys.argv[1] == "guarded":
+GUARDED = sys.argv[1] == "guarded"
+if GUARDED:
     from source_sentry.ast_guard import serialize_ast_parse
 
     serialize_ast_parse()
+
+# How long the interrupted parse gives the other thread: unguarded, the wait ends as soon as that
+# thread has parsed, so it can be long enough for a loaded machine; guarded, the lock holds that
+# thread back and the wait runs out, so it is only as long as a parse could ever need.
+WAIT_SECONDS = 2.0 if GUARDED else 30.0
 
 # The collections that run inside the first thread's parse before its finalizer lets the other
 # thread in: the first ones come before the AST is built (the parser's own allocations).
@@ -42,7 +48,7 @@ class Interrupt:
             Interrupt()  # not yet: leave new garbage for the next collection
             return
         other_may_parse.set()
-        outcome["other_parsed_during"] = other_parsed.wait(0.5)
+        outcome["other_parsed_during"] = other_parsed.wait(WAIT_SECONDS)
 
 
 def parse(source: str) -> str:
