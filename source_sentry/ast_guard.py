@@ -9,9 +9,9 @@ with `SystemError: AST constructor recursion depth mismatch`.
 The CDK runs every interpolated value through `ast.literal_eval` (that is, `ast.parse`), on the
 worker threads of a concurrent read. On 3.11.7 this ended a GlitchTip events sync in CI, once in
 many runs; Debian bookworm's own Python is 3.11.2. On those versions the connector makes
-`ast.parse` take a lock, so that one parse runs at a time. A parse costs tens of microseconds and
-is never what a sync waits for; the lock is re-entrant, because the finalizer that interrupts a
-parse may itself parse on the same thread.
+`ast.parse` take a lock, so that one parse runs at a time: a few microseconds each, about five a
+request. The lock is re-entrant so that a finalizer which parses on the thread it interrupted
+cannot deadlock; that parse can still break the one it interrupted, as without the lock.
 """
 
 from __future__ import annotations
