@@ -239,6 +239,8 @@ class World:
         self.org_id = str(1 + _h(seed, "org") % 9000)
         self.org_name = org.replace("-", " ").title()
         self.web_url = "http://127.0.0.1"
+        # Told of each event made visible: (event, its issue's first, it regressed its issue).
+        self.on_ingest: Callable[[dict, bool, bool], None] | None = None
         self.anchor = quantize(anchor_us if anchor_us is not None else now_us(), 0)
         self.span = max(int(span_days * DAY), US)
         self.org_created = self.anchor - self.span - 400 * DAY
@@ -257,8 +259,6 @@ class World:
         self.added_checkins: list[dict] = []
         self.added_feedback: list[dict] = []
         self.added_replays: list[dict] = []
-        # Told of each event made visible: (event, its issue's first, it regressed its issue).
-        self.on_ingest: Callable[[dict, bool, bool], None] | None = None
         self._build_projects(projects, events, issues)
         self._build_releases(releases)
 

@@ -3,6 +3,8 @@ every request as received (raw body bytes, headers) and answers as each test scr
 
 from __future__ import annotations
 
+import shutil
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from sentry_emulator.tls import make_certs
 
 
 @dataclass
@@ -25,7 +29,7 @@ class WebhookTarget:
     answered 200 that late, or ``("redirect", url)``); then 200. ``hold``: while it is clear,
     requests wait for it before answering."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: bool = False) -> None:
         self.received: list[Received] = []
         self.answers: list[object] = []
         self.hold = threading.Event()
@@ -58,7 +62,14 @@ class WebhookTarget:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/sentry/webhook"
+        self.ca_cert: str | None = None
+        if tls:
+            self.ca_cert, cert, key = make_certs()
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/sentry/webhook"
         threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         ).start()
@@ -67,10 +78,20 @@ class WebhookTarget:
         self.hold.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+        if self.ca_cert:
+            shutil.rmtree(self.ca_cert.rsplit("/", 1)[0], ignore_errors=True)
 
 
 @pytest.fixture
 def webhook_target() -> Iterator[WebhookTarget]:
     target = WebhookTarget()
+    yield target
+    target.close()
+
+
+@pytest.fixture
+def tls_webhook_target() -> Iterator[WebhookTarget]:
+    """The same over HTTPS, with a certificate from a throw-away CA (``ca_cert``)."""
+    target = WebhookTarget(tls=True)
     yield target
     target.close()

@@ -162,6 +162,33 @@ def test_given_a_resolved_issue_when_a_new_event_comes_then_sentry_sends_it_unre
     assert body["data"]["issue"]["substatus"] == "regressed"
 
 
+def test_given_a_processing_delay_then_issue_created_is_sent_when_the_event_becomes_visible(
+    emulator, webhook_target
+):
+    emulator.webhooks.register(webhook_target.url, SECRET, ["issue"])
+    emulator.add_events(emulator.project_slugs[0], 1, visible_after=3600)
+    assert sent(emulator) == []
+
+    assert emulator.release_pending() == 1
+
+    assert events_of(emulator) == ["issue.created"]
+
+
+def test_given_a_status_set_by_sentry_itself_then_the_actor_is_sentry(emulator, webhook_target):
+    issue_id = new_issue(emulator)
+    emulator.webhooks.register(webhook_target.url, SECRET, ["issue"])
+
+    emulator.set_issue_status(issue_id, "resolved", automatic=True)
+    requests.post(
+        f"{emulator.base_url}/_emulator/set_issue_status",
+        json={"issue_id": issue_id, "status": "ignored", "automatic": True},
+        timeout=10,
+    )
+
+    sentry = {"type": "application", "id": "sentry", "name": "Sentry"}
+    assert [json.loads(r["body"])["actor"] for r in sent(emulator)] == [sentry, sentry]
+
+
 def test_given_each_issue_mutation_of_the_api_then_its_action_and_none_for_no_change_or_unassign(
     emulator, webhook_target
 ):
@@ -436,3 +463,20 @@ def test_given_the_control_api_then_apps_options_requests_and_drain_over_http(em
     assert [(e["event_type"], e["status"]) for e in log] == [("issue.resolved", 200)]
     assert log[0]["request_id"] == webhook_target.received[0].headers["Request-ID"]
     assert requests.get(control + "sentry_apps", timeout=10).json() == [opts.json()]
+
+
+def test_given_an_https_target_then_its_certificate_is_checked_against_the_ca_given(
+    emulator, tls_webhook_target
+):
+    issue_id = new_issue(emulator)
+    trusting = emulator.webhooks.register(
+        tls_webhook_target.url, SECRET, ["issue"], ca_cert=tls_webhook_target.ca_cert
+    )
+    untrusting = emulator.webhooks.register(tls_webhook_target.url, SECRET, ["issue"])
+
+    emulator.set_issue_status(issue_id, "resolved")
+
+    log = sent(emulator)
+    assert [e["status"] for e in log if e["app"] == trusting["slug"]] == [200]
+    assert [(e["status"], e["error"]) for e in log if e["app"] == untrusting["slug"]] == [(0, "connection")]
+    assert len(tls_webhook_target.received) == 1
