@@ -46,6 +46,8 @@ def set_status(emu: Emulator, iss: Issue, status: str, actor: dict) -> None:
         return
     extra = {"resolution_type": STATUSES[status]} if plain == "resolved" else {}
     emu.webhooks.issue(iss, plain, actor, **extra)
+    if plain == "ignored":
+        emu.webhooks.issue(iss, "archived", actor)  # to the apps subscribed to that name only
 
 
 def assign(emu: Emulator, iss: Issue, value: str | None, actor: dict) -> None:

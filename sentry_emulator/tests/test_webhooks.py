@@ -257,12 +257,13 @@ def test_given_comments_created_updated_and_deleted_then_one_webhook_each_and_th
     assert {b["data"]["comment_id"] for b in bodies} == {int(note["id"])}
 
 
-def test_given_subscriptions_then_only_those_resources_and_the_archived_name_means_ignored(
+def test_given_subscriptions_then_only_those_and_issue_archived_only_to_apps_naming_it(
     emulator, webhook_target
 ):
     issue_id = new_issue(emulator)
     comments_only = emulator.webhooks.register(webhook_target.url, SECRET, ["comment"])
-    ignored_only = emulator.webhooks.register(webhook_target.url, SECRET, ["issue.archived"])
+    archived_only = emulator.webhooks.register(webhook_target.url, SECRET, ["issue.archived"])
+    issues = emulator.webhooks.register(webhook_target.url, SECRET, ["issue"])
 
     emulator.set_issue_status(issue_id, "resolved")
     emulator.set_issue_status(issue_id, "ignored")
@@ -270,7 +271,11 @@ def test_given_subscriptions_then_only_those_resources_and_the_archived_name_mea
 
     log = sent(emulator)
     assert [r["event_type"] for r in log if r["app"] == comments_only["slug"]] == ["comment.created"]
-    assert [r["event_type"] for r in log if r["app"] == ignored_only["slug"]] == ["issue.ignored"]
+    assert [r["event_type"] for r in log if r["app"] == archived_only["slug"]] == ["issue.archived"]
+    assert sorted(r["event_type"] for r in log if r["app"] == issues["slug"]) == [
+        "issue.ignored",
+        "issue.resolved",
+    ]
 
 
 def test_given_a_token_without_event_write_when_resolving_then_403_and_nothing_sent(emulator, webhook_target):

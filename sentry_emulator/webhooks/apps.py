@@ -21,9 +21,10 @@ RESOURCES: dict[str, tuple[str, ...]] = {
     "metric_alert": ("critical", "warning", "resolved", "open"),
     "seer": (),
 }
-# Sentry stores an app's subscription expanded to `resource.action` names and accepts those too;
-# the documentation calls the ignore action `archived`, the name Sentry's code sends is `ignored`.
-ALIASES = {"issue.archived": "issue.ignored"}
+# Sentry stores an app's subscription expanded to `resource.action` names and accepts those too.
+# `issue.archived` (the documentation's name for ignoring) is in no resource's expansion: Sentry
+# sends it, beside `issue.ignored`, only to apps whose stored events name it (older subscriptions).
+SINGLE_EVENTS = frozenset({"issue.archived"})
 OPTIONS = ("retry_delay", "timeout", "reorder_window", "duplicate_rate")
 
 
@@ -85,9 +86,10 @@ def expand(subscriptions: list[str] | tuple[str, ...]) -> frozenset[str]:
     """Resources (``issue``) and single events (``issue.resolved``) as `resource.action` names."""
     out: set[str] = set()
     for raw in subscriptions:
-        name = ALIASES.get(raw, raw)
+        name = raw
         resource, _, action = name.partition(".")
-        if resource not in RESOURCES or (action and action not in RESOURCES[resource]):
+        known_action = not action or action in RESOURCES.get(resource, ()) or name in SINGLE_EVENTS
+        if resource not in RESOURCES or not known_action:
             known = ", ".join(sorted(RESOURCES))
             raise ValueError(f"unknown webhook resource {raw!r}; resources: {known}")
         out |= {name} if action else {f"{resource}.{a}" for a in RESOURCES[resource]}
