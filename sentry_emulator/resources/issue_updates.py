@@ -52,46 +52,35 @@ def set_status(emu: Emulator, iss: Issue, status: str, actor: dict) -> None:
 
 def assign(emu: Emulator, iss: Issue, value: str | None, actor: dict) -> None:
     """``assignedTo``: ``user:ID``, ``team:ID``, a member's user id, username or email; empty
-    unassigns (which sends no webhook)."""
+    unassigns. Only a change to another assignee sends ``issue.assigned``, as Sentry sends it when
+    the assignment row changed; unassigning sends nothing."""
     if not value:
         iss.assignee = None
         return
-    kind, _, ref = value.partition(":") if ":" in value else ("user", "", value)
-    w = emu.world
-    if kind == "team":
-        team = next((t for t in data.teams(w) if t["id"] == ref), None)
-        if team is None:
-            raise ApiError(400, {"assignedTo": ["Unknown actor input"]})
-        iss.assignee = {"type": "team", "id": team["id"], "name": team["slug"]}
-        hook = {"type": "team", "name": team["slug"], "id": int(team["id"])}
-    elif kind == "user":
-        member = next(
-            (m for m in data.members(w) if not m["pending"] and ref in (m["user_id"], m["email"])), None
-        )
-        if member is None:
-            raise ApiError(400, {"assignedTo": ["Unknown actor input"]})
-        iss.assignee = {
-            "type": "user",
-            "id": member["user_id"],
-            "name": member["name"],
-            "email": member["email"],
-        }
-        hook = {
-            "type": "user",
-            "name": member["name"],
-            "email": member["email"],
-            "id": int(member["user_id"]),
-        }
-    else:
-        raise ApiError(
-            400,
-            {
-                "assignedTo": [
-                    "Could not parse actor. Format should be `type:id` where type is `team` or `user`."
-                ]
-            },
-        )
+    new = _assignee(emu, value)
+    hook = {k: new[k] for k in ("type", "name", "email") if k in new} | {"id": int(new["id"])}
+    if iss.assignee == new:
+        return
+    iss.assignee = new
     emu.webhooks.issue(iss, "assigned", actor, assignee=hook)
+
+
+def _assignee(emu: Emulator, value: str) -> dict:
+    """The issue's ``assignedTo`` for an API value; a 400 for one that names nobody."""
+    kind, _, ref = value.partition(":") if ":" in value else ("user", "", value)
+    if kind == "team":
+        team = next((t for t in data.teams(emu.world) if t["id"] == ref), None)
+        if team is not None:
+            return {"type": "team", "id": team["id"], "name": team["slug"]}
+    elif kind == "user":
+        users = [m for m in data.members(emu.world) if not m["pending"]]
+        m = next((m for m in users if ref in (m["user_id"], m["email"])), None)
+        if m is not None:
+            return {"type": "user", "id": m["user_id"], "name": m["name"], "email": m["email"]}
+    else:
+        parse = "Could not parse actor. Format should be `type:id` where type is `team` or `user`."
+        raise ApiError(400, {"assignedTo": [parse]})
+    raise ApiError(400, {"assignedTo": ["Unknown actor input"]})
 
 
 def _apply(emu: Emulator, req: Request, issues: list[Issue]) -> dict:

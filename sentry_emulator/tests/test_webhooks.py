@@ -208,11 +208,14 @@ def test_given_each_issue_mutation_of_the_api_then_its_action_and_none_for_no_ch
             "issue.assigned",
         ),
         ("PUT", f"organizations/acme/issues/{issue_id}/", {"assignedTo": "team:3"}, "issue.assigned"),
+        ("PUT", f"organizations/acme/issues/{issue_id}/", {"assignedTo": "team:3"}, None),  # the same
+        ("PUT", f"organizations/acme/issues/{issue_id}/", {"assignedTo": "user:nobody"}, None),  # a 400
         ("PUT", f"organizations/acme/issues/{issue_id}/", {"assignedTo": ""}, None),
     ]
     seen = []
     for method, path, payload, _ in steps:
-        assert api(emulator, method, path, json=payload).status_code == 200, path
+        expected = 400 if payload.get("assignedTo") == "user:nobody" else 200
+        assert api(emulator, method, path, json=payload).status_code == expected, payload
         seen = events_of(emulator)
     assert seen == [e for *_, e in steps if e]
     bodies = [json.loads(r["body"]) for r in emulator.webhooks.requests()]
