@@ -6,10 +6,9 @@ from __future__ import annotations
 from .. import data, serialize
 from ..auth import EVENT_READ
 from ..request import NOT_FOUND, ApiError
-from ..routing import route
 from ..timeutil import US, fmt, now_us
 from ..webhooks import payloads
-from .issue_updates import EVENT_WRITE, actor_of, issue_for
+from .issue_updates import EVENT_WRITE, actor_of, issue_for, issue_route
 
 # Sentry refuses the same text from the same user on the same issue within an hour.
 REPEAT_WINDOW_US = 3600 * US
@@ -34,15 +33,13 @@ def _text(req) -> str:
     return text
 
 
-@route("GET", "/api/0/organizations/{org}/issues/{issue_id}/comments/", faults={"issues"}, category="issues")
-@route("GET", "/api/0/issues/{issue_id}/comments/", faults={"issues"}, category="issues")
+@issue_route("GET", "comments/")
 def list_comments(emu, req, issue_id: str, org: str | None = None):
     iss = issue_for(emu, req, org, issue_id, EVENT_READ)
     return 200, [_note(emu, n) for n in reversed(iss.notes)]
 
 
-@route("POST", "/api/0/organizations/{org}/issues/{issue_id}/comments/", faults={"issues"}, category="issues")
-@route("POST", "/api/0/issues/{issue_id}/comments/", faults={"issues"}, category="issues")
+@issue_route("POST", "comments/")
 def create_comment(emu, req, issue_id: str, org: str | None = None):
     iss = issue_for(emu, req, org, issue_id, EVENT_WRITE)
     text = _text(req)
@@ -73,13 +70,7 @@ def _find(iss, note_id: str) -> dict:
     return note
 
 
-@route(
-    "PUT",
-    "/api/0/organizations/{org}/issues/{issue_id}/comments/{note_id}/",
-    faults={"issues"},
-    category="issues",
-)
-@route("PUT", "/api/0/issues/{issue_id}/comments/{note_id}/", faults={"issues"}, category="issues")
+@issue_route("PUT", "comments/{note_id}/")
 def update_comment(emu, req, issue_id: str, note_id: str, org: str | None = None):
     iss = issue_for(emu, req, org, issue_id, EVENT_WRITE)
     note = _find(iss, note_id)
@@ -88,13 +79,7 @@ def update_comment(emu, req, issue_id: str, note_id: str, org: str | None = None
     return 200, _note(emu, note)
 
 
-@route(
-    "DELETE",
-    "/api/0/organizations/{org}/issues/{issue_id}/comments/{note_id}/",
-    faults={"issues"},
-    category="issues",
-)
-@route("DELETE", "/api/0/issues/{issue_id}/comments/{note_id}/", faults={"issues"}, category="issues")
+@issue_route("DELETE", "comments/{note_id}/")
 def delete_comment(emu, req, issue_id: str, note_id: str, org: str | None = None):
     iss = issue_for(emu, req, org, issue_id, EVENT_WRITE)
     note = _find(iss, note_id)

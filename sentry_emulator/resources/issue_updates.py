@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import auth, data, serialize
@@ -119,14 +120,24 @@ def issue_for(emu: Emulator, req: Request, org: str | None, issue_id: str, scope
     return _issue(emu, req, issue_id, scopes)
 
 
-@route("GET", "/api/0/organizations/{org}/issues/{issue_id}/", faults={"issues"}, category="issues")
-@route("GET", "/api/0/issues/{issue_id}/", faults={"issues"}, category="issues")
+def issue_route(method: str, rest: str = "") -> Callable[[Callable], Callable]:
+    """Declare a route of one issue under both of Sentry's prefixes, ``/api/0/issues/{issue_id}/``
+    and ``/api/0/organizations/{org}/issues/{issue_id}/`` (the handler takes ``org=None``)."""
+
+    def register(handler: Callable) -> Callable:
+        for prefix in ("/api/0/issues/", "/api/0/organizations/{org}/issues/"):
+            route(method, f"{prefix}{{issue_id}}/{rest}", faults={"issues"}, category="issues")(handler)
+        return handler
+
+    return register
+
+
+@issue_route("GET")
 def get_issue(emu, req, issue_id: str, org: str | None = None):
     return 200, serialize.issue(emu.world, issue_for(emu, req, org, issue_id, EVENT_READ), org_endpoint=True)
 
 
-@route("PUT", "/api/0/organizations/{org}/issues/{issue_id}/", faults={"issues"}, category="issues")
-@route("PUT", "/api/0/issues/{issue_id}/", faults={"issues"}, category="issues")
+@issue_route("PUT")
 def update_issue(emu, req, issue_id: str, org: str | None = None):
     iss = issue_for(emu, req, org, issue_id, EVENT_WRITE)
     _apply(emu, req, [iss])

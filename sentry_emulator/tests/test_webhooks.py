@@ -296,6 +296,8 @@ def test_given_a_token_without_event_write_when_resolving_then_403_and_nothing_s
     )
     assert sent(emulator) == []
     assert emulator.issue(issue_id)["status"] == "unresolved"
+    assert api(emulator, "GET", f"issues/{issue_id}/", token).json() == emulator.issue(issue_id)
+    assert api(emulator, "GET", f"organizations/acme/issues/{issue_id}/").json() == emulator.issue(issue_id)
 
 
 def test_given_a_target_that_holds_its_answer_then_the_api_has_already_answered(emulator, webhook_target):
