@@ -82,7 +82,9 @@ def error_data(w: World, ev: dict) -> dict:
         "logger": "",
         "metadata": full["metadata"],
         "received": ev["received"] / US,
+        "request": _request(full),
         "sdk": full["sdk"],
+        "time_spent": None,
         "timestamp": ev["t"] / US,
         "title": full["title"],
         "type": "error",
@@ -97,7 +99,7 @@ def error_data(w: World, ev: dict) -> dict:
         "dist": None,
         "platform": p.platform,
         "message": "",
-        "datetime": fmt(ev["t"], 6).replace("Z", "+00:00"),
+        "datetime": fmt(ev["t"], 6),
         "tags": tags,
         **dict(sorted(rest.items())),
         "url": f"{base}/api/0/projects/{org}/{p.slug}/events/{ev['id']}/",
@@ -105,6 +107,14 @@ def error_data(w: World, ev: dict) -> dict:
         "issue_url": f"{base}/api/0/organizations/{org}/issues/{iss.id}/",
         "issue_id": iss.id,
     }
+
+
+def _request(full: dict) -> dict | None:
+    """The HTTP request entry as stored: its fields without the API's inferred content type."""
+    entry = next((e["data"] for e in full["entries"] if e["type"] == "request"), None)
+    if entry is None:
+        return None
+    return {k: v for k, v in entry.items() if k != "inferredContentType"}
 
 
 def _frame(f: dict) -> dict:
