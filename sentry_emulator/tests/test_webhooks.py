@@ -144,6 +144,12 @@ def test_given_an_issues_first_event_then_issue_created_and_error_created_come_f
     )
     assert error["issue_url"] == f"{emulator.base_url}/api/0/organizations/acme/issues/{event['groupID']}/"
     assert error["project"] == int(event["projectID"])
+    fixed = ["event_id", "project", "release", "dist", "platform", "message", "datetime", "tags"]
+    assert list(error)[:8] == fixed
+    assert list(error)[8:-4] == sorted(list(error)[8:-4])
+    assert list(error)[-4:] == ["url", "web_url", "issue_url", "issue_id"]
+    assert error["datetime"].endswith("Z")
+    assert all(len(pair) == 2 for pair in error["tags"])
     assert error["title"] == event["title"]
 
 
