@@ -43,6 +43,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def outside_git(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Run where no git work tree is, so the default --commits is skip (tests of commits
+    make their own repository)."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock(NOW_EPOCH)
     monkeypatch.setattr(sentry_api, "_sleep", fake.sleep)
