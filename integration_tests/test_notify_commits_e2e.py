@@ -260,3 +260,24 @@ def test_given_glitchtip_when_notifying_in_a_work_tree_then_says_no_commits_and_
     assert "Commits of 5.0 not linked: this server is GlitchTip, which has no commits" in result.out
     assert "Release 5.0 created (201)" in result.out
     assert [w["method"] for w in writes(glitchtip)] == ["POST", "POST"]
+
+
+def test_given_image_without_git_in_a_gitlab_job_when_notifying_then_refs_come_from_the_ci_variables(
+    sentry, origin, tmp_path
+):
+    repo, (c1, c2) = origin
+    url = "https://gitlab.example.com/acme/shop"
+    sentry.add_repository("acme/shop", url=url, provider="gitlab", path=str(repo))
+    job = {"CI_COMMIT_SHA": c2, "CI_PROJECT_URL": url}
+    project = sentry.project_slugs[0]
+
+    matched = notify(sentry, "--release", "6.0", "--env", "production", "--project", project,
+                     cwd=tmp_path, **job)  # fmt: skip
+    unmatched = notify(sentry, "--release", "6.1", "--env", "production", "--project", project, cwd=tmp_path,
+                       **job | {"CI_PROJECT_URL": "https://gitlab.example.com/acme/elsewhere"})  # fmt: skip
+
+    assert (matched.code, unmatched.code) == (0, 0)
+    assert release_commits(sentry, "6.0") == [c2, c1]
+    assert release_commits(sentry, "6.1") == []
+    assert "Commits of 6.1 not linked: no repository of acme in Sentry matches the remote" in unmatched.out
+    assert "there is no git work tree here to read them from instead" in unmatched.out

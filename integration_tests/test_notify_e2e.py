@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from sentry_emulator.timeutil import parse_iso
+from source_sentry.notify.commits import CI_NAMES
 from source_sentry.notify.settings import ENV_NAMES
 from tools.airbyte_run import COMMAND
 
@@ -37,7 +38,7 @@ class Notified:
 
 def notify(emu, *args: str, token: str | None = None, cwd: Path = NO_WORK_TREE, **env: str) -> Notified:
     """Run the notifier in ``cwd`` with sentry-cli's environment names pointing at ``emu``."""
-    names = {name for group in ENV_NAMES.values() for name in group}
+    names = {name for group in ENV_NAMES.values() for name in group} | CI_NAMES
     environ = {k: v for k, v in os.environ.items() if k.upper() not in names}
     environ.update(SENTRY_AUTH_TOKEN=token or emu.token, SENTRY_ORG=emu.organization, SENTRY_URL=emu.base_url)
     environ.update(env)

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from source_sentry.check import check_connection
 from source_sentry.config import ConfigError, org_token_claims, resolve_settings, scrub_token
 from source_sentry.notify import client
-from source_sentry.notify.commits import MODES, short
-from source_sentry.notify.git import LocalGit
+from source_sentry.notify.commits import MODES, ci_checkout, short
+from source_sentry.notify.git import LocalGit, Tree
 from source_sentry.notify.payloads import (
     InputError,
     Notification,
@@ -335,6 +335,9 @@ class _Run:
                 raise
             self._line(f"Commits not linked: {problem}")
             return None
+        checkout = ci_checkout(environ) if tree is None and mode == "auto" else None
+        if checkout is not None:
+            tree = Tree(checkout[0], checkout[1], shallow=True, depth=0, has_history=False)
         if tree is None:
             if chosen:
                 raise InputError(
@@ -350,9 +353,14 @@ class _Run:
         version = notification.version
         report = {k: v for k, v in info.items() if k != "body"} | {"outcome": outcome}
         self.report["commits"] = report
-        if info.get("reason") and outcome not in ("unsupported", "kept"):
+        if info.get("reason") and outcome not in ("unsupported", "kept", "unavailable"):
             self._line(f"Commits from local history: {info['reason']}")
-        if outcome == "unsupported":
+        if outcome == "unavailable":
+            self._line(
+                f"Commits of {version} not linked: {info['reason']}; there is no git work tree here "
+                "to read them from instead"
+            )
+        elif outcome == "unsupported":
             self._line(f"Commits of {version} not linked: this server is GlitchTip, which has no commits")
         elif outcome == "kept":
             self._line(

@@ -201,7 +201,8 @@ class CommitRequest(NamedTuple):
 
 
 class CommitPlan(NamedTuple):
-    """How the commits will be linked: ``kind`` refs, local or unsupported (GlitchTip);
+    """How the commits will be linked: ``kind`` refs, local, unsupported (GlitchTip) or
+    unavailable (no repository to match and no history to read);
     ``repository``: the name they go under; ``reason``: why not refs."""
 
     kind: str
@@ -230,6 +231,8 @@ def plan_commits(
                 f"--commits auto: {reason}. Connect the repository to Sentry (Settings > Integrations), or "
                 "pass --commits local to send the commits from this clone's history. Nothing was written."
             )
+        if not commits.tree.has_history:
+            return CommitPlan("unavailable", commits, None, reason)
         return CommitPlan("local", commits, repository_name(remote), reason)
     return CommitPlan("local", commits, str(match["name"]) if match else repository_name(remote))
 
@@ -278,8 +281,8 @@ def _no_match(remote: str | None, repos: list[dict[str, Any]] | None, problem: s
 def link_commits(api: SentryApi, notification: Notification, plan: CommitPlan, release: Step) -> Step:
     """Set the release's commits once: a release that has some keeps them."""
     info: dict[str, Any] = {"kind": plan.kind, "repository": plan.repository, "reason": plan.reason}
-    if plan.kind == "unsupported" or plan.request is None:
-        return Step("commits", "unsupported", None, info)
+    if plan.kind in ("unsupported", "unavailable") or plan.request is None:
+        return Step("commits", plan.kind, None, info)
     tree = plan.request.tree
     info["head"] = tree.head
     count, last = release_commits(release.data)
@@ -346,8 +349,8 @@ def preview_commits(
 ) -> tuple[PlannedRequest | None, dict[str, Any]]:
     """What ``link_commits`` would send, for a dry run (reads only)."""
     info: dict[str, Any] = {"kind": plan.kind, "repository": plan.repository, "reason": plan.reason}
-    if plan.kind == "unsupported" or plan.request is None:
-        return None, info
+    if plan.kind in ("unsupported", "unavailable") or plan.request is None:
+        return None, info | {"outcome": plan.kind}
     info["head"] = plan.request.tree.head
     found = api.request("GET", notification.release_path)
     count, last = release_commits(_json(found)) if found.status_code == 200 else (0, None)

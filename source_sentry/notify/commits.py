@@ -12,6 +12,7 @@ and the ``refs`` or ``commits`` bodies. No git, no HTTP.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -79,6 +80,27 @@ def parse_log(text: str) -> list[LocalCommit]:
             when = format_time(datetime.fromisoformat(date))
             out.append(LocalCommit(sha, name, email, when, message.strip()))
     return out
+
+
+# What a CI job says about its checkout, for refs where no git work tree is (the image has no
+# git): (sha variable, repository URL variables). GitHub's URL is built from two.
+CI_CHECKOUTS = (
+    ("GITHUB_SHA", ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY")),
+    ("CI_COMMIT_SHA", ("CI_PROJECT_URL",)),  # GitLab
+    ("DRONE_COMMIT_SHA", ("DRONE_REMOTE_URL",)),
+    ("CI_COMMIT_SHA", ("CI_REPO_CLONE_URL",)),  # Woodpecker
+)
+
+CI_NAMES = frozenset(name for sha, urls in CI_CHECKOUTS for name in (sha, *urls))
+
+
+def ci_checkout(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(HEAD's sha, the repository's URL) from a CI system's variables, if it set them."""
+    for sha_name, url_names in CI_CHECKOUTS:
+        sha, parts = environ.get(sha_name, ""), [environ.get(n, "").strip("/") for n in url_names]
+        if re.fullmatch(r"[0-9a-f]{40}", sha) and all(parts):
+            return sha, "/".join(parts)
+    return None
 
 
 def remote_key(url: str) -> tuple[str, str] | None:

@@ -23,6 +23,7 @@ class Tree(NamedTuple):
     remote_url: str | None
     shallow: bool
     depth: int  # commits reachable from HEAD in this clone (counted only when shallow)
+    has_history: bool = True  # False: HEAD and remote from the CI's variables, no git here
 
 
 class LocalGit:
