@@ -261,7 +261,7 @@ def _repositories(
 
 def _no_match(remote: str | None, repos: list[dict[str, Any]] | None, problem: str | None, org: str) -> str:
     if repos is None:
-        scope = " (the token needs org:read or org:ci)" if problem == "403" else ""
+        scope = ": the token needs org:read or org:ci" if problem == "403" else ""
         return f"could not list the repositories of {org} in Sentry ({problem}{scope})"
     if remote is None:
         return "this work tree has no git remote to match against Sentry's repositories"
