@@ -2,9 +2,12 @@
 
 Steps, in order: ensure the release exists (POST, where 201 "created" and 208 "already
 exists" are both success; a 409 creation race is retried once, then the release is
-fetched), optionally finalize it, then record the deploy. That is two requests when all
-goes well, as sentry-cli sends: nothing is read before writing unless an answer was
-ambiguous. The release POST is itself the connection check (Sentry answers it 401 for a bad
+fetched), optionally finalize it, link its commits, then record the deploy. Without commits
+that is two requests when all goes well, as sentry-cli sends: nothing is read before writing
+unless an answer was ambiguous. Commits read the organization's repositories before anything
+is written (an explicit ``auto`` with none to match fails there), then PUT ``refs`` or
+``commits`` once the release's answer shows it has none (local history first asks where the
+previous release ended). The release POST is itself the connection check (Sentry answers it 401 for a bad
 token, 403 for a missing scope, 404 for an unknown organization, 400 for an unknown
 project); only when it is refused so is the shared check routine run, to say exactly what
 to fix. ``--finalize`` sends ``dateReleased`` with the POST; a PUT follows only when the
