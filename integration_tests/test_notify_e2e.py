@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 from sentry_emulator.timeutil import parse_iso
+from source_sentry.notify.commits import CI_NAMES
 from source_sentry.notify.settings import ENV_NAMES
 from tools.airbyte_run import COMMAND
 
@@ -22,7 +24,8 @@ pytestmark = pytest.mark.e2e
 
 # The installed console script when there is one, else the module: both run the same main().
 NOTIFY = [COMMAND, "notify"] if Path(COMMAND).exists() else [sys.executable, "-m", "source_sentry.notify"]
-ROOT = Path(__file__).resolve().parents[1]
+# Outside any git work tree, so --commits defaults to skip (the commits tests pass their own).
+NO_WORK_TREE = Path(tempfile.gettempdir())
 
 
 @dataclass
@@ -33,15 +36,15 @@ class Notified:
     seconds: float
 
 
-def notify(emu, *args: str, token: str | None = None, **env: str) -> Notified:
-    """Run the notifier with sentry-cli's environment names pointing at ``emu``."""
-    names = {name for group in ENV_NAMES.values() for name in group}
+def notify(emu, *args: str, token: str | None = None, cwd: Path = NO_WORK_TREE, **env: str) -> Notified:
+    """Run the notifier in ``cwd`` with sentry-cli's environment names pointing at ``emu``."""
+    names = {name for group in ENV_NAMES.values() for name in group} | CI_NAMES
     environ = {k: v for k, v in os.environ.items() if k.upper() not in names}
     environ.update(SENTRY_AUTH_TOKEN=token or emu.token, SENTRY_ORG=emu.organization, SENTRY_URL=emu.base_url)
     environ.update(env)
     started = time.monotonic()
     done = subprocess.run(
-        [*NOTIFY, *args], capture_output=True, text=True, env=environ, cwd=ROOT, timeout=120, check=False
+        [*NOTIFY, *args], capture_output=True, text=True, env=environ, cwd=cwd, timeout=120, check=False
     )
     result = Notified(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
     assert (token or emu.token) not in result.out + result.err

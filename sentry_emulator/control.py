@@ -72,6 +72,13 @@ def _add_release(emu: Emulator, d: dict):
     return emu.add_release(d["version"], d.get("projects"))
 
 
+@action("add_repository")
+def _add_repository(emu: Emulator, d: dict):
+    return emu.add_repository(
+        d["name"], url=d.get("url"), provider=d.get("provider", "github"), path=d.get("path")
+    )
+
+
 @action("faults")
 def _faults(emu: Emulator, d: dict):
     emu.set_faults(d.get("spec"))

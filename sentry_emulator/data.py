@@ -216,6 +216,8 @@ class Release:
     status: str = "open"
     commit_count: int = 0
     deploys: list[Deploy] = field(default_factory=list)
+    commit_list: list[dict] | None = None  # set through the API (vcs.py); else generated
+    head_commits: dict[str, str] = field(default_factory=dict)  # repository name -> sha
 
 
 class World:
@@ -259,6 +261,7 @@ class World:
         self.added_checkins: list[dict] = []
         self.added_feedback: list[dict] = []
         self.added_replays: list[dict] = []
+        self.added_repositories: list[dict] = []  # vcs.add_repository, or named by commits
         self._build_projects(projects, events, issues)
         self._build_releases(releases)
 
@@ -755,7 +758,7 @@ def repositories(w: World) -> list[dict]:
             "created": w.org_created + (5 + k) * DAY,
         }
         for k, (name, provider) in enumerate(REPOSITORIES)
-    ]
+    ] + list(w.added_repositories)
 
 
 def environments(p: Project) -> tuple[str, ...]:
@@ -809,7 +812,9 @@ def monitors(w: World) -> list[dict]:
 
 def commits(w: World, rel: Release) -> list[dict]:
     """The release's commits, newest first; a SHA is unique to its release."""
-    repos = repositories(w)
+    if rel.commit_list is not None:
+        return list(rel.commit_list)
+    repos = repositories(w)[: len(REPOSITORIES)]
     return [
         {
             "id": _hex32(w.seed, "commit", rel.id, k) + _hex32(w.seed, "commit2", rel.id, k)[:8],

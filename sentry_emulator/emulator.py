@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from . import aggregates, data, serialize
+from . import aggregates, data, serialize, vcs
 from .auth import ALL_SCOPES, Tokens
 from .data import Issue, Project, World
 from .faults import Faults
@@ -355,6 +355,15 @@ class Emulator:
         with self.world.lock:
             rel, _ = self.world.create_release(version, idx)
             return serialize.release(self.world, rel)
+
+    def add_repository(
+        self, name: str, *, url: str | None = None, provider: str | None = "github", path: str | None = None
+    ) -> dict:
+        """A repository connected through an integration (``provider``, e.g. ``github``), listed
+        by ``repos/``; ``path``: a local git repository whose history answers ``refs``."""
+        return serialize.repository(
+            vcs.add_repository(self.world, name, url=url, provider=provider, path=path)
+        )
 
     def add_sessions(
         self,

@@ -520,7 +520,7 @@ def release(w: World, rel: Release) -> dict:
         "newGroups": 0,
         "owner": None,
         "commitCount": rel.commit_count,
-        "lastCommit": None,
+        "lastCommit": next((commit(c) for c in data.commits(w, rel)), None),
         "deployCount": len(rel.deploys),
         "lastDeploy": deploy(last) if last else None,
         "authors": [],
@@ -597,15 +597,22 @@ def member(w: World, m: dict) -> dict:
 
 def repository(r: dict) -> dict:
     host = "github.com" if r["provider"] == "github" else "gitlab.com"
+    # One a commit named without an integration has no provider and no URL (Sentry's
+    # "Unknown Provider").
+    provider = (
+        {"id": f"integrations:{r['provider']}", "name": r["provider"].title()}
+        if r["provider"]
+        else {"id": "unknown", "name": "Unknown Provider"}
+    )
     return {
         "id": r["id"],
         "name": r["name"],
-        "url": f"https://{host}/{r['name']}",
-        "provider": {"id": f"integrations:{r['provider']}", "name": r["provider"].title()},
+        "url": r["url"] if "url" in r else f"https://{host}/{r['name']}",
+        "provider": provider,
         "status": "active",
         "dateCreated": fmt(r["created"], 6),
-        "integrationId": "24",
-        "externalSlug": r["name"],
+        "integrationId": "24" if r["provider"] else None,
+        "externalSlug": r["name"] if r["provider"] else None,
         "externalId": r["id"],
     }
 
@@ -682,6 +689,13 @@ def monitor(w: World, m: dict) -> dict:
     }
 
 
+def _commit_author(c: dict) -> dict | None:
+    name, email = c["author"], c.get("author_email")
+    if email is None and name is not None and "author_email" not in c:  # generated commits
+        email = name.split()[0].lower() + "@example.com"
+    return {"name": name, "email": email} if name or email else None
+
+
 def commit(c: dict) -> dict:
     return {
         "id": c["id"],
@@ -689,7 +703,7 @@ def commit(c: dict) -> dict:
         "dateCreated": fmt(c["created"], 0),
         "pullRequest": None,
         "suspectCommitType": "",
-        "author": {"name": c["author"], "email": c["author"].split()[0].lower() + "@example.com"},
+        "author": _commit_author(c),
         "repository": repository(c["repository"]),
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import auth, data, serialize
+from .. import auth, data, serialize, vcs
 from ..auth import RELEASE_READ, RELEASE_WRITE
 from ..data import Release, World
 from ..paging import offset_list, offset_page, parse_cursor, parse_per_page
@@ -126,6 +126,8 @@ def create_release(emu, req, org: str):
     rel, changed = emu.world.create_release(
         version, projects, ref=data.get("ref"), url=data.get("url"), date_released=released
     )
+    if emu.dialect == "sentry":  # GlitchTip has no commits: it ignores both fields
+        vcs.apply(emu.world, rel, data)  # also on a release that existed, as Sentry does
     return (201 if changed else 208), serialize.release(emu.world, rel)
 
 
@@ -150,8 +152,7 @@ def update_release(emu, req, org: str, version: str):
         if data["status"] not in ("open", "archived"):
             raise ApiError(400, {"status": [f"Invalid status {data['status']}"]})
         rel.status = data["status"]
-    if "commits" in data and isinstance(data["commits"], list):
-        rel.commit_count = len(data["commits"])
+    vcs.apply(emu.world, rel, data)
     return 200, serialize.release(emu.world, rel)
 
 

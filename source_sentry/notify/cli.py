@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from source_sentry.check import check_connection
 from source_sentry.config import ConfigError, org_token_claims, resolve_settings, scrub_token
 from source_sentry.notify import client
+from source_sentry.notify.commits import MODES, ci_checkout, short
+from source_sentry.notify.git import LocalGit, Tree
 from source_sentry.notify.payloads import (
     InputError,
     Notification,
@@ -32,6 +34,7 @@ from source_sentry.notify.settings import connection_config, from_environment, l
 from source_sentry.sentry_api import SentryApi, SentryError, SentryUnavailable
 
 EXIT_OK, EXIT_SENTRY, EXIT_INPUT = 0, 1, 2
+
 
 # One entry per argument: the parser is built from these and the options section of HELP is
 # rendered from them, so an argument cannot be added without its help line.
@@ -72,6 +75,11 @@ OPTIONS = (
         "with --started, it ended SECONDS after the start"),
     _Option(("--finalize",), None, "store_true",
         "also mark the release as released (dateReleased = finish time)"),
+    _Option(("--commits",), "MODE", "store",
+        "link the release to its commits: auto (Sentry reads them from the\n"
+        "repository it knows as this work tree's remote), local (send them\n"
+        "from this clone's history) or skip; default: auto in a git work\n"
+        "tree (local when Sentry knows no such repository), else skip"),
     _Option(("--dry-run",), None, "store_true",
         "check the connection, print what would be sent, send nothing"),
     _Option(("--json",), None, "store_true",
@@ -96,7 +104,7 @@ HELP = (
 usage: source-sentry notify --release VERSION --env ENVIRONMENT [--config FILE]
                             [--name NAME] [--url URL] [--started TIME]
                             [--finished TIME | --time SECONDS] [--project SLUG ...]
-                            [--finalize] [--dry-run] [--json]
+                            [--finalize] [--commits MODE] [--dry-run] [--json]
 
 Tell Sentry that a release was deployed: create the release if it is new (an existing
 release is fine), optionally finalize it, then record one deploy of it to an environment.
@@ -117,6 +125,7 @@ the first non-empty name listed wins; names match in any case):
                  default sentry.io)
   release        SENTRY_RELEASE, SENTRY_RELEASE_VERSION
   environment    SENTRY_ENVIRONMENT, SENTRY_RELEASE_ENVIRONMENT
+  commits        SENTRY_COMMITS (auto, local or skip)
 Each name also works with the PLUGIN_ prefix that Drone and Woodpecker give plugin
 settings (PLUGIN_SENTRY_AUTH_TOKEN). An organization token (sntrys_...) supplies the
 server and organization itself unless they are set. The token is never printed.
@@ -127,9 +136,14 @@ posted twice blindly: if a deploy POST may have reached Sentry without an answer
 release's deploys are listed first and a deploy with the same environment, name, start
 and finish is reused.
 
+commits: a release gets its commits once; one that has commits keeps them (a re-run,
+another environment). --commits auto given explicitly fails, writing nothing, when no
+repository in Sentry matches the remote. local reads from the previous release's last
+commit to HEAD; a shallow clone sends what it has and names what is missing.
+
 GlitchTip: an existing release (GlitchTip answers 500 where Sentry answers 208) is
-confirmed with a read and counts as done; GlitchTip has no deploys, so none is
-recorded there and the run still succeeds, saying so.
+confirmed with a read and counts as done; GlitchTip has no deploys and no commits, so
+neither is recorded there and the run still succeeds, saying so.
 
 exit codes:
   0  done (a release that already existed counts as done; on GlitchTip, no deploy)
@@ -234,6 +248,7 @@ class _Run:
             raise InputError(
                 "No environment: pass --env ENVIRONMENT (e.g. production), or set SENTRY_ENVIRONMENT."
             )
+        commits = self._commits(parsed, environ)
         notification = Notification(
             organization=settings.organization,
             version=check_version(version),
@@ -262,6 +277,15 @@ class _Run:
             self._line(checked)
             prefix = urlsplit(api.base_url).path
             plan = notification.planned_requests()
+            if commits is not None:
+                planned, info = client.preview_commits(
+                    api, notification, client.plan_commits(api, notification, commits, self._server(config))
+                )
+                self._commits_report(
+                    notification, info.get("outcome") or ("planned" if planned else "none"), info
+                )
+                if planned is not None:
+                    plan.insert(-1, planned)
             self.report["dry_run"] = True
             self.report["requests"] = [
                 {"method": r.method, "path": f"{prefix}/{r.path}", "body": r.body}
@@ -282,17 +306,88 @@ class _Run:
                     self._line(checked)
                 self._step(step, notification)
 
-            server = str(config.get("server") or "sentry")
-            client.notify(api, notification, on_step, server=server, diagnose=check)
+            client.notify(
+                api, notification, on_step, server=self._server(config), diagnose=check, commits=commits
+            )
         self.report["ok"] = True
         self.report["exit_code"] = EXIT_OK
         if self.as_json:
             self._write(self.out, json.dumps(self.report, ensure_ascii=False, sort_keys=True))
         return EXIT_OK
 
+    @staticmethod
+    def _server(config: Mapping[str, Any]) -> str:
+        return str(config.get("server") or "sentry")
+
+    def _commits(self, parsed: argparse.Namespace, environ: Mapping[str, str]) -> client.CommitRequest | None:
+        """``--commits``, else SENTRY_COMMITS, else auto in a git work tree (and skip outside)."""
+        chosen = parsed.commits if parsed.commits is not None else from_environment(environ, "commits")
+        mode = (chosen or "auto").strip().lower()
+        if mode not in MODES:
+            raise InputError(f"--commits {chosen!r}: use auto, local or skip.")
+        if mode == "skip":
+            return None
+        git = LocalGit()
+        try:
+            tree = git.tree()
+        except InputError as problem:
+            if chosen:
+                raise
+            self._line(f"Commits not linked: {problem}")
+            return None
+        checkout = ci_checkout(environ) if tree is None and mode == "auto" else None
+        if checkout is not None:
+            tree = Tree(checkout[0], checkout[1], shallow=True, depth=0, has_history=False)
+        if tree is None:
+            if chosen:
+                raise InputError(
+                    f"--commits {mode} needs a git work tree: run it in the checkout of the release's "
+                    "code (and install git), or pass --commits skip."
+                )
+            self.report["commits"] = {"outcome": "skipped", "reason": "not in a git work tree"}
+            return None
+        return client.CommitRequest(mode, bool(chosen), tree, git)
+
+    def _commits_report(self, notification: Notification, outcome: str, info: dict[str, Any]) -> None:
+        """One line (two when auto fell back to local) about the release's commits."""
+        version = notification.version
+        report = {k: v for k, v in info.items() if k != "body"} | {"outcome": outcome}
+        self.report["commits"] = report
+        if info.get("reason") and outcome not in ("unsupported", "kept", "unavailable"):
+            self._line(f"Commits from local history: {info['reason']}")
+        if outcome == "unavailable":
+            self._line(
+                f"Commits of {version} not linked: {info['reason']}; there is no git work tree here "
+                "to read them from instead"
+            )
+        elif outcome == "unsupported":
+            self._line(f"Commits of {version} not linked: this server is GlitchTip, which has no commits")
+        elif outcome == "kept":
+            self._line(
+                f"Commits of {version} already set ({info['count']}, last {short(info['last'])}): "
+                "not sent again"
+            )
+        elif info.get("kind") == "refs":
+            verb = "linked" if outcome == "linked" else "would be linked"
+            self._line(
+                f"Commits of {version} {verb} through {info['repository']} at {short(info['head'])}: "
+                "Sentry reads them from the repository"
+            )
+        elif outcome == "none":
+            self._line(
+                f"Commits of {version}: none after {short(info.get('previous'))} "
+                f"(release {info.get('previous_version')}); nothing sent"
+            )
+        else:
+            self._line(
+                f"Commits of {version} {'set' if outcome == 'linked' else 'to send'}: {_history_text(info)}"
+            )
+
     def _step(self, step: client.Step, notification: Notification) -> None:
         version = notification.version
-        if step.kind == "release":
+        if step.kind == "commits":
+            self._commits_report(notification, step.outcome, dict(step.data))
+        elif step.kind == "release":
             self.report["release"] = {"version": version, "outcome": step.outcome, "status": step.status}
             status = f"{step.status}, fetched" if step.status in (409, 500) else str(step.status)
             self._line(f"Release {version} {step.outcome} ({status})")
@@ -334,3 +429,28 @@ class _Run:
         # Last line of defence: no message, whatever its source, may carry the token.
         stream.write(scrub_token(text, self.token) + "\n")
         stream.flush()
+
+
+def _history_text(info: Mapping[str, Any]) -> str:
+    """What part of the local history was sent, and what is missing and how to fetch it."""
+    sent, total, basis = info["sent"], info["total"], info["basis"]
+    counted = f"{sent} commit{'s' * (sent != 1)}" + (
+        f" (the newest {sent} of {total})" if total > sent else ""
+    )
+    where = f" under {info['repository']}" if info.get("repository") else ""
+    previous = f"{short(info.get('previous'))} (release {info.get('previous_version')})"
+    if basis == "first":
+        return f"{counted}{where}, up to {short(info['head'])}; no earlier release has commits"
+    if basis == "range":
+        return f"{counted}{where}, after {previous} up to {short(info['head'])}"
+    if basis == "shallow":
+        return (
+            f"{counted}{where}, all this shallow clone has; missing: the commits after {previous} and "
+            f"before {short(info['oldest'])}, which the clone lacks. To send them, fetch the history "
+            "before notifying: fetch-depth: 0 (actions/checkout), GIT_DEPTH: 0 (GitLab), or "
+            "git fetch --deepen=100 (repeat, or --unshallow)"
+        )
+    return (
+        f"{counted}{where}, made since {info.get('previous_date')}: {previous} is in no branch of this "
+        "clone (squashed or rebased away), so the range starts at that release's date"
+    )

@@ -21,6 +21,7 @@ _BASE_NAMES: dict[str, tuple[str, ...]] = {
     "hostname": ("SENTRY_URL",),
     "release": ("SENTRY_RELEASE", "SENTRY_RELEASE_VERSION"),
     "environment": ("SENTRY_ENVIRONMENT", "SENTRY_RELEASE_ENVIRONMENT"),
+    "commits": ("SENTRY_COMMITS",),
 }
 # Upper-case names; matched case-insensitively. Plain names before PLUGIN_ ones.
 ENV_NAMES: dict[str, tuple[str, ...]] = {

@@ -416,7 +416,12 @@ def _startup(res: dict, w) -> None:
         "connection check; `--dry-run` checks by reading instead); sentry-cli "
         "does the same with `sentry-cli releases new VERSION` then `sentry-cli deploys new "
         "--release VERSION -e production` (two processes, summed), against the same emulator. "
-        "Our package's modules are compiled first, as an install leaves them.\n"
+        "Our package's modules are compiled first, as an install leaves them. "
+        "The two `commits` rows run the same `notify` in a git work tree after three new commits, "
+        "each release ending with exactly those three: `auto` through the repository Sentry knows "
+        "(`GET repos/`, then `PUT` of `refs` with HEAD), `local` from the history "
+        "(`GET repos/`, `previous-with-commits`, then `PUT` of the commits); against `notify`, "
+        "outside a work tree, which links none.\n"
     )
     w("| command | wall s | CPU s | peak RSS MB | requests |")
     w("|---|---:|---:|---:|---:|")

@@ -508,7 +508,15 @@ def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any
         env = dict(
             os.environ, SENTRY_AUTH_TOKEN=emu.token, SENTRY_ORG=emu.organization, SENTRY_URL=emu.base_url
         )
-        rows: dict[str, list[dict]] = {"spec": [], "notify --dry-run": [], "notify": [], "sentry-cli": []}
+        rows: dict[str, list[dict]] = {
+            "spec": [],
+            "notify --dry-run": [],
+            "notify": [],
+            COMMITS_AUTO: [],
+            COMMITS_LOCAL: [],
+            "sentry-cli": [],
+        }
+
         for i in range(plan.startup_runs):
             m = measure.run([clients.OURS, "spec"], cwd=work.path, env=clients.our_env())
             problems.check(m.returncode == 0 and '"SPEC"' in m.stdout_tail, f"spec: {_fail_text(m)}")
@@ -531,11 +539,87 @@ def startup(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any
             if plan.external:
                 rows["sentry-cli"].append(_sentry_cli(emu, slug, f"{version}-cli", work, problems))
                 out.setdefault("sent", {})["sentry-cli"] = rows["sentry-cli"][-1]["sent"]
+        _notify_with_commits(plan, work, rows, out, problems)
         out["rows"] = {k: v for k, v in rows.items() if v}
     if plan.external:
         version = subprocess.run([clients.sentry_cli(), "--version"], capture_output=True, text=True).stdout
         out["sentry_cli_version"] = version.strip()
     return out
+
+
+COMMITS_AUTO = "notify, commits auto (refs)"
+COMMITS_LOCAL = "notify, commits local"
+_GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, env={**os.environ, **_GIT_ENV}, check=True, capture_output=True)
+
+
+def _checkout(repo: Path) -> Path:
+    """A work tree whose remote Sentry knows (the emulator reads its history for refs)."""
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "remote", "add", "origin", "https://github.com/acme/bench.git")
+    for k in range(30):
+        _git(repo, "commit", "-q", "--allow-empty", "-m", f"Change {k}")
+    return repo
+
+
+def _notify_with_commits(plan: Plan, work: Workdir, rows: dict, out: dict, problems: Problems) -> None:
+    """``notify`` in a work tree after 3 new commits, through the repository Sentry knows (one
+    project) and from local history (the other, so each finds its own previous release); each
+    release must end up with exactly those 3. An emulator of its own, with no generated releases
+    (their commits are in no history here), and one unmeasured round first, so that every
+    measured release has a previous one."""
+    checkout = _checkout(work.path / "checkout")
+    with EmulatorProcess(events=10, issues=1, projects=2, releases=0) as emu:
+        emu.control(
+            "add_repository", name="acme/bench", url="https://github.com/acme/bench", path=str(checkout)
+        )
+        env = dict(
+            os.environ, SENTRY_AUTH_TOKEN=emu.token, SENTRY_ORG=emu.organization, SENTRY_URL=emu.base_url
+        )
+        for i in range(plan.startup_runs + 1):
+            for k in range(3):
+                _git(checkout, "commit", "-q", "--allow-empty", "-m", f"Round {i} change {k}")
+            for label, slug, mode in (
+                (COMMITS_AUTO, emu.slugs[0], "auto"),
+                (COMMITS_LOCAL, emu.slugs[1], "local"),
+            ):
+                release = f"bench-{i}-{mode}"
+                argv = [
+                    clients.OURS,
+                    "notify",
+                    "--release",
+                    release,
+                    "--env",
+                    "production",
+                    "--project",
+                    slug,
+                ]
+                emu.reset_log()
+                m = measure.run(
+                    [*argv, "--commits", mode], env=clients.our_env(env), cwd=checkout, parse=False
+                )
+                req = emu.request_counts()
+                problems.check(m.returncode == 0, f"{label}: {_fail_text(m)}")
+                if i == 0:
+                    continue
+                out.setdefault("sent", {})[label] = _sent(emu, release)
+                linked = [
+                    c for c in emu.control("ground_truth", kind="release_commits") if c["release"] == release
+                ]
+                problems.check(len(linked) == 3, f"{label}: the release has {len(linked)} commits, not 3")
+                rows[label].append(
+                    {"wall": m.wall, "cpu": m.cpu, "rss": m.peak_rss_mb, "requests": req["total"]}
+                )
 
 
 def _wrote_deploy(emu: EmulatorProcess, version: str) -> bool:

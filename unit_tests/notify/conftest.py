@@ -10,6 +10,7 @@ import pytest
 
 from source_sentry import sentry_api
 from source_sentry.notify import cli
+from source_sentry.notify.commits import CI_NAMES
 from source_sentry.notify.settings import ENV_NAMES
 from unit_tests.conftest import FakeClock
 from unit_tests.fake_sentry import FakeSentry
@@ -35,11 +36,18 @@ class Outcome:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No Sentry setting of the machine running the tests may leak in."""
-    wanted = {name for names in ENV_NAMES.values() for name in names}
+    """No Sentry setting, nor a CI system's checkout, of the machine running the tests may leak in."""
+    wanted = {name for names in ENV_NAMES.values() for name in names} | CI_NAMES
     for name in list(os.environ):
         if name.upper() in wanted:
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def outside_git(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Run where no git work tree is, so the default --commits is skip (tests of commits
+    make their own repository)."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(autouse=True)
