@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,37 @@ def shared_manifest() -> dict[str, Any]:
 
 @cache
 def stream_names() -> tuple[str, ...]:
-    """The connector's streams, in the manifest's order."""
+    """The connector's streams, in the manifest's order (those offered on some servers only too)."""
+    return tuple(name for name, _condition in _streams_and_conditions())
+
+
+def unserved_stream_names(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The streams this config's server does not serve: those of a `ConditionalStreams` block
+    whose condition the config makes false (with `server: glitchtip`, the ones GlitchTip lacks)."""
+    from airbyte_cdk.sources.declarative.interpolation.interpolated_boolean import InterpolatedBoolean
+
+    def offered(condition: str | None) -> bool:
+        return condition is None or bool(InterpolatedBoolean(condition=condition, parameters={}).eval(config))
+
+    return tuple(name for name, condition in _streams_and_conditions() if not offered(condition))
+
+
+@cache
+def _streams_and_conditions() -> tuple[tuple[str, str | None], ...]:
+    """Each stream's name and the condition of the `ConditionalStreams` block holding it (None:
+    offered on every server)."""
     manifest = shared_manifest()
     prefix = "#/definitions/streams/"
-    names = []
+    out: list[tuple[str, str | None]] = []
     for entry in manifest["streams"]:
-        ref = entry["$ref"]
-        if not ref.startswith(prefix):
-            raise ValueError(f"the manifest's stream {ref!r} is not under definitions.streams")
-        names.append(manifest["definitions"]["streams"][ref[len(prefix) :]]["name"])
-    return tuple(names)
+        block = entry.get("streams") if entry.get("type") == "ConditionalStreams" else [entry]
+        condition = entry.get("condition") if entry.get("type") == "ConditionalStreams" else None
+        for item in block:
+            ref = item["$ref"]
+            if not ref.startswith(prefix):
+                raise ValueError(f"the manifest's stream {ref!r} is not under definitions.streams")
+            out.append((manifest["definitions"]["streams"][ref[len(prefix) :]]["name"], condition))
+    return tuple(out)
 
 
 @cache

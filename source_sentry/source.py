@@ -149,8 +149,14 @@ class SourceSentry(YamlDeclarativeSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         """Refuse a config naming projects the organization lacks: the manifest would sync the
-        others and leave those out without a word."""
+        others and leave those out without a word. Leave out, with a warning, the streams the
+        server does not serve (see unserved.py)."""
+        from source_sentry import endpoint_skips
+        from source_sentry.unserved import without_unserved_streams
+
+        endpoint_skips.forget()
         _fail_on_missing_projects(config)
+        catalog = without_unserved_streams(config, catalog, logger)
         selected = None
         if self._python_components:
             # The CDK's read builds every stream of the manifest (21, 0.23 s) and keeps the

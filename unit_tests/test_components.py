@@ -22,6 +22,7 @@ from airbyte_cdk.sources.types import StreamSlice
 
 from source_sentry.components import (
     UNREADABLE_PREDICATE,
+    WEB_PAGE_PREDICATE,
     DeployedReleaseFilter,
     EventWindowFilter,
     GlitchTipProjectId,
@@ -136,6 +137,45 @@ def test_given_a_truncated_page_when_judged_then_it_is_retried_and_a_good_page_s
     handler = error_handler([unreadable_filter()])
     assert handler.interpret_response(response(b'[{"id"')).response_action == ResponseAction.RETRY
     assert handler.interpret_response(response(b"[]")).response_action == ResponseAction.SUCCESS
+
+
+def filter_of(name: str) -> HttpResponseFilter:
+    spec = DEFINITIONS["filters"][name]
+    return HttpResponseFilter(
+        config={},
+        parameters={},
+        action=spec["action"],
+        http_codes=set(spec.get("http_codes", [])),
+        predicate=spec.get("predicate", ""),
+        error_message=spec["error_message"],
+    )
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/json", None])
+@pytest.mark.parametrize(
+    ("status", "body"), [(200, b"<!doctype html>"), (500, b"<h1>500</h1>"), (200, b"[]")]
+)
+def test_given_any_answer_when_judged_for_a_web_page_then_as_the_manifest_filter_without_a_decode(
+    content_type: str | None, status: int, body: bytes
+) -> None:
+    def answer() -> requests.Response:
+        made = response(body, status)
+        if content_type:
+            made.headers["Content-Type"] = content_type
+        return made
+
+    original = filter_of("unserved_endpoint").matches(answer())
+    judged = answer()
+    swapped = error_handler([filter_of("unserved_endpoint")]).interpret_response(judged)
+
+    assert DEFINITIONS["filters"]["unserved_endpoint"]["predicate"] == WEB_PAGE_PREDICATE
+    assert (original is not None) == (content_type is not None and "html" in content_type)
+    if original is not None:
+        assert (swapped.response_action, swapped.error_message) == (
+            original.response_action,
+            original.error_message,
+        )
+    assert "_source_sentry_body" not in judged.__dict__  # the header decided, the body was not read
 
 
 LINKS = [
@@ -438,6 +478,7 @@ def test_given_the_manifest_when_packaged_then_every_piece_with_a_component_is_s
         ".definitions.deployed_releases_stream.retriever.record_selector.record_filter",
         ".definitions.error_handler",
         ".definitions.filters.unreadable_body",
+        ".definitions.filters.unserved_endpoint",
         ".definitions.optional_error_handler",
         ".definitions.optional_project_error_handler",
         ".definitions.paginator.pagination_strategy",
