@@ -110,11 +110,9 @@ class SliceRenderedRequester(HttpRequester):
             stream_slice=kwargs.get("stream_slice"),
             next_page_token=kwargs.get("next_page_token"),
         )
-        if endpoint_skips.skipped(self.name, url):
-            return None
-        response = super().send_request(*args, **kwargs)
-        endpoint_skips.note(self.name, url, response)
-        return response
+        return endpoint_skips.send(
+            self.name, url, lambda: super(SliceRenderedRequester, self).send_request(*args, **kwargs)
+        )
 
     def _get_url(
         self,
