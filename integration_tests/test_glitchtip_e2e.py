@@ -44,8 +44,17 @@ LACKING = unserved_stream_names({"server": "glitchtip"})
 SERVED = [stream for stream in STREAMS if stream not in LACKING]
 # A path of each stream GlitchTip lacks, as the connector would ask for it.
 LACKING_PATHS = (
-    "/repos/", "/project-keys/", "/deploys/", "/commits/", "/workflows/", "/detectors/",
-    "/checkins/", "/user-feedback/", "/replays/", "/sessions/", "/stats_v2/",
+    "/repos/",
+    "/project-keys/",
+    "/deploys/",
+    "/commits/",
+    "/workflows/",
+    "/detectors/",
+    "/checkins/",
+    "/user-feedback/",
+    "/replays/",
+    "/sessions/",
+    "/stats_v2/",
 )
 
 
@@ -165,3 +174,36 @@ def test_given_a_sentry_config_when_checking_glitchtip_then_it_fails_naming_the_
     assert status["status"] == "FAILED"
     assert "issues" in status["message"]
     assert "set `server` to `glitchtip`" in status["message"]
+
+
+def test_given_a_token_without_project_releases_when_checking_glitchtip_then_it_names_that_scope(
+    glitchtip, workdir
+) -> None:
+    token = glitchtip.make_token(scopes=["org:read", "project:read", "event:read"])
+
+    run = source("check", workdir, glitchtip.config(auth_token=token))
+
+    status = run.messages[-1]["connectionStatus"]
+    assert status["status"] == "FAILED"
+    assert "Give the token project:releases (GlitchTip asks for it here)" in status["message"]
+    assert "org:read, project:read, event:read, project:releases" in status["message"]
+
+
+@pytest.mark.parametrize("frontend", ["absent", "built"])
+def test_given_glitchtip_either_way_when_checking_then_what_it_serves_is_readable_and_the_rest_not_asked(
+    make_emulator, workdir, frontend
+) -> None:
+    emu = make_emulator(dialect="glitchtip", glitchtip_frontend=frontend, events=30, issues=4, releases=2)
+
+    run = source("check", workdir, emu.config())
+
+    status = run.messages[-1]["connectionStatus"]
+    assert status["status"] == "SUCCEEDED", status["message"]
+    assert (
+        "Optional streams readable: organization, teams, members, environments, monitors."
+        in status["message"]
+    )
+    assert "Not readable" not in status["message"]
+    assert f"so not asked: {', '.join(LACKING)}." in status["message"]
+    assert "set `server`" not in status["message"]
+    assert [r["path"] for r in emu.requests if any(p in r["path"] for p in LACKING_PATHS)] == []
