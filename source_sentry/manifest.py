@@ -28,6 +28,18 @@ def shared_manifest() -> dict[str, Any]:
     return load_manifest()
 
 
+def followed(node: Any) -> Any:
+    """`node` with the reference at its top followed, as the CDK resolves one: the node referred
+    to, with the keys written beside `$ref` taking precedence (references nested deeper are left
+    as written)."""
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = shared_manifest()
+        for key in node["$ref"].removeprefix("#/").split("/"):
+            target = target[key]
+        node = {**target, **{key: value for key, value in node.items() if key != "$ref"}}
+    return node
+
+
 @cache
 def stream_names() -> tuple[str, ...]:
     """The connector's streams, in the manifest's order (those offered on some servers only too)."""
@@ -49,18 +61,21 @@ def unserved_stream_names(config: Mapping[str, Any]) -> tuple[str, ...]:
 def _streams_and_conditions() -> tuple[tuple[str, str | None], ...]:
     """Each stream's name and the condition of the `ConditionalStreams` block holding it (None:
     offered on every server)."""
-    manifest = shared_manifest()
-    prefix = "#/definitions/streams/"
     out: list[tuple[str, str | None]] = []
-    for entry in manifest["streams"]:
-        block = entry.get("streams") if entry.get("type") == "ConditionalStreams" else [entry]
-        condition = entry.get("condition") if entry.get("type") == "ConditionalStreams" else None
-        for item in block:
-            ref = item["$ref"]
-            if not ref.startswith(prefix):
-                raise ValueError(f"the manifest's stream {ref!r} is not under definitions.streams")
-            out.append((manifest["definitions"]["streams"][ref[len(prefix) :]]["name"], condition))
+    for entry in shared_manifest()["streams"]:
+        conditional = entry.get("type") == "ConditionalStreams"
+        for item in entry["streams"] if conditional else [entry]:
+            out.append((followed(item)["name"], entry["condition"] if conditional else None))
     return tuple(out)
+
+
+@cache
+def per_project_stream_names() -> frozenset[str]:
+    """The streams read per project (a partition router in their retriever): their state too."""
+    streams = shared_manifest()["definitions"]["streams"]
+    return frozenset(
+        name for name in stream_names() if "partition_router" in followed(streams[name]["retriever"])
+    )
 
 
 @cache

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 from freezegun import freeze_time
 
 from source_sentry.config import HOSTNAME_PATTERN, base_api_url
 from source_sentry.manifest import (
+    MANIFEST_PATH,
     incremental_stream_names,
     load_manifest,
     stream_names,
@@ -71,7 +73,6 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
 
 
 def test_given_the_manifest_file_when_loaded_then_it_is_what_the_cdks_yaml_loader_reads() -> None:
-    import yaml
 
     from source_sentry.manifest import MANIFEST_PATH
 
@@ -82,13 +83,20 @@ def test_given_packaged_manifest_when_cloud_copy_is_rebuilt_then_committed_copy_
     assert TARGET.read_text() == build(), "run: python tools/build_cloud_manifest.py"
 
 
+def test_given_packaged_manifest_when_cloud_copy_is_built_then_every_comment_is_kept() -> None:
+    lines = [line.strip() for line in MANIFEST_PATH.read_text().splitlines()]
+    comments = [line for line in lines if line.startswith("#")]
+    cloud = {line.strip() for line in TARGET.read_text().splitlines()}
+    assert len(comments) > 50
+    assert [comment for comment in comments if comment not in cloud] == []
+
+
 def test_given_cloud_manifest_then_it_needs_no_python_component_and_no_schema_file() -> None:
-    text = TARGET.read_text()
-    assert "Custom" not in text
-    assert "JsonFileSchemaLoader" not in text
-    assert "source_sentry" not in text.replace("source_sentry/manifest.yaml", "").replace(
-        "source_sentry/schemas/", ""
-    )
+    # The content, not the comments: those may name the package's modules.
+    content = json.dumps(yaml.safe_load(TARGET.read_text()))
+    assert "Custom" not in content
+    assert "JsonFileSchemaLoader" not in content
+    assert "source_sentry" not in content
 
 
 @pytest.mark.parametrize("stream", STREAMS)
@@ -252,7 +260,6 @@ def test_given_sentry_says_none_left_when_next_request_then_waits_for_its_reset(
 def test_given_manifest_then_no_mapping_repeats_a_key() -> None:
     """YAML keeps the last of two equal keys without a word: a policy with two url_path_pattern
     lines matched only the second path, and the first endpoint went unpaced."""
-    import yaml
 
     from source_sentry.manifest import MANIFEST_PATH
 
@@ -270,11 +277,11 @@ def test_given_manifest_then_no_mapping_repeats_a_key() -> None:
         yaml.load(path.read_text(), Loader=Strict)  # noqa: S506 - SafeLoader subclass
 
 
-@pytest.mark.parametrize("python_components", [True, False], ids=["packaged", "declarative"])
+@pytest.mark.parametrize("packaged", [True, False], ids=["packaged", "declarative"])
 def test_given_each_variant_when_its_resolved_manifest_is_checked_then_the_cdk_schema_accepts_it(
-    python_components: bool,
+    packaged: bool,
 ) -> None:
-    # The packaged connector skips the CDK's check at start-up (SourceSentry._validate_source):
+    # The packaged connector skips the CDK's check at start-up (PackagedSource._validate_source):
     # this is where its manifest, Python components swapped in, is held to the CDK's schema.
     from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
         ConcurrentDeclarativeSource,
@@ -282,11 +289,11 @@ def test_given_each_variant_when_its_resolved_manifest_is_checked_then_the_cdk_s
         validate_manifest,
     )
 
+    from source_sentry.packaged.source import PackagedSource
     from source_sentry.source import SourceSentry
 
-    source = SourceSentry(
-        config={"auth_token": "t", "organization": "acme"}, python_components=python_components
-    )
+    config = {"auth_token": "t", "organization": "acme"}
+    source = (PackagedSource if packaged else SourceSentry)(config=config)
     schema = get_declarative_component_schema()
     ConcurrentDeclarativeSource._validate_source(source)  # raises on a manifest the CDK refuses
     broken = json.loads(json.dumps(source.resolved_manifest))
@@ -299,16 +306,17 @@ def test_given_each_variant_when_its_resolved_manifest_is_checked_then_the_cdk_s
 def test_given_packaged_source_when_built_then_cdk_component_schema_is_loaded_only_when_read() -> None:
     from airbyte_cdk.sources.declarative import concurrent_declarative_source as cdk
 
+    from source_sentry.packaged.source import PackagedSource
     from source_sentry.source import SourceSentry
 
     loader = cdk.get_declarative_component_schema
     config = {"auth_token": "t", "organization": "acme"}
-    packaged = SourceSentry(config=config)
-    declarative = SourceSentry(config=config, python_components=False)
+    packaged = PackagedSource(config=config)
+    declarative = SourceSentry(config=config)
 
     assert cdk.get_declarative_component_schema is loader
     assert packaged.__dict__["_component_schema"] is None
-    assert isinstance(declarative.__dict__["_component_schema"], dict)
+    assert isinstance(declarative.__dict__["_declarative_component_schema"], dict)  # loaded when built
     schema = loader()
     assert packaged._declarative_component_schema == schema == declarative._declarative_component_schema
     assert packaged._declarative_component_schema is packaged.__dict__["_component_schema"]

@@ -25,7 +25,7 @@ from airbyte_cdk.sources.declarative.requesters.request_options import Interpola
 from airbyte_cdk.sources.types import StreamSlice
 from jinja2 import nodes
 
-from source_sentry import endpoint_skips
+from source_sentry.packaged import endpoint_skips
 
 # What a template may read and still render the same text for every page of a slice: the config,
 # the component's parameters, the slice under its three names, and macros that are pure functions
