@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tools.airbyte_run import COMMAND, STREAMS, Run, parse, source, write_inputs
+from tools.airbyte_run import COMMAND, STREAMS, Run, cloud_read, source, write_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -145,24 +145,11 @@ def test_given_scope_when_full_read_then_exactly_the_ground_truth(
     assert_token_hidden(run, emulator.token)
 
 
-def read_with_cloud_manifest(workdir: Path, args: list[str]):
-    """`read` of the Cloud manifest by the CDK's `source-declarative-manifest`, as Airbyte Cloud runs it."""
-    manifest = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
-    command = str(Path(COMMAND).parent / "source-declarative-manifest")
-    result = subprocess.run(
-        [command, "read", *args, "--manifest-path", str(manifest)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=workdir,
-    )
-    return parse(result.stdout, result.stderr, result.returncode)
-
 def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_same_records(
     emulator, workdir: Path
 ) -> None:
     args = write_inputs(workdir, emulator.config(), mode="full_refresh")
-    run = read_with_cloud_manifest(workdir, args)
+    run = cloud_read(workdir, args)
 
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emulator)
@@ -480,7 +467,7 @@ def test_given_one_events_request_in_flight_when_cloud_manifest_reads_with_four_
     # second, then 2, 4, ...: slower, but every event once and a handful of 429s, not one per page.
     emu = make_emulator(events=600, rate_limits={"events": (10_000, 60.0, 1)}, faults="events:slow=0.05")
     args = write_inputs(workdir, emu.config(num_workers=4), streams=["events"], mode="full_refresh")
-    run = read_with_cloud_manifest(workdir, args)
+    run = cloud_read(workdir, args)
 
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emu, streams=["events"])

@@ -275,3 +275,37 @@ def test_given_a_glitchtip_config_when_notifying_then_no_deploy_is_sent(glitchti
     assert result.code == 0, result.err
     assert [(r["method"], r["path"].rsplit("/", 2)[-2]) for r in writes(glitchtip)] == [("POST", "releases")]
     assert not [r for r in glitchtip.requests if "settings" in r["path"]]
+
+
+def test_given_glitchtip_and_one_unknown_project_when_notifying_then_exit_1_naming_the_dropped_slug(
+    glitchtip,
+) -> None:
+    web = glitchtip.project_slugs[0]
+
+    result = notify(
+        glitchtip, "--release", "9.1.0", "--env", "production", "--project", f"{web},no-such-project"
+    )
+
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"Checked 127.0.0.1:{glitchtip.port}: organization acme, projects {web} (dropped: no-such-project)",
+        "Release 9.1.0 created (201)",
+    ]
+    assert result.err == (
+        f"error: The server recorded release 9.1.0 for {web} only and dropped no-such-project: not a "
+        "project of organization 'acme' (mistyped, renamed or deleted?) or not one the token may see. "
+        "Correct --project "
+        "(or SENTRY_PROJECT) and run it again; no finalize or deploy was sent.\n"
+    )
+    assert [p["slug"] for p in release_of(glitchtip, "9.1.0")["projects"]] == [web]
+
+
+def test_given_glitchtip_and_only_an_unknown_project_when_notifying_then_the_422_names_the_slug(
+    glitchtip,
+) -> None:
+    result = notify(glitchtip, "--release", "9.2.0", "--env", "production", "--project", "no-such-project")
+
+    assert result.code == 1
+    assert "no-such-project" in result.err
+    assert "was not found in organization 'acme'" in result.err
+    assert [r["status"] for r in writes(glitchtip)] == [422]

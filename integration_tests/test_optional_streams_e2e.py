@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sentry_emulator.auth import ALL_SCOPES
-from tools.airbyte_run import STREAMS, Run, source
+from tools.airbyte_run import STREAMS, Run, cloud_read, source, write_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -73,3 +73,52 @@ def test_given_token_without_two_scopes_when_check_then_it_succeeds_and_names_wh
     # The two releases lists are one path, and the monitor's list is the monitors stream's.
     assert len({r["path"] for r in probes}) == optional + 2
     assert limited["auth_token"] not in run.stdout + run.stderr
+
+
+# An optional endpoint the server does not serve: a web app's page (a 500 or a 200 one), a 410,
+# a 404 on every day of one path.
+UNSERVED = [
+    ("commits:500html", "release_commits", "/commits/", 0),
+    ("commits:410", "release_commits", "/commits/", 0),
+    ("sessions:404", "sessions", "/sessions/", 1),
+]
+
+
+@pytest.mark.parametrize(("fault", "stream", "path", "asked_again"), UNSERVED)
+def test_given_an_optional_endpoint_not_served_when_syncing_twice_then_asked_once_a_sync_and_exit_0(
+    emulator, workdir: Path, fault: str, stream: str, path: str, asked_again: int
+) -> None:
+    emulator.set_faults(fault)
+
+    first = source("read", workdir, emulator.config(), streams=["releases", stream])
+    asked_first = [r for r in emulator.requests if path in r["path"]]
+    emulator.reset_log()
+    second = source(
+        "read", workdir, emulator.config(), streams=["releases", stream], state=first.final_state()
+    )
+    asked_second = [r for r in emulator.requests if path in r["path"]]
+
+    for run in (first, second):
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert not run.errors, run.errors
+        assert run.ids(stream) == []
+    assert len(asked_first) == 1
+    # What the first sync learnt stays learnt: no release is asked for its commits again.
+    assert len(asked_second) == asked_again
+    skipped = [w for w in warnings(first) if w.startswith("Stream `")]
+    assert len(skipped) == 1
+    assert skipped[0].startswith(f"Stream `{stream}` skipped: this server does ")
+
+
+def test_given_an_optional_endpoint_answering_a_web_page_when_cloud_manifest_syncs_then_no_retry_exit_0(
+    emulator, workdir: Path
+) -> None:
+    emulator.set_faults("commits:500html")
+
+    run = cloud_read(workdir, write_inputs(workdir, emulator.config(), ["releases", "release_commits"]))
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not run.errors, run.errors
+    asked = [r["path"] for r in emulator.requests if "/commits/" in r["path"]]
+    # One request per release, none retried: the manifest cannot remember across partitions.
+    assert len(asked) == len(set(asked)) == len(emulator.ground_truth("releases"))

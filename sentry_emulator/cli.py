@@ -33,6 +33,21 @@ OPTIONS = (
     Option("--short-pages", "short_pages", int, 4, "every ~Nth issue page is short; 0 disables"),
     Option("--dialect", "dialect", str, "sentry", "whose API to speak", ("sentry", "glitchtip")),
     Option("--page-latency-ms", "page_latency_ms", float, 0.0, "each page of a list is sent this much later"),
+    Option(
+        "--glitchtip-frontend",
+        "glitchtip_frontend",
+        str,
+        "absent",
+        "GlitchTip's catch-all: 500 without the frontend, 200 HTML with it",
+        ("absent", "built"),
+    ),
+    Option(
+        "--glitchtip-store-rate",
+        "glitchtip_store_rate",
+        float,
+        0.0,
+        "GlitchTip stores added events this many a second (0: at once)",
+    ),
 )
 # Not in the table: --rate-limits/--rate-limit (one setting, `rate_limits`) and --tls (a switch).
 _SPECIAL = ("rate_limits", "tls")

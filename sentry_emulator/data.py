@@ -254,6 +254,8 @@ class World:
         self._next_seq = 0
         # Added events still in Sentry's processing pipeline: (visible at, seq, event, new issue).
         self._pending: list[tuple[int, int, dict, bool]] = []
+        # When a server that stores events one after another (GlitchTip's worker) is next free.
+        self._stored_until = 0
         self._next_release_id = 1000 + _h(seed, "rid") % 1000
         self._next_deploy_id = 50_000 + _h(seed, "did") % 10_000
         self._after_cache: dict[tuple[int, int], int] = {}
@@ -541,16 +543,19 @@ class World:
         late_by_us: int | None = None,
         ahead_by_us: int | None = None,
         visible_after_us: int | None = None,
+        store_every_us: int | None = None,
     ) -> list[dict]:
         """``n`` events received now. ``late_by_us`` dates them in the past (an offline client),
         ``ahead_by_us`` in the future (a client clock ahead: kept up to MAX_FUTURE_US, beyond
         that dated when received, as Sentry's ingestion does). ``visible_after_us`` keeps them
         out of every list (and a new issue of theirs out of the issue lists) until that long
-        after they were received, as Sentry's processing pipeline does."""
+        after they were received, as Sentry's processing pipeline does. ``store_every_us``: the
+        server stores events one at a time, this long each, after those still queued (GlitchTip's
+        asynchronous storage): a burst becomes visible over time, in the order received."""
         with self.lock:
             new_issue = issue is None
             if issue is None:
-                issue = self._new_issue(p, -1, register=not visible_after_us)
+                issue = self._new_issue(p, -1, register=not (visible_after_us or store_every_us))
                 issue.status, issue.substatus = "unresolved", "new"
             out = []
             for _ in range(n):
@@ -575,8 +580,12 @@ class World:
                     "k": issue.count,
                     "hv": _h(self.seed, "added-ev", seq),
                 }
-                if visible_after_us:
-                    self._pending.append((now + visible_after_us, seq, ev, new_issue))
+                due = now + visible_after_us if visible_after_us else 0
+                if store_every_us:
+                    self._stored_until = max(self._stored_until, now) + store_every_us
+                    due = max(due, self._stored_until)
+                if due:
+                    self._pending.append((due, seq, ev, new_issue))
                     self._pending.sort(key=lambda item: (item[0], item[1]))
                 else:
                     self._ingest(ev)

@@ -41,10 +41,20 @@ class Emulator:
         anchor_us: int | None = None,
         dialect: str = "sentry",
         page_latency_ms: float = 0.0,
+        glitchtip_frontend: str = "absent",
+        glitchtip_store_rate: float = 0.0,
     ) -> None:
         if dialect not in ("sentry", "glitchtip"):
             raise ValueError("dialect is 'sentry' or 'glitchtip'")
+        if glitchtip_frontend not in ("absent", "built"):
+            raise ValueError("glitchtip_frontend is 'absent' or 'built'")
+        if glitchtip_store_rate < 0:
+            raise ValueError("glitchtip_store_rate is 0 or more")
         self.dialect = dialect
+        # GlitchTip's catch-all renders its frontend's index.html: a 500 where it is not built.
+        self.glitchtip_frontend = glitchtip_frontend
+        # GlitchTip stores events in a worker queue, so many a second; 0: stored at once.
+        self.glitchtip_store_rate = glitchtip_store_rate
         self.seed = seed
         self.world = World(
             seed=seed,
@@ -163,7 +173,7 @@ class Emulator:
             return []  # GlitchTip lacks the endpoint (its dialect answers 404)
         items = self._ground_truth(kind, projects, full=full)
         if self.dialect == "glitchtip":
-            items = [glitchtip.shape(kind, item) for item in items]
+            items = [glitchtip.shape(kind, item, self.world) for item in items]
         return items
 
     def _ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
@@ -281,6 +291,7 @@ class Emulator:
             issue = self.world.issues_by_id.get(str(issue_id))
             if issue is None or issue.project is not p:
                 raise KeyError(f"issue {issue_id!r} not in project {project_slug!r}")
+        rate = self.glitchtip_store_rate if self.dialect == "glitchtip" else 0.0
         with self.world.lock:
             evs = self.world.add_events(
                 p,
@@ -289,6 +300,7 @@ class Emulator:
                 late_by_us=_us(late_by),
                 ahead_by_us=_us(ahead_by),
                 visible_after_us=_us(visible_after),
+                store_every_us=int(US / rate) if rate else None,
             )
             return [serialize.event_full(self.world, ev) for ev in evs]
 

@@ -267,6 +267,8 @@ def skipped_projects_warning(logger: logging.Logger) -> Iterator[SkipTally]:
 # ------------------------------------------------------------------ optional streams skipped
 SCOPE_FILTER = "lacking_scope"
 ENDPOINT_FILTER = "missing_endpoint"
+UNSERVED_FILTER = "unserved_endpoint"
+UNSERVED = 0  # the status `skipped_request` gives an unserved_endpoint skip (405, 410, a web page)
 # airbyte_cdk/sources/declarative/requesters/http_requester.py, HttpRequester.logger
 REQUESTER_LOGGER = "airbyte.HttpRequester."
 
@@ -295,8 +297,9 @@ def _skip_template(filter_name: str) -> tuple[str, str]:
 
 
 def skipped_request(message: str) -> tuple[int, str] | None:
-    """``(status, url)`` of a request an optional stream skipped (403 or 404), from its log line."""
-    for status, name in ((403, SCOPE_FILTER), (404, ENDPOINT_FILTER)):
+    """``(status, url)`` of a request an optional stream skipped (403, 404, or UNSERVED for a 405,
+    410 or web page), from its log line."""
+    for status, name in ((403, SCOPE_FILTER), (404, ENDPOINT_FILTER), (UNSERVED, UNSERVED_FILTER)):
         before, after = _skip_template(name)
         end = message.find(after, len(before)) if message.startswith(before) else -1
         if end > len(before):
@@ -310,6 +313,12 @@ def stream_skipped_message(stream: str, scope: str, status: int, url: str) -> st
         return (
             f"Stream `{stream}` skipped: the auth token lacks the scope {scope} (Sentry answered 403 for "
             f"{path}). The other streams sync; give the token {scope} to read this one."
+        )
+    if status == UNSERVED:
+        return (
+            f"Stream `{stream}` skipped: this server does not serve {path} as an API (it answered a web "
+            f"page, a 405 or a 410 where Sentry answers JSON), so the stream was not asked again this "
+            f"sync. The other streams sync."
         )
     return (
         f"Stream `{stream}` skipped: this server does not have {path} (404); older Sentry versions "

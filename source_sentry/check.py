@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from source_sentry.config import READ_SCOPES, ConfigError, Settings, resolve_settings
+from source_sentry.config import ConfigError, Settings, resolve_settings
 from source_sentry.sentry_api import SentryApi, describe_error, raise_for_status
 from source_sentry.transport import Response, Transport
 
@@ -62,12 +62,16 @@ class _Checker:
         self._check_release_access()
         return ConnectionInfo(self.api.base_url, self.org, projects)
 
-    def _needed_scopes(self) -> str:
+    def _needed_scopes(self, scope: str | None = None) -> str:
         if self.purpose == "read":
-            return "the scopes " + ", ".join(READ_SCOPES)
+            scopes = "the scopes " + ", ".join(self.settings.read_scopes)
+            if scope:
+                server = "GlitchTip" if self.settings.server == "glitchtip" else "Sentry"
+                return f"{scope} ({server} asks for it here); syncing needs {scopes}"
+            return scopes
         return "the scope project:releases (or project:write, or org:ci as organization tokens have)"
 
-    def _fail(self, response: Response, what: str) -> None:
+    def _fail(self, response: Response, what: str, scope: str | None = None) -> None:
         status = response.status_code
         reason = describe_error(response)
         if status == 401:
@@ -78,7 +82,8 @@ class _Checker:
             )
         if status == 403:
             raise ConfigError(
-                f"The auth token may not {what} (403): {reason}. Give the token {self._needed_scopes()}.",
+                f"The auth token may not {what} (403): {reason}. "
+                f"Give the token {self._needed_scopes(scope)}.",
                 status=403,
             )
         raise_for_status(response, what)
@@ -135,7 +140,8 @@ class _Checker:
                 status=404,
             )
         if status != 200:
-            self._fail(response, f"read the releases of {self.org!r}")
+            scope = "project:releases" if self.settings.server == "glitchtip" else None
+            self._fail(response, f"read the releases of {self.org!r}", scope)
 
 
 def missing_projects(

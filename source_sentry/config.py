@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 DEFAULT_HOSTNAME = "sentry.io"
 
 READ_SCOPES = ("org:read", "project:read", "event:read")
+# GlitchTip lists releases only to a token with project:releases (Sentry: project:read).
+GLITCHTIP_READ_SCOPES = (*READ_SCOPES, "project:releases")
 NOTIFY_SCOPES = ("project:releases", "project:write", "org:ci")
 
 # One regex, usable both here and as the connector spec's JSON-schema ``pattern``
@@ -140,12 +142,18 @@ class Settings(NamedTuple):
     organization: str
     projects: tuple[str, ...]
     token: str
+    server: str = "sentry"  # or "glitchtip"
 
     def __repr__(self) -> str:
         return (
             f"Settings(base_url={self.base_url!r}, organization={self.organization!r}, "
-            f"projects={self.projects!r})"
+            f"projects={self.projects!r}, server={self.server!r})"
         )
+
+    @property
+    def read_scopes(self) -> tuple[str, ...]:
+        """The scopes a token needs to sync from this server."""
+        return GLITCHTIP_READ_SCOPES if self.server == "glitchtip" else READ_SCOPES
 
 
 def resolve_settings(config: Mapping[str, Any]) -> Settings:
@@ -165,6 +173,7 @@ def resolve_settings(config: Mapping[str, Any]) -> Settings:
         organization=organization,
         projects=tuple(project_slugs(config)),
         token=token,
+        server="glitchtip" if config.get("server") == "glitchtip" else "sentry",
     )
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,31 @@ def followed(node: Any) -> Any:
 
 @cache
 def stream_names() -> tuple[str, ...]:
-    """The connector's streams, in the manifest's order."""
-    return tuple(followed(entry)["name"] for entry in shared_manifest()["streams"])
+    """The connector's streams, in the manifest's order (those offered on some servers only too)."""
+    return tuple(name for name, _condition in _streams_and_conditions())
+
+
+def unserved_stream_names(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The streams this config's server does not serve: those of a `ConditionalStreams` block
+    whose condition the config makes false (with `server: glitchtip`, the ones GlitchTip lacks)."""
+    from airbyte_cdk.sources.declarative.interpolation.interpolated_boolean import InterpolatedBoolean
+
+    def offered(condition: str | None) -> bool:
+        return condition is None or bool(InterpolatedBoolean(condition=condition, parameters={}).eval(config))
+
+    return tuple(name for name, condition in _streams_and_conditions() if not offered(condition))
+
+
+@cache
+def _streams_and_conditions() -> tuple[tuple[str, str | None], ...]:
+    """Each stream's name and the condition of the `ConditionalStreams` block holding it (None:
+    offered on every server)."""
+    out: list[tuple[str, str | None]] = []
+    for entry in shared_manifest()["streams"]:
+        conditional = entry.get("type") == "ConditionalStreams"
+        for item in entry["streams"] if conditional else [entry]:
+            out.append((followed(item)["name"], entry["condition"] if conditional else None))
+    return tuple(out)
 
 
 @cache

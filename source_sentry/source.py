@@ -92,8 +92,12 @@ class SourceSentry(YamlDeclarativeSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         """Refuse a config naming projects the organization lacks: the manifest would sync the
-        others and leave those out without a word."""
+        others and leave those out without a word. Leave out, with a warning, the streams the
+        server does not serve (see unserved.py)."""
+        from source_sentry.unserved import without_unserved_streams
+
         _fail_on_missing_projects(config)
+        catalog = without_unserved_streams(config, catalog, logger)
         yield from self.read_catalog_streams(logger, config, catalog, state)
 
     def read_catalog_streams(

@@ -14,6 +14,7 @@ from source_sentry.manifest import incremental_stream_names, stream_names
 
 BIN = Path(sys.executable).parent
 COMMAND = str(BIN / "source-sentry")
+CLOUD_MANIFEST = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
 STREAMS = list(stream_names())
 INCREMENTAL = set(incremental_stream_names())
 
@@ -107,5 +108,19 @@ def source(
         (tmp / "config.json").write_text(json.dumps(config))
     result = subprocess.run(
         [COMMAND, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp, env=env
+    )
+    return parse(result.stdout, result.stderr, result.returncode)
+
+
+def cloud_read(workdir: Path, args: list[str], timeout: float = 240) -> Run:
+    """`read` of the Cloud manifest by the CDK's `source-declarative-manifest`, as Airbyte Cloud
+    runs it; `args` as `write_inputs` gives them."""
+    command = str(BIN / "source-declarative-manifest")
+    result = subprocess.run(
+        [command, "read", *args, "--manifest-path", str(CLOUD_MANIFEST)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=workdir,
     )
     return parse(result.stdout, result.stderr, result.returncode)

@@ -248,11 +248,15 @@ class ConfigErrorTest(TestCase):
 class UnexpectedClientErrorTest(TestCase):
     """A 4xx that no retry can fix fails on the first answer, with Sentry's words and the path."""
 
-    def _assert_failed_at_once(self, http_mocker: HttpMocker, status: int, body, *fragments: str) -> None:
+    def _assert_failed_at_once(
+        self, http_mocker: HttpMocker, status: int, body, *fragments: str, server: str = "sentry"
+    ) -> str:
         req = projects_request()
         http_mocker.get(req, error(status, body))
 
-        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, expecting_exception=True)
+        output = read_stream(
+            "projects", config(server=server), sync_mode=SyncMode.full_refresh, expecting_exception=True
+        )
 
         http_mocker.assert_number_of_calls(req, 1)
         assert SLEEPS == []
@@ -260,6 +264,7 @@ class UnexpectedClientErrorTest(TestCase):
         assert traces[0].failure_type == FailureType.system_error
         for fragment in ("/api/0/organizations/acme/projects/", *fragments):
             assert fragment in traces[0].message, traces[0].message
+        return str(traces[0].message)
 
     @HttpMocker()
     def test_given_410_brownout_when_read_then_fails_at_once_saying_the_endpoint_is_gone(
@@ -283,7 +288,18 @@ class UnexpectedClientErrorTest(TestCase):
             {"detail": "sort: value is not a valid enumeration member"},
             "422 Unprocessable Entity",
             "not a valid enumeration",
+            "for GlitchTip, set `server` to `glitchtip`",
         )
+
+    @HttpMocker()
+    def test_given_glitchtip_set_and_a_422_when_read_then_the_message_does_not_advise_setting_it(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        message = self._assert_failed_at_once(
+            http_mocker, 422, {"detail": [{"msg": "Field required"}]}, "Field required", server="glitchtip"
+        )
+
+        assert "`server`" not in message
 
     @HttpMocker()
     def test_given_409_with_a_bare_json_string_when_read_then_fails_at_once_quoting_it(

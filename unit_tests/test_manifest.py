@@ -16,7 +16,13 @@ import yaml
 from freezegun import freeze_time
 
 from source_sentry.config import HOSTNAME_PATTERN, base_api_url
-from source_sentry.manifest import MANIFEST_PATH, incremental_stream_names, load_manifest, stream_names
+from source_sentry.manifest import (
+    MANIFEST_PATH,
+    incremental_stream_names,
+    load_manifest,
+    stream_names,
+    unserved_stream_names,
+)
 from tools.build_cloud_manifest import TARGET, build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +41,10 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "organization",
         "teams",
         "members",
-        "repositories",
         "environments",
-        "project_keys",
         "monitors",
+        "repositories",
+        "project_keys",
         "deploys",
         "release_commits",
         "workflows",
@@ -49,6 +55,8 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "sessions",
         "usage_stats",
     )
+    assert unserved_stream_names({"server": "sentry"}) == unserved_stream_names({}) == ()
+    assert unserved_stream_names({"server": "glitchtip"}) == stream_names()[10:]
     assert incremental_stream_names() == (
         "projects",
         "events",

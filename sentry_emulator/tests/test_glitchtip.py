@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
 import pytest
 import requests
 
@@ -141,7 +145,7 @@ def test_releases_have_no_id_and_a_repeated_create_answers_500(glitchtip):
     assert get(glitchtip, "organizations/acme/releases/2.0.0/").json()["version"] == "2.0.0"
 
 
-def test_there_are_no_deploys_a_post_meets_the_csrf_check(glitchtip):
+def test_there_are_no_deploys_a_post_meets_the_csrf_check_and_the_list_the_catch_all(glitchtip):
     slug = glitchtip.project_slugs[0]
     post(glitchtip, "organizations/acme/releases/", {"version": "2.0.0", "projects": [slug]})
 
@@ -151,7 +155,8 @@ def test_there_are_no_deploys_a_post_meets_the_csrf_check(glitchtip):
     assert created.status_code == 403
     assert created.headers["Content-Type"].startswith("text/html")
     assert "CSRF verification failed" in created.text
-    assert listed.status_code == 404
+    assert listed.status_code == 500
+    assert listed.headers["Content-Type"].startswith("text/html")
 
 
 def test_the_link_header_is_a_python_set_and_its_cursor_still_pages(glitchtip):
@@ -207,10 +212,11 @@ def test_an_unknown_dialect_is_refused():
         "organizations/acme/project-keys/",
         "organizations/acme/workflows/",
         "organizations/acme/detectors/",
-        "organizations/acme/releases/1.0.0/commits/",
+        "organizations/acme/sessions/",
+        "organizations/acme/replays/",
     ],
 )
-def test_given_an_endpoint_glitchtip_lacks_when_asked_then_404(glitchtip, path):
+def test_given_an_endpoint_glitchtip_lacks_outside_its_catch_all_when_asked_then_404(glitchtip, path):
     r = get(glitchtip, path)
 
     assert r.status_code == 404
@@ -223,3 +229,122 @@ def test_given_every_sentry_route_then_glitchtip_serves_only_its_allow_list():
     served = {(e.method, e.template) for e in GLITCHTIP.endpoints() if e.handler is not _lacking}
 
     assert served == HAS | {("GET", "/api/settings/")}
+
+
+CAUGHT = ["organizations/acme/releases/{version}/commits/", "projects/acme/{project}/user-feedback/"]
+
+
+@pytest.mark.parametrize("path", CAUGHT)
+def test_given_a_path_in_the_catch_all_and_no_frontend_when_asked_then_a_500_html_page(glitchtip, path):
+    r = get(glitchtip, _fill(glitchtip, path))
+
+    assert r.status_code == 500
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "Server Error (500)" in r.text
+
+
+@pytest.mark.parametrize("path", CAUGHT)
+def test_given_a_path_in_the_catch_all_and_the_frontend_built_when_asked_then_200_html(make_emulator, path):
+    built = make_emulator(dialect="glitchtip", glitchtip_frontend="built")
+
+    r = get(built, _fill(built, path))
+
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "<app-root>" in r.text
+
+
+def _fill(emu: Emulator, path: str) -> str:
+    version = quote(emu.ground_truth("releases")[0]["version"], safe="")
+    return path.format(version=version, project=emu.project_slugs[0])
+
+
+STATS = "organizations/acme/stats_v2/"
+YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+DAY = {"start": f"{YESTERDAY}T00:00:00", "end": f"{YESTERDAY}T23:59:59", "interval": "1d"}
+
+
+@pytest.mark.parametrize(
+    ("params", "loc", "kind"),
+    [
+        ({"field": "sum(quantity)"}, "category", "missing"),
+        ({"category": "error"}, "field", "missing"),
+        ({"category": "error", "field": ["sum(quantity)", "sum(times_seen)"]}, "field", "literal_error"),
+        ({"category": "error", "field": "sum(quantity)", "groupBy": "project"}, "groupBy", "extra_forbidden"),
+        ({"category": "attachment", "field": "sum(quantity)"}, "category", "literal_error"),
+    ],
+)
+def test_given_sentrys_stats_v2_parameters_when_asked_then_glitchtip_answers_422(
+    glitchtip, params, loc, kind
+):
+    r = get(glitchtip, STATS, **DAY, **params)
+
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", loc]
+    assert r.json()["detail"][0]["type"] == kind
+
+
+def test_given_a_category_and_one_field_when_asking_stats_v2_then_one_series_of_what_was_stored(
+    glitchtip, emulator
+):
+    mine = get(glitchtip, STATS, **DAY, category="error", field="sum(quantity)")
+    sentrys = get(
+        emulator,
+        STATS,
+        **DAY,
+        category="error",
+        outcome="accepted",
+        field="sum(quantity)",
+        groupBy="category",
+    )
+
+    assert mine.status_code == 200, mine.text
+    assert set(mine.json()) == {"intervals", "groups"}
+    assert mine.json()["intervals"] == [f"{YESTERDAY}T00:00:00Z"]
+    accepted = sentrys.json()["groups"][0]["series"]["sum(quantity)"]
+    assert accepted[0] > 0
+    assert mine.json()["groups"] == [{"series": {"sum(quantity)": accepted}}]
+
+
+def test_given_an_unknown_slug_among_known_ones_when_creating_a_release_then_glitchtip_keeps_the_known(
+    glitchtip,
+):
+    slug = glitchtip.project_slugs[0]
+
+    r = post(
+        glitchtip, "organizations/acme/releases/", {"version": "3.0.0", "projects": [slug, "no-such-project"]}
+    )
+
+    assert r.status_code == 201
+    assert [p["slug"] for p in r.json()["projects"]] == [slug]
+
+
+def test_given_only_unknown_slugs_when_creating_a_release_then_422_without_the_slug(glitchtip):
+    r = post(glitchtip, "organizations/acme/releases/", {"version": "3.0.0", "projects": ["no-such-project"]})
+
+    assert r.status_code == 422
+    assert r.json() == {"detail": "Require at least one valid project"}
+    assert "3.0.0" not in {rel["version"] for rel in glitchtip.ground_truth("releases")}
+
+
+def test_monitors_have_integer_ids_in_lists_and_ground_truth(glitchtip):
+    listed = get(glitchtip, "organizations/acme/monitors/").json()
+
+    assert [m["id"] for m in listed] == list(range(1, len(listed) + 1))
+    assert listed == glitchtip.ground_truth("monitors")
+
+
+def test_given_a_store_rate_when_a_burst_arrives_then_events_become_visible_over_time(make_emulator):
+    slow = make_emulator(dialect="glitchtip", glitchtip_store_rate=20.0, events=10)
+    slug = slow.project_slugs[0]
+    path = f"projects/acme/{slug}/events/"
+    before = len(get(slow, path, limit=100).json())
+
+    added = slow.add_events(slug, 10)
+    soon = len(get(slow, path, limit=100).json()) - before
+    time.sleep(0.7)
+    later = len(get(slow, path, limit=100).json()) - before
+
+    assert len(added) == 10
+    assert soon < 10
+    assert later == 10

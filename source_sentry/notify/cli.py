@@ -265,8 +265,8 @@ class _Run:
         self.report.update(
             sentry=api.base_url, organization=settings.organization, projects=list(settings.projects)
         )
-        projects = ", ".join(settings.projects)
-        checked = f"Checked {api.host}: organization {settings.organization}, projects {projects}"
+        org, projects = settings.organization, ", ".join(settings.projects)
+        checked = f"Checked {api.host}: organization {org}, projects {projects}"
 
         def check() -> None:
             check_connection(config, purpose="notify", api=api)
@@ -303,7 +303,11 @@ class _Run:
             # the check routine runs only if Sentry refuses it, to name what to fix.
             def on_step(step: client.Step) -> None:
                 if step.kind == "release":
-                    self._line(checked)
+                    # Only the projects the server kept were checked (GlitchTip drops unknown ones).
+                    dropped = notification.dropped_projects(step.data)
+                    kept = ", ".join(p for p in settings.projects if p not in dropped) or "none"
+                    lost = f" (dropped: {', '.join(dropped)})" if dropped else ""
+                    self._line(f"Checked {api.host}: organization {org}, projects {kept}{lost}")
                 self._step(step, notification)
 
             client.notify(

@@ -66,7 +66,8 @@ class Step(NamedTuple):
 
 
 # Statuses of the release POST that say the settings are wrong: the check routine then says how.
-CHECKED_REFUSALS = (400, 401, 403, 404)
+# GlitchTip answers 422 when none of the projects is one of the organization's.
+CHECKED_REFUSALS = (400, 401, 403, 404, 422)
 
 
 def notify(
@@ -90,6 +91,9 @@ def notify(
     release = ensure_release(api, notification, diagnose)
     on_step(release)
     steps.append(release)
+    dropped = notification.dropped_projects(release.data)
+    if dropped:
+        raise ConfigError(dropped_projects_message(notification, dropped, server), status=release.status)
     if notification.finalize:
         finalize = finalize_release(api, notification, release)
         on_step(finalize)
@@ -127,6 +131,18 @@ def ensure_release(
     if response.status_code != 200:
         _refused(response, notification, f"fetch release {notification.version} after a 409")
     return Step("release", "exists", 409, _json(response))
+
+
+def dropped_projects_message(notification: Notification, dropped: list[str], server: str) -> str:
+    """GlitchTip keeps the projects it knows and drops the others without a word (Sentry refuses
+    the whole request instead): a release recorded for fewer projects than asked is a failure."""
+    kept = [p for p in notification.projects if p not in dropped]
+    return (
+        f"{'GlitchTip' if server == 'glitchtip' else 'The server'} recorded release {notification.version} "
+        f"for {', '.join(kept) or 'no project'} only and dropped {', '.join(dropped)}: not a project of "
+        f"organization {notification.organization!r} (mistyped, renamed or deleted?) or not one the token "
+        "may see. Correct --project (or SENTRY_PROJECT) and run it again; no finalize or deploy was sent."
+    )
 
 
 def finalize_release(api: SentryApi, notification: Notification, release: Step | None = None) -> Step:
@@ -386,6 +402,8 @@ def _refused(response: Response, notification: Notification, what: str) -> None:
         403: "give the token the project:releases scope (or project:write; organization tokens have org:ci)",
         404: f"check the organization {notification.organization!r} and that the token can see the "
         f"projects {', '.join(notification.projects)}",
+        422: f"none of the projects {', '.join(notification.projects)} is one of organization "
+        f"{notification.organization!r} that the token may see: check --project",
     }
     if status in hints:
         raise ConfigError(

@@ -220,6 +220,15 @@ class Notification(NamedTuple):
             and same_instant(deploy.get("dateFinished"), body["dateFinished"])
         )
 
+    def dropped_projects(self, release: dict[str, Any]) -> list[str]:
+        """The projects asked for that the server's answer does not list (by slug or id); none
+        when the answer lists no projects at all (nothing to compare)."""
+        listed = release.get("projects")
+        if not isinstance(listed, list) or not listed:
+            return []
+        kept = {str(p.get(key)) for p in listed if isinstance(p, dict) for key in ("slug", "id")}
+        return [project for project in self.projects if project not in kept]
+
     def is_finalized_by(self, release: dict[str, Any]) -> bool:
         """Whether a release Sentry answered with already carries our ``dateReleased``."""
         return self.finalize and same_instant(

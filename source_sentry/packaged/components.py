@@ -31,6 +31,8 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 
 # The manifest's `unreadable_body` filter: the predicate it asks the CDK to render per response.
 UNREADABLE_PREDICATE: Final = "{{ response == {} }}"
+# The manifest's `unserved_endpoint` filter: a web page where JSON belongs.
+WEB_PAGE_PREDICATE: Final = "{{ 'text/html' in (headers.get('Content-Type') or '') }}"
 
 _BODY_ATTRIBUTE: Final = "_source_sentry_body"
 _UNREADABLE: Final = object()
@@ -111,11 +113,22 @@ class SentryErrorHandler(DefaultErrorHandler):
         ]
 
 
+class WebPageFilter(HttpResponseFilter):
+    """The manifest's `unserved_endpoint` predicate, judged on the Content-Type header alone: the
+    CDK would decode every page of an optional stream again to offer its body to a template that
+    does not read it."""
+
+    def _response_matches_predicate(self, response: requests.Response) -> bool:
+        return "text/html" in (response.headers.get("Content-Type") or "")
+
+
 def _shared_body_filter(response_filter: HttpResponseFilter) -> HttpResponseFilter:
     predicate = getattr(response_filter.predicate, "condition", response_filter.predicate)
-    if predicate != UNREADABLE_PREDICATE:
+    swaps = {UNREADABLE_PREDICATE: UnreadableBodyFilter, WEB_PAGE_PREDICATE: WebPageFilter}
+    if predicate not in swaps:
         return response_filter
-    replacement = UnreadableBodyFilter.__new__(UnreadableBodyFilter)
+    kind = swaps[predicate]
+    replacement = kind.__new__(kind)
     replacement.__dict__.update(response_filter.__dict__)
     return replacement
 

@@ -25,6 +25,8 @@ from airbyte_cdk.sources.declarative.requesters.request_options import Interpola
 from airbyte_cdk.sources.types import StreamSlice
 from jinja2 import nodes
 
+from source_sentry.packaged import endpoint_skips
+
 # What a template may read and still render the same text for every page of a slice: the config,
 # the component's parameters, the slice under its three names, and macros that are pure functions
 # of their arguments. The clock's macros (now_utc, today_utc, day_delta...), the page token and
@@ -97,6 +99,19 @@ class SliceRenderedRequester(HttpRequester):
         provider = requester._request_options_provider
         requester._options_from_slice = type(provider) is InterpolatedRequestOptionsProvider and (
             renders_from_slice(provider.request_parameters) and renders_from_slice(provider.request_headers)
+        )
+
+    def send_request(self, *args: Any, **kwargs: Any) -> Any:
+        """The CDK's, unless this sync already found the stream's endpoint unserved (see
+        endpoint_skips.py): then no request, and no records, as for an ignored answer."""
+        url = self._get_url(
+            path=kwargs.get("path"),
+            stream_state=kwargs.get("stream_state"),
+            stream_slice=kwargs.get("stream_slice"),
+            next_page_token=kwargs.get("next_page_token"),
+        )
+        return endpoint_skips.send(
+            self.name, url, lambda: super(SliceRenderedRequester, self).send_request(*args, **kwargs)
         )
 
     def _get_url(

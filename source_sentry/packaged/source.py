@@ -19,6 +19,7 @@ from airbyte_cdk.sources.declarative import concurrent_declarative_source
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.types import ConnectionDefinition
 
+from source_sentry.packaged import endpoint_skips
 from source_sentry.packaged.cursors import SentryComponentFactory
 from source_sentry.packaged.pacing import ConcurrencyPacedBudget
 from source_sentry.packaged.swap import packaged_manifest
@@ -86,7 +87,9 @@ class PackagedSource(SourceSentry):
     ) -> Iterator[AirbyteMessage]:
         """The CDK's read builds every stream of the manifest (21, 0.23 s) and keeps the catalog's;
         this builds the catalog's alone, with the CDK's own builder of named streams (None when a
-        name is not one of the manifest's streams: then the CDK's read decides)."""
+        name is not one of the manifest's streams: then the CDK's read decides). It starts
+        knowing no endpoint unserved (endpoint_skips.py)."""
+        endpoint_skips.forget()
         selected = self._streams_by_name([configured.stream.name for configured in catalog.streams])
         if selected is None:
             yield from super().read_catalog_streams(logger, config, catalog, state)

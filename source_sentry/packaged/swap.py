@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from source_sentry.packaged.components import UNREADABLE_PREDICATE
+from source_sentry.packaged.components import UNREADABLE_PREDICATE, WEB_PAGE_PREDICATE
 
 _COMPONENTS: Final = "source_sentry.packaged.components"
 
@@ -114,8 +114,8 @@ def _replacement(node: dict[str, Any]) -> dict[str, Any] | None:
         class_name = TRANSFORMATIONS.get(_add_fields_digest(node))
         return {"type": "CustomTransformation", "class_name": class_name} if class_name else None
     if kind == "HttpResponseFilter" and node.get("predicate"):
-        # SentryErrorHandler judges this one predicate on the shared body; it is left in place.
-        return node if node["predicate"] == UNREADABLE_PREDICATE else None
+        # SentryErrorHandler judges these predicates without a second decode; left in place.
+        return node if node["predicate"] in (UNREADABLE_PREDICATE, WEB_PAGE_PREDICATE) else None
     return None
 
 

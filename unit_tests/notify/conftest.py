@@ -97,8 +97,9 @@ def deploy_json(deploy_id: str = "42", **fields: Any) -> dict[str, Any]:
     return body
 
 
-def release_json(version: str = "1.2.3") -> dict[str, Any]:
-    return {"id": 7, "version": version, "dateReleased": None, "projects": [{"slug": "web"}]}
+def release_json(version: str = "1.2.3", projects: tuple[str, ...] = ("web",)) -> dict[str, Any]:
+    """Sentry's answer: the release with every project it belongs to."""
+    return {"id": 7, "version": version, "dateReleased": None, "projects": [{"slug": p} for p in projects]}
 
 
 @pytest.fixture

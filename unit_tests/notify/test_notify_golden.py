@@ -52,8 +52,8 @@ def test_given_new_release_when_notifying_then_transcript_matches_golden(healthy
 def test_given_existing_release_and_finalize_when_notifying_then_transcript_matches_golden(
     healthy_sentry, transcript
 ):
-    healthy_sentry.post(RELEASES, status_code=208, json=release_json())
-    healthy_sentry.put(f"{RELEASES}1.2.3/", json=release_json())
+    healthy_sentry.post(RELEASES, status_code=208, json=release_json(projects=("web", "api")))
+    healthy_sentry.put(f"{RELEASES}1.2.3/", json=release_json(projects=("web", "api")))
     healthy_sentry.post(DEPLOYS, status_code=201, json=deploy_json())
     transcript("existing_release_finalized", *ARGS, "--project", "api", "--finalize")
 

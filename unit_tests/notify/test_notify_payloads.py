@@ -257,3 +257,19 @@ def test_given_release_answer_when_asked_if_finalized_then_only_our_instant_coun
 def test_given_listed_deploy_when_compared_then_same_instants_match_whatever_digits(listed, matches):
     deploy = {"id": "1", "environment": "production", "name": None, "dateStarted": None, **listed}
     assert notification().is_this_deploy(deploy) is matches
+
+
+@pytest.mark.parametrize(
+    ("listed", "dropped"),
+    [
+        ([{"slug": "web", "id": "1"}, {"slug": "api", "id": "2"}], []),
+        ([{"slug": "web", "id": "1"}], ["api"]),
+        ([{"slug": "other", "id": "2"}], ["web", "api"]),
+        ([], []),  # an answer without projects: nothing to compare
+    ],
+)
+def test_given_the_servers_answer_when_compared_then_the_projects_it_dropped(listed, dropped) -> None:
+    asked = notification(projects=("web", "api"))
+
+    assert asked.dropped_projects({"version": "1.2.3", "projects": listed}) == dropped
+    assert notification(projects=("2",)).dropped_projects({"projects": [{"slug": "api", "id": 2}]}) == []

@@ -23,6 +23,7 @@ from airbyte_cdk.sources.types import StreamSlice
 from source_sentry.manifest import load_manifest
 from source_sentry.packaged.components import (
     UNREADABLE_PREDICATE,
+    WEB_PAGE_PREDICATE,
     DeployedReleaseFilter,
     EventWindowFilter,
     GlitchTipProjectId,
@@ -134,6 +135,45 @@ def test_given_a_truncated_page_when_judged_then_it_is_retried_and_a_good_page_s
     handler = error_handler([unreadable_filter()])
     assert handler.interpret_response(response(b'[{"id"')).response_action == ResponseAction.RETRY
     assert handler.interpret_response(response(b"[]")).response_action == ResponseAction.SUCCESS
+
+
+def filter_of(name: str) -> HttpResponseFilter:
+    spec = DEFINITIONS["filters"][name]
+    return HttpResponseFilter(
+        config={},
+        parameters={},
+        action=spec["action"],
+        http_codes=set(spec.get("http_codes", [])),
+        predicate=spec.get("predicate", ""),
+        error_message=spec["error_message"],
+    )
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/json", None])
+@pytest.mark.parametrize(
+    ("status", "body"), [(200, b"<!doctype html>"), (500, b"<h1>500</h1>"), (200, b"[]")]
+)
+def test_given_any_answer_when_judged_for_a_web_page_then_as_the_manifest_filter_without_a_decode(
+    content_type: str | None, status: int, body: bytes
+) -> None:
+    def answer() -> requests.Response:
+        made = response(body, status)
+        if content_type:
+            made.headers["Content-Type"] = content_type
+        return made
+
+    original = filter_of("unserved_endpoint").matches(answer())
+    judged = answer()
+    swapped = error_handler([filter_of("unserved_endpoint")]).interpret_response(judged)
+
+    assert DEFINITIONS["filters"]["unserved_endpoint"]["predicate"] == WEB_PAGE_PREDICATE
+    assert (original is not None) == (content_type is not None and "html" in content_type)
+    if original is not None:
+        assert (swapped.response_action, swapped.error_message) == (
+            original.response_action,
+            original.error_message,
+        )
+    assert "_source_sentry_body" not in judged.__dict__  # the header decided, the body was not read
 
 
 LINKS = [

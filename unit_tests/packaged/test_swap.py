@@ -35,6 +35,7 @@ def test_given_the_manifest_when_packaged_then_every_piece_with_a_component_is_s
         ".definitions.deployed_releases_stream.retriever.record_selector.record_filter",
         ".definitions.error_handler",
         ".definitions.filters.unreadable_body",
+        ".definitions.filters.unserved_endpoint",
         ".definitions.optional_error_handler",
         ".definitions.optional_project_error_handler",
         ".definitions.paginator.pagination_strategy",
