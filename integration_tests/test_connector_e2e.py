@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tools.airbyte_run import COMMAND, STREAMS, Run, parse, source, write_inputs
+from tools.airbyte_run import COMMAND, STREAMS, Run, cloud_source, source, write_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -147,16 +147,7 @@ def test_given_scope_when_full_read_then_exactly_the_ground_truth(
 
 def read_with_cloud_manifest(workdir: Path, args: list[str]):
     """`read` of the Cloud manifest by the CDK's `source-declarative-manifest`, as Airbyte Cloud runs it."""
-    manifest = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
-    command = str(Path(COMMAND).parent / "source-declarative-manifest")
-    result = subprocess.run(
-        [command, "read", *args, "--manifest-path", str(manifest)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=workdir,
-    )
-    return parse(result.stdout, result.stderr, result.returncode)
+    return cloud_source("read", args, workdir)
 
 def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_same_records(
     emulator, workdir: Path

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.airbyte_run import COMMAND, catalog, parse, source, write_inputs
+from tools.airbyte_run import COMMAND, catalog, cloud_source, parse, source, write_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -66,3 +66,19 @@ def test_given_wrong_path_prefix_when_check_and_read_then_messages_name_the_whol
         "/sentry/api/0/organizations/acme/",
         "/sentry/api/0/organizations/acme/projects/",
     }
+
+
+def test_given_mistyped_project_slug_when_cloud_manifest_reads_then_config_error_naming_it(
+    emulator, workdir: Path
+) -> None:
+    config = emulator.config(projects=[emulator.project_slugs[0], "frontend-typo"])
+    args = write_inputs(workdir, config, ["project_detail", "events"], mode="full_refresh")
+
+    run = cloud_source("read", args, workdir)
+
+    assert run.returncode == 1
+    first = run.errors[0]["message"]
+    assert first.startswith("Project `frontend-typo` is not in organization `acme` (Sentry answered 404")
+    assert {e["failure_type"] for e in run.errors} == {"config_error"}
+    typo = "/api/0/projects/acme/frontend-typo/"
+    assert {r["path"] for r in emulator.requests if r["path"].startswith(typo)} == {typo}

@@ -14,6 +14,9 @@ from source_sentry.manifest import incremental_stream_names, stream_names
 
 BIN = Path(sys.executable).parent
 COMMAND = str(BIN / "source-sentry")
+# The CDK's runner of a manifest, and the manifest Airbyte Cloud imports: the Cloud variant.
+DECLARATIVE_COMMAND = str(BIN / "source-declarative-manifest")
+CLOUD_MANIFEST = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
 STREAMS = list(stream_names())
 INCREMENTAL = set(incremental_stream_names())
 
@@ -98,4 +101,12 @@ def source(
     else:
         (tmp / "config.json").write_text(json.dumps(config))
     result = subprocess.run([COMMAND, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp)
+    return parse(result.stdout, result.stderr, result.returncode)
+
+
+def cloud_source(verb: str, args: list[str], cwd: Path, timeout: float = 240) -> Run:
+    """``verb`` with these arguments run by the CDK's `source-declarative-manifest` on the Cloud
+    manifest, as Airbyte Cloud runs it."""
+    command = [DECLARATIVE_COMMAND, verb, *args, "--manifest-path", str(CLOUD_MANIFEST)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     return parse(result.stdout, result.stderr, result.returncode)

@@ -1,4 +1,5 @@
-"""Write the manifest Airbyte Cloud imports: source_sentry/manifest.yaml with its schemas inline.
+"""Write the manifest Airbyte Cloud imports: source_sentry/manifest.yaml with its schemas inline,
+and its project scope read one configured project at a time (see configured_project_scope_stream).
 
 Airbyte Cloud runs a custom connector's manifest alone, without this package, so the
 JsonFileSchemaLoader paths of the packaged manifest would not resolve there. The schemas stay
@@ -35,6 +36,10 @@ def build() -> str:
         if loader.get("type") == "JsonFileSchemaLoader":
             schemas[name] = json.loads((PACKAGE / "schemas" / f"{name}.json").read_text())
             stream["schema_loader"] = {"type": "InlineSchemaLoader", "schema": {"$ref": f"#/schemas/{name}"}}
+    # A request per configured project, whose 404 fails the sync: the packaged command checks the
+    # slugs in Python before reading, which Airbyte Cloud cannot run.
+    parent = manifest["definitions"]["per_project"]["parent_stream_configs"][0]
+    parent["stream"] = {"$ref": "#/definitions/configured_project_scope_stream"}
     manifest["schemas"] = schemas
     return HEADER + yaml.safe_dump(manifest, sort_keys=False, width=100, allow_unicode=True)
 
