@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from source_sentry import sentry_api
 from source_sentry.transport import Transport, TransportError
 
 # Seconds between tries: 30 s in all. With CONNECT_TIMEOUT per try, a host that never answers
@@ -40,12 +41,13 @@ def wait_until_reachable(
     site: str,
     *,
     transport: Transport | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Return once a connection to ``site`` (the base URL) opens; raise ``Unreachable`` when none
-    did within REACH_WAITS."""
-    transport = transport or Transport()
+    did within REACH_WAITS. The transport is the one ``SentryApi`` would use."""
+    transport = transport or sentry_api.default_transport()
+    sleep = sleep or time.sleep
     started = clock()
     try:
         for wait in (*REACH_WAITS, None):
