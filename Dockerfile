@@ -5,10 +5,15 @@ FROM python:3.11-slim-bookworm
 
 WORKDIR /airbyte/integration_code
 
+# The pinned versions the tests ran on (requirements/runtime.lock, from `make lock`), then the
+# package without resolving again; its own layer, so a code change reuses the installed ones.
+COPY requirements/runtime.lock ./requirements/
+RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore \
+        -r requirements/runtime.lock
 # Only what the package is built from; .dockerignore keeps the rest of the context out.
 COPY pyproject.toml README.md ./
 COPY source_sentry ./source_sentry
-RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore .
+RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore --no-deps .
 
 RUN useradd --uid 1000 --no-create-home --shell /usr/sbin/nologin airbyte
 USER airbyte

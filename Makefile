@@ -7,26 +7,29 @@ BIN    := $(VENV)/bin
 SYNC_STAMP  := $(VENV)/.installed-sync
 TEST_STAMP  := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
+# The pinned versions everything here installs (the image installs requirements/runtime.lock).
+LOCK        := requirements/dev.lock
 
-.PHONY: install sync test lint typecheck unit e2e image-test bench clean
+.PHONY: install sync test lint typecheck unit e2e image-test bench clean lock lock-upgrade newest-cdk
 
 $(BIN)/python:
 	@echo "Creating $(VENV) with $(PYTHON) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(SYNC_STAMP): pyproject.toml | $(BIN)/python
+$(SYNC_STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	@echo "Installing source-sentry and PyAirbyte into $(VENV) (a minute or two on a fresh machine) ..."
-	$(BIN)/pip install --quiet -e '.[airbyte]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[airbyte]'
 	touch $@
 
-$(TEST_STAMP): pyproject.toml | $(BIN)/python
+# Exactly the lock, then the package itself without resolving again.
+$(TEST_STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	@echo "Installing source-sentry with its test tools, PyAirbyte and the benchmark's tools into $(VENV) ..."
-	$(BIN)/pip install --quiet -e '.[test,airbyte,bench]'
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(BENCH_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,airbyte,bench]'
+$(BENCH_STAMP): $(TEST_STAMP)
 	touch $@
 
 install: $(TEST_STAMP)
@@ -72,5 +75,30 @@ image-test: $(TEST_STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m tools.bench $(BENCH_ARGS)
 
+# Regenerate the locks from pyproject.toml after a dependency is added or its range changed.
+# uv (the version the lock itself pins, PyAirbyte's) resolves in seconds, for every platform at
+# once (--universal), and keeps every version already pinned that still fits: the same
+# pyproject.toml gives the same locks. `make lock-upgrade` moves every pin to the newest that fits.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --quiet --custom-compile-command "make lock"
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet "$$(grep '^uv==' $(LOCK))"
+	$(UV_COMPILE) $(UV_ARGS) --extra test --extra airbyte --extra bench -o $(LOCK)
+	$(UV_COMPILE) -c $(LOCK) -o requirements/runtime.lock
+
+lock-upgrade:
+	$(MAKE) lock UV_ARGS=--upgrade
+
+# The wing's tests against the newest airbyte-cdk 7.x that resolves, in a venv of its own (no
+# lock; uv resolves in seconds): the focused subset, a few minutes. .ci/run runs it after make
+# test; the summary names each patch that no longer fits (unit_tests/packaged/conftest.py).
+NEWEST := .venv-newest-cdk
+newest-cdk: $(TEST_STAMP)
+	rm -rf $(NEWEST)
+	$(BIN)/uv venv --quiet --python $(BIN)/python $(NEWEST)
+	$(BIN)/uv pip install --quiet --python $(NEWEST)/bin/python -e '.[test]' 'airbyte-cdk>=7,<8'
+	$(NEWEST)/bin/python -m pytest -p no:cacheprovider -q -n $(TEST_WORKERS) --dist loadfile \
+		unit_tests/packaged integration_tests/test_packaged_equivalence.py \
+		--deselect unit_tests/packaged/test_door.py::test_given_installed_versions_when_asked_then_they_are_the_tested_ones
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(NEWEST) build *.egg-info .pytest_cache .ruff_cache

@@ -12,6 +12,7 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 
 from source_sentry.manifest import incremental_stream_names, stream_names
+from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
 
 
@@ -19,7 +20,7 @@ def sync(
     config: dict[str, Any],
     state: list[dict[str, Any]] | None,
     *,
-    python_components: bool,
+    packaged: bool,
     streams: tuple[str, ...] | None = None,
 ):
     builder = CatalogBuilder()
@@ -29,7 +30,7 @@ def sync(
         )
     catalog = builder.build()
     messages = [AirbyteStateMessageSerializer.load(s) for s in state] if state else None
-    source = SourceSentry(config=config, catalog=catalog, state=messages, python_components=python_components)
+    source = (PackagedSource if packaged else SourceSentry)(config=config, catalog=catalog, state=messages)
     output = read(source, config, catalog, messages)
     assert not output.errors, [e.trace.error.message for e in output.errors if e.trace and e.trace.error]
     records: dict[str, dict[str, Any]] = {}
@@ -70,8 +71,8 @@ def _clock_free(node: Any) -> Any:
 
 
 def both(config: dict[str, Any], state: list[dict[str, Any]] | None = None):
-    packaged = sync(config, state, python_components=True)
-    declarative = sync(config, state, python_components=False)
+    packaged = sync(config, state, packaged=True)
+    declarative = sync(config, state, packaged=False)
     return packaged, declarative
 
 
@@ -116,7 +117,7 @@ def test_given_same_data_when_full_then_incremental_sync_then_both_variants_agre
 def test_given_faults_when_syncing_then_both_variants_agree_with_the_clean_sync(make_emulator):
     emu = make_emulator()
     config = emu.config()
-    clean, _ = sync(config, None, python_components=False)
+    clean, _ = sync(config, None, packaged=False)
     emu.set_faults(
         "projects:truncatedx1,*:502html@0.1,events:truncated@0.1,org_issues:truncated@0.1,"
         "releases:truncated@0.1,projects:truncated@0.1"
@@ -142,15 +143,15 @@ def _resolve(overrides: dict[str, Any], emu) -> dict[str, Any]:
     return resolved
 
 
-@pytest.mark.parametrize("python_components", [True, False], ids=["packaged", "declarative"])
+@pytest.mark.parametrize("packaged", [True, False], ids=["packaged", "declarative"])
 def test_given_a_truncated_project_list_when_a_child_stream_syncs_then_the_retry_reads_it_again(
-    make_emulator, python_components
+    make_emulator, packaged
 ):
     """The project list is the parent of the per-project streams. A truncated copy of it must not
     be kept and served to the retry (the CDK's parent-stream response cache did, until the retries
     ran out and the sync failed)."""
     emu = make_emulator(faults="projects:truncatedx1")
-    records, _ = sync(emu.config(), None, python_components=python_components, streams=("project_detail",))
+    records, _ = sync(emu.config(), None, packaged=packaged, streams=("project_detail",))
     assert sorted(records["project_detail"]) == sorted(str(p["id"]) for p in emu.ground_truth("projects"))
     path = f"/api/0/organizations/{emu.organization}/projects/"
     project_lists = [r for r in emu.requests if r["path"] == path]

@@ -14,7 +14,7 @@ from airbyte_cdk.test.models.scenario import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
 from sentry_emulator import Emulator
-from source_sentry.source import SourceSentry
+from source_sentry.packaged.source import PackagedSource
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "secrets" / "emulator_config.json"
@@ -30,9 +30,9 @@ def emulator_config():
 
 
 class TestSourceSentry(SourceTestSuiteBase):
-    connector = SourceSentry
+    connector = PackagedSource
 
     @classmethod
-    def create_connector(cls, scenario: ConnectorTestScenario | None) -> SourceSentry:
+    def create_connector(cls, scenario: ConnectorTestScenario | None) -> PackagedSource:
         config = scenario.get_config_dict(connector_root=ROOT, empty_if_missing=True) if scenario else None
-        return SourceSentry(config=config)
+        return PackagedSource(config=config)

@@ -88,17 +88,18 @@ def _run_protocol(args: list[str]) -> int:
     # It stays off until the source is built (see _tune_garbage_collector).
     gc.disable()
 
-    from source_sentry.quick_import import quick_cdk_import
+    from source_sentry.packaged.door import connector
 
-    with quick_cdk_import():
+    # The packaged connector where the installed CDK was tested, else the plain manifest.
+    chosen = connector()
+    with chosen.cdk_import():
         from airbyte_cdk.entrypoint import AirbyteEntrypoint
         from airbyte_cdk.models import FailureType
         from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
         from source_sentry import cdk_logs
         from source_sentry.config import config_problem, read_json_file
-        from source_sentry.output import launch
-        from source_sentry.source import SourceSentry
+        source_class = chosen.source_class()
 
     if not args or args[0] not in PROTOCOL_VERBS:
         _usage()
@@ -106,8 +107,8 @@ def _run_protocol(args: list[str]) -> int:
     try:
         parsed = AirbyteEntrypoint.parse_args(args)
         config = read_json_file(parsed.config, "config") if getattr(parsed, "config", None) else None
-        catalog = SourceSentry.read_catalog(parsed.catalog) if getattr(parsed, "catalog", None) else None
-        state = SourceSentry.read_state(parsed.state) if getattr(parsed, "state", None) else None
+        catalog = source_class.read_catalog(parsed.catalog) if getattr(parsed, "catalog", None) else None
+        state = source_class.read_state(parsed.state) if getattr(parsed, "state", None) else None
     except AirbyteTracedException as error:
         _emit(error.as_airbyte_message())
         return 1
@@ -129,11 +130,11 @@ def _run_protocol(args: list[str]) -> int:
         _emit(trace.as_airbyte_message())
         return 1
     cdk_logs.install()
-    source = SourceSentry(config=config, catalog=catalog, state=state)
+    source = source_class(config=config, catalog=catalog, state=state)
     _tune_garbage_collector()
     signal.signal(signal.SIGTERM, _on_sigterm)
     with cdk_logs.skipped_projects_warning(logging.getLogger("airbyte")):
-        launch(source, args)
+        chosen.launch(source, args)
     return 0
 
 

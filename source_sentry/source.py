@@ -1,12 +1,11 @@
 """The Sentry source: the declarative manifest beside this file, plus the few things a manifest
-cannot do when the connector runs as our own program (Docker image, pip-installed command),
-including faster Python components in place of some of its pieces (see packaged.py)."""
+cannot do when the connector runs as our own program (Docker image, pip-installed command). The
+faster variant of it, which reaches into the CDK, lives apart in `source_sentry.packaged`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -19,86 +18,30 @@ from airbyte_cdk.models import (
     FailureType,
     Status,
 )
-from airbyte_cdk.sources.declarative import concurrent_declarative_source
-from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
-from airbyte_cdk.sources.types import ConnectionDefinition
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sentry.ast_guard import serialize_ast_parse
 from source_sentry.manifest import MANIFEST_PATH
-from source_sentry.packaged import packaged_manifest
 from source_sentry.state import sanitize_state
 
 logger = logging.getLogger("airbyte")
 
 
 class SourceSentry(YamlDeclarativeSource):
+    """The connector as the manifest beside this file writes it, as Airbyte Cloud runs it; what it
+    adds (state cleaning, the check, refusing missing projects) uses only the CDK's public methods.
+    The packaged command runs `source_sentry.packaged.source.PackagedSource` where it may."""
+
     def __init__(
         self,
         catalog: ConfiguredAirbyteCatalog | None = None,
         config: Mapping[str, Any] | None = None,
         state: list[AirbyteStateMessage] | None = None,
-        *,
-        python_components: bool = True,
     ) -> None:
-        """`python_components=False` runs the manifest exactly as written, as Airbyte Cloud does."""
-        self._python_components = python_components
-        # Not a component: a fix for the Python the read runs on, whichever variant runs.
+        # Not a component: a fix for the Python the read runs on, whichever connector runs.
         serialize_ast_parse()
-        with _component_schema_on_demand(python_components):
-            super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
-        if python_components:
-            # The CDK builds its factory inside its constructor and takes none from outside: the
-            # one it built (streams are built later, at read) becomes ours, which builds the
-            # cursors of cursors.py. It holds no state of its own.
-            from source_sentry.cursors import SentryComponentFactory
-
-            if type(self._constructor) is ModelToComponentFactory:
-                SentryComponentFactory.adopt(self._constructor)
-
-    @property
-    def _declarative_component_schema(self) -> dict[str, Any]:
-        """The CDK's schema of manifest components, which only validating (and the Builder's
-        normalizing) reads: the packaged connector loads it when first read (see
-        `_component_schema_on_demand`)."""
-        schema: dict[str, Any] | None = self.__dict__.get("_component_schema")
-        if schema is None:
-            schema = concurrent_declarative_source.get_declarative_component_schema()
-            self.__dict__["_component_schema"] = schema
-        return schema
-
-    @_declarative_component_schema.setter
-    def _declarative_component_schema(self, schema: dict[str, Any] | None) -> None:
-        # None: not loaded yet (the CDK's loader never answers None; the swapped one does).
-        self.__dict__["_component_schema"] = schema
-
-    def _validate_source(self) -> None:
-        """The CDK checks the resolved manifest against its schema of components each time a source
-        is built: a third of a second (jsonschema over a 250 KB schema), a tenth of a one-project
-        sync. The packaged connector runs only the manifest shipped beside this file, which the
-        test suite checks so in both variants (test_manifest); the Cloud variant still checks it at
-        every start, as Airbyte Cloud will."""
-        if not self._python_components:
-            super()._validate_source()
-
-    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> ConnectionDefinition:
-        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
-        if not self._python_components:
-            return manifest
-        return packaged_manifest(dict(manifest)).manifest
-
-    def _prepare_for_stream_build(self) -> None:
-        """The CDK builds the manifest's `api_budget` here; the packaged connector wraps it so that
-        no more requests are in flight to an endpoint than Sentry allows (see pacing.py)."""
-        super()._prepare_for_stream_build()
-        if not self._python_components:
-            return
-        from source_sentry.pacing import ConcurrencyPacedBudget
-
-        budget = getattr(self._constructor, "_api_budget", None)
-        if budget is not None and not isinstance(budget, ConcurrencyPacedBudget):
-            self._constructor._api_budget = ConcurrencyPacedBudget(budget)
+        super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
 
     @classmethod
     def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
@@ -155,28 +98,17 @@ class SourceSentry(YamlDeclarativeSource):
         from source_sentry.sync_failure import in_the_first_words
 
         _fail_before_reading(config, catalog)
-        yield from in_the_first_words(self._read_streams(logger, config, catalog, state))
+        yield from in_the_first_words(self.read_catalog_streams(logger, config, catalog, state))
 
-    def _read_streams(
+    def read_catalog_streams(
         self,
         logger: logging.Logger,
         config: Mapping[str, Any],
         catalog: ConfiguredAirbyteCatalog,
-        state: list[AirbyteStateMessage] | None,
+        state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        selected = None
-        if self._python_components:
-            # The CDK's read builds every stream of the manifest (21, 0.23 s) and keeps the
-            # catalog's; the packaged connector builds the catalog's alone, with the CDK's own
-            # builder of named streams (None when a name is not one of the manifest's streams).
-            selected = self._streams_by_name([configured.stream.name for configured in catalog.streams])
-        if selected is None:
-            yield from super().read(logger, config, catalog, state)
-            return
-        # The rest is the CDK's read.
-        streams = self._select_streams(streams=selected, configured_catalog=catalog)
-        if streams:
-            yield from self._concurrent_source.read(streams)
+        """The CDK's read, once the config passed our own checks."""
+        yield from super().read(logger, config, catalog, state)
 
 
 def _optional_streams_report(config: Mapping[str, Any], info: Any) -> tuple[str, bool]:
@@ -243,21 +175,3 @@ def _clean_state(state_path: str) -> tuple[AirbyteStateMessage, ...]:
         logger.warning(warning)
     return tuple(AirbyteStateMessageSerializer.load(message) for message in clean)
 
-
-@contextmanager
-def _component_schema_on_demand(python_components: bool) -> Iterator[None]:
-    """While a packaged source is built, the CDK's constructor does not load its schema of manifest
-    components (a 250 KB YAML, 50-130 ms of every start), which it reads only to validate the
-    manifest, a check the packaged connector leaves to the test suite (`_validate_source`); the
-    property above loads it if anything reads it. The constructor finds the loader among its
-    module's names: that name answers None (not loaded yet) for the build and is put back."""
-    if not python_components:
-        yield
-        return
-    module: Any = concurrent_declarative_source  # a name of it is swapped, which its types do not allow
-    load = module.get_declarative_component_schema
-    module.get_declarative_component_schema = lambda: None
-    try:
-        yield
-    finally:
-        module.get_declarative_component_schema = load

@@ -93,14 +93,24 @@ def write_inputs(tmp: Path, config: dict, streams=None, state=None, mode="increm
 
 
 def source(
-    verb: str, tmp: Path, config: dict, *, streams=None, state=None, mode="incremental", timeout=240
+    verb: str,
+    tmp: Path,
+    config: dict,
+    *,
+    streams=None,
+    state=None,
+    mode="incremental",
+    timeout=240,
+    env: dict[str, str] | None = None,
 ) -> Run:
     args = [verb, "--config", str(tmp / "config.json")]
     if verb == "read":
         args = [verb, *write_inputs(tmp, config, streams, state, mode)]
     else:
         (tmp / "config.json").write_text(json.dumps(config))
-    result = subprocess.run([COMMAND, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp)
+    result = subprocess.run(
+        [COMMAND, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp, env=env
+    )
     return parse(result.stdout, result.stderr, result.returncode)
 
 

@@ -10,6 +10,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_sentry import sentry_api
+from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
 from unit_tests.fake_sentry import FakeSentry, ViaRequests
 
@@ -23,14 +24,12 @@ def read_stream(
     state: Mapping[str, Any] | None = None,
     sync_mode: SyncMode = SyncMode.incremental,
     expecting_exception: bool = False,
-    python_components: bool = True,
+    packaged: bool = True,
 ) -> EntrypointOutput:
-    """`python_components=False` reads with the manifest as written (the Cloud variant)."""
+    """`packaged=False` reads with the manifest as written (the Cloud variant)."""
     catalog = CatalogBuilder().with_stream(stream, sync_mode).build()
     built_state = StateBuilder().with_stream_state(stream, state).build() if state is not None else None
-    source = SourceSentry(
-        config=config, catalog=catalog, state=built_state, python_components=python_components
-    )
+    source = (PackagedSource if packaged else SourceSentry)(config=config, catalog=catalog, state=built_state)
     return read(source, dict(config), catalog, built_state, expecting_exception=expecting_exception)
 
 
@@ -48,6 +47,14 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def clocked_api(clock: FakeClock | None = None, **kwargs: Any) -> sentry_api.SentryApi:
+    """A SentryApi for the test organization whose waits go to `clock` (a fresh one if none)."""
+    from unit_tests.sentry import BASE, TOKEN
+
+    clock = clock or FakeClock()
+    return sentry_api.SentryApi(BASE, TOKEN, sleep=clock.sleep, clock=clock.time, **kwargs)
 
 
 SLEEPS: list[float] = []

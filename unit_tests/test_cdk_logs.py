@@ -282,18 +282,18 @@ def test_given_skipped_projects_when_sync_ends_normally_then_one_warning_lists_t
 def test_given_issues_stream_built_when_wording_installed_then_the_cdk_parent_state_notice_is_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from source_sentry.source import SourceSentry
+    from source_sentry.packaged.source import PackagedSource
 
     cartesian = logging.getLogger(cdk_logs.CARTESIAN_LOGGER)
     caplog.set_level(logging.WARNING, logger="airbyte")
     try:
-        SourceSentry(config=config()).streams(config())
+        PackagedSource(config=config()).streams(config())
         notices_before = [r for r in caplog.records if r.getMessage() == cdk_logs.PARENT_STATE_NOTICE]
         caplog.clear()
         cdk_logs.install()
         cdk_logs.install()
         installed_filters = len(cartesian.filters)
-        SourceSentry(config=config()).streams(config())
+        PackagedSource(config=config()).streams(config())
         notices_after = [r for r in caplog.records if r.getMessage() == cdk_logs.PARENT_STATE_NOTICE]
     finally:
         cartesian.filters.clear()

@@ -62,7 +62,7 @@ class RateLimitTest(TestCase):
 
 # Which wait each retryable answer gets, in both variants (the packaged connector's error handler
 # keeps the manifest's backoff strategies). SLEEPS holds the waits actually slept.
-VARIANTS = pytest.mark.parametrize("python_components", [True, False], ids=["packaged", "manifest"])
+VARIANTS = pytest.mark.parametrize("packaged", [True, False], ids=["packaged", "manifest"])
 CONCURRENCY_429 = error(
     429,
     "You are attempting to go above the allowed concurrency for this endpoint. Concurrency limit is 1",
@@ -77,13 +77,13 @@ CONCURRENCY_429 = error(
 )
 
 
-def _read_after(answers: list[HttpResponse], python_components: bool) -> list[float]:
+def _read_after(answers: list[HttpResponse], packaged: bool) -> list[float]:
     """Read `projects` whose first answers are `answers`, then its page: the waits slept."""
     with freeze_time(NOW), HttpMocker() as http_mocker:
         req = projects_request()
         http_mocker.get(req, [*answers, projects_page()])
         output = read_stream(
-            "projects", config(), sync_mode=SyncMode.full_refresh, python_components=python_components
+            "projects", config(), sync_mode=SyncMode.full_refresh, packaged=packaged
         )
         assert [r.record.data["slug"] for r in output.records] == ["backend"]
         http_mocker.assert_number_of_calls(req, len(answers) + 1)
@@ -92,21 +92,21 @@ def _read_after(answers: list[HttpResponse], python_components: bool) -> list[fl
 
 @VARIANTS
 def test_given_concurrency_429_when_read_then_retried_after_a_second_not_at_the_window_reset(
-    python_components: bool,
+    packaged: bool,
 ) -> None:
-    assert _read_after([CONCURRENCY_429], python_components) == [1]
+    assert _read_after([CONCURRENCY_429], packaged) == [1]
 
 
 @VARIANTS
 def test_given_concurrency_429_again_and_again_when_read_then_each_wait_doubles(
-    python_components: bool,
+    packaged: bool,
 ) -> None:
-    assert _read_after([CONCURRENCY_429] * 3, python_components) == [1, 2, 4]
+    assert _read_after([CONCURRENCY_429] * 3, packaged) == [1, 2, 4]
 
 
 @VARIANTS
 def test_given_sentry_500_with_its_rate_limit_headers_when_read_then_retried_after_a_second(
-    python_components: bool,
+    packaged: bool,
 ) -> None:
     # Sentry's middleware puts its rate-limit headers on every answer, a 500 included: the reset
     # there says when the window restarts, not when the server mends.
@@ -119,19 +119,19 @@ def test_given_sentry_500_with_its_rate_limit_headers_when_read_then_retried_aft
             "X-Sentry-Rate-Limit-ConcurrentRemaining": "24",
         },
     )
-    assert _read_after([failed], python_components) == [1]
+    assert _read_after([failed], packaged) == [1]
 
 
 @VARIANTS
 def test_given_proxy_errors_when_read_then_first_retry_after_a_second_then_doubling(
-    python_components: bool,
+    packaged: bool,
 ) -> None:
     answers = [error(502, "<html><body>Bad Gateway</body></html>"), error(503, "<html>Unavailable</html>")]
-    assert _read_after(answers, python_components) == [1, 2]
+    assert _read_after(answers, packaged) == [1, 2]
 
 
 @VARIANTS
-def test_given_spent_window_429_when_read_then_waits_for_its_reset(python_components: bool) -> None:
+def test_given_spent_window_429_when_read_then_waits_for_its_reset(packaged: bool) -> None:
     spent = error(
         429,
         "You are attempting to use this endpoint too frequently. Limit is 60 requests in 60 seconds",
@@ -143,7 +143,7 @@ def test_given_spent_window_429_when_read_then_waits_for_its_reset(python_compon
             "Content-Type": "text/html",
         },
     )
-    sleeps = _read_after([spent], python_components)
+    sleeps = _read_after([spent], packaged)
     # The budget may wait for the reset first (it reads Remaining: 0); then no wait is left to back
     # off. Either way the first request after the 429 is sent at the reset, plus the CDK's second.
     assert 30 <= sum(sleeps) <= 31.01, sleeps

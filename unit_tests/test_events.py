@@ -413,8 +413,8 @@ class EventsWindowsTest(TestCase):
 
     def test_given_sentry_io_and_four_workers_when_first_sync_then_one_window_in_both_variants(self) -> None:
         # sentry.io allows one events request in flight per user: windows would only add requests.
-        for python_components in (True, False):
-            with self.subTest(python_components=python_components), requests_mock.Mocker() as mocker:
+        for packaged in (True, False):
+            with self.subTest(packaged=packaged), requests_mock.Mocker() as mocker:
                 host = "https://acme.sentry.io/api/0"
                 last_page = {"Link": link_header(projects_url(), None, False)}
                 projects = [project("backend", "11")]
@@ -426,7 +426,7 @@ class EventsWindowsTest(TestCase):
                 output = read_stream(
                     "events",
                     config(hostname="acme.sentry.io", start_date="2024-05-01T00:00:00Z", num_workers=4),
-                    python_components=python_components,
+                    packaged=packaged,
                 )
 
                 assert len(output.records) == 2

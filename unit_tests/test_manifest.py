@@ -265,11 +265,11 @@ def test_given_manifest_then_no_mapping_repeats_a_key() -> None:
         yaml.load(path.read_text(), Loader=Strict)  # noqa: S506 - SafeLoader subclass
 
 
-@pytest.mark.parametrize("python_components", [True, False], ids=["packaged", "declarative"])
+@pytest.mark.parametrize("packaged", [True, False], ids=["packaged", "declarative"])
 def test_given_each_variant_when_its_resolved_manifest_is_checked_then_the_cdk_schema_accepts_it(
-    python_components: bool,
+    packaged: bool,
 ) -> None:
-    # The packaged connector skips the CDK's check at start-up (SourceSentry._validate_source):
+    # The packaged connector skips the CDK's check at start-up (PackagedSource._validate_source):
     # this is where its manifest, Python components swapped in, is held to the CDK's schema.
     from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
         ConcurrentDeclarativeSource,
@@ -277,11 +277,11 @@ def test_given_each_variant_when_its_resolved_manifest_is_checked_then_the_cdk_s
         validate_manifest,
     )
 
+    from source_sentry.packaged.source import PackagedSource
     from source_sentry.source import SourceSentry
 
-    source = SourceSentry(
-        config={"auth_token": "t", "organization": "acme"}, python_components=python_components
-    )
+    config = {"auth_token": "t", "organization": "acme"}
+    source = (PackagedSource if packaged else SourceSentry)(config=config)
     schema = get_declarative_component_schema()
     ConcurrentDeclarativeSource._validate_source(source)  # raises on a manifest the CDK refuses
     broken = json.loads(json.dumps(source.resolved_manifest))
@@ -294,16 +294,17 @@ def test_given_each_variant_when_its_resolved_manifest_is_checked_then_the_cdk_s
 def test_given_packaged_source_when_built_then_cdk_component_schema_is_loaded_only_when_read() -> None:
     from airbyte_cdk.sources.declarative import concurrent_declarative_source as cdk
 
+    from source_sentry.packaged.source import PackagedSource
     from source_sentry.source import SourceSentry
 
     loader = cdk.get_declarative_component_schema
     config = {"auth_token": "t", "organization": "acme"}
-    packaged = SourceSentry(config=config)
-    declarative = SourceSentry(config=config, python_components=False)
+    packaged = PackagedSource(config=config)
+    declarative = SourceSentry(config=config)
 
     assert cdk.get_declarative_component_schema is loader
     assert packaged.__dict__["_component_schema"] is None
-    assert isinstance(declarative.__dict__["_component_schema"], dict)
+    assert isinstance(declarative.__dict__["_declarative_component_schema"], dict)  # loaded when built
     schema = loader()
     assert packaged._declarative_component_schema == schema == declarative._declarative_component_schema
     assert packaged._declarative_component_schema is packaged.__dict__["_component_schema"]

@@ -162,7 +162,8 @@ def test_given_protocol_verb_when_launched_then_collector_is_on_with_the_tuned_t
     import gc
     import signal
 
-    from source_sentry import cdk_logs, output, run
+    from source_sentry import cdk_logs, run
+    from source_sentry.packaged import output
 
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"auth_token": "not-a-real-token", "organization": "acme"}))

@@ -10,18 +10,19 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
 
 CONFIG = {"auth_token": "t", "organization": "acme", "hostname": "http://127.0.0.1:9"}
 
 
-def streams_read(python_components: bool, names: list[str]) -> tuple[list[Any], list[str]]:
+def streams_read(packaged: bool, names: list[str]) -> tuple[list[Any], list[str]]:
     """The streams the source hands its concurrent reader for a catalog of `names`, and the names
     of the streams it built on the way."""
     catalog = CatalogBuilder()
     for name in names:
         catalog = catalog.with_stream(name, SyncMode.full_refresh)
-    source = SourceSentry(config=CONFIG, catalog=catalog.build(), python_components=python_components)
+    source = (PackagedSource if packaged else SourceSentry)(config=CONFIG, catalog=catalog.build())
     built: list[str] = []
     create_streams = source._create_streams
 
@@ -59,7 +60,7 @@ def test_given_a_catalog_naming_an_unknown_stream_when_read_then_config_error_an
         .with_stream("nonesuch", SyncMode.full_refresh)
         .build()
     )
-    source = SourceSentry(config=CONFIG, catalog=catalog)
+    source = PackagedSource(config=CONFIG, catalog=catalog)
     handed: list[Any] = []
     source._concurrent_source.read = lambda streams: iter(handed.extend(streams) or [])  # type: ignore[method-assign]
 

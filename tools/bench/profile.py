@@ -26,7 +26,7 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("schema normalisation", ("TypeTransformer", "_normalize_by_schema")),
     ("cursor and state", ("observe", "should_be_synced", "Cursor.", "cursor.py", "cursors.py")),
     ("writing messages to stdout", ("airbyte_message_to_string", "AirbyteMessageSerializer",
-                                    "print_buffer", "PrintBuffer", "source_sentry/output.py")),
+                                    "print_buffer", "PrintBuffer", "source_sentry/packaged/output.py")),
     ("HTTP (requests, urllib3, sockets)", ("requests/", "urllib3/", "http/client.py", "socket.py",
                                            "ssl.py", "call_rate.py")),
     ("threads waiting (queues, locks)", ("threading.py", "queue.py")),

@@ -578,10 +578,10 @@ def _profile(res: dict, w) -> None:
         "py-spy (`--nonblocking --gil`, 100 Hz) on the largest events sync, full refresh, twice: "
         "**before**, the Cloud manifest as Airbyte Cloud runs it (the CDK's `source-declarative-manifest`: "
         "the manifest's declarative pieces alone), and **after**, the packaged connector (`source-sentry`: "
-        "the same manifest with the Python components of `source_sentry/packaged.py`, the cursors of "
-        "`cursors.py`, the collector tuning and quick imports of `run.py`). Each sample is put in the first "
-        "matching bucket (`tools/bench/profile.py`); only the thread holding the GIL is sampled, so waiting "
-        "is not counted.\n"
+        "the same manifest with the Python components of `source_sentry/packaged/`, the cursors of "
+        "`cursors.py`, the quick import of `quick_import.py`, the collector tuning of `run.py`). "
+        "Each sample is put in the first matching bucket (`tools/bench/profile.py`); only the thread "
+        "holding the GIL is sampled, so waiting is not counted.\n"
     )
     runs = [("before (Cloud manifest)", before), ("after (packaged)", after)]
     if not before:

@@ -20,7 +20,8 @@ from airbyte_cdk.sources.declarative.requesters.paginators.strategies import Cur
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_sentry.components import (
+from source_sentry.manifest import load_manifest
+from source_sentry.packaged.components import (
     UNREADABLE_PREDICATE,
     DeployedReleaseFilter,
     EventWindowFilter,
@@ -37,9 +38,6 @@ from source_sentry.components import (
     instant,
     page_body,
 )
-from source_sentry.manifest import load_manifest
-from source_sentry.packaged import packaged_manifest
-from source_sentry.source import SourceSentry
 
 MANIFEST = load_manifest()
 DEFINITIONS = MANIFEST["definitions"]
@@ -427,60 +425,3 @@ def test_given_records_when_transformed_then_fields_set_exactly_as_the_manifest_
         swapped(parameters={}).transform(record, config=config, stream_slice=SLICES[0])
     assert transformed == expected
     assert (expected != records) is (stream != "events" or config.get("server") == "glitchtip")
-
-
-def test_given_the_manifest_when_packaged_then_every_piece_with_a_component_is_swapped() -> None:
-    swap = packaged_manifest(MANIFEST)
-    # Any piece drifting from its component (an edited template) is left as written and fails here.
-    assert swap.left == [], "a manifest piece changed; update components.py and packaged.py to match"
-    assert sorted(swap.swapped) == [
-        ".definitions.aggregate_retriever.paginator.pagination_strategy",
-        ".definitions.deployed_releases_stream.retriever.record_selector.record_filter",
-        ".definitions.error_handler",
-        ".definitions.filters.unreadable_body",
-        ".definitions.optional_error_handler",
-        ".definitions.optional_project_error_handler",
-        ".definitions.paginator.pagination_strategy",
-        ".definitions.project_error_handler",
-        ".definitions.project_scope_stream.retriever.record_selector.record_filter",
-        ".definitions.retriever",
-        ".definitions.streams.events.retriever.record_selector.record_filter",
-        ".definitions.streams.events.transformations[0]",
-        ".definitions.streams.issues.retriever.record_selector.record_filter",
-        ".definitions.streams.monitors.retriever.record_selector.record_filter",
-        ".definitions.streams.releases.retriever.record_selector.record_filter",
-        ".definitions.streams.releases.transformations[0]",
-        ".definitions.streams.sessions.transformations[1]",
-    ]
-    assert MANIFEST == load_manifest(), "the swap changed its input"
-
-
-def test_given_an_edited_filter_when_packaged_then_it_is_left_as_written_and_reported() -> None:
-    edited = copy.deepcopy(MANIFEST)
-    record_filter = edited["definitions"]["streams"]["releases"]["retriever"]["record_selector"][
-        "record_filter"
-    ]
-    record_filter["condition"] = record_filter["condition"].replace("not scope", "scope == []")
-    swap = packaged_manifest(edited)
-    assert ".definitions.streams.releases.retriever.record_selector.record_filter" in swap.left
-    assert (
-        swap.manifest["definitions"]["streams"]["releases"]["retriever"]["record_selector"]["record_filter"]
-        == record_filter
-    )
-
-
-def test_given_an_edited_add_fields_when_packaged_then_it_is_left_as_written_and_reported() -> None:
-    edited = copy.deepcopy(MANIFEST)
-    transformation = edited["definitions"]["streams"]["events"]["transformations"][0]
-    transformation["fields"][0]["value"] = "{{ record['projectID'] }}"
-    swap = packaged_manifest(edited)
-    assert swap.left == [".definitions.streams.events.transformations[0]"]
-    assert swap.manifest["definitions"]["streams"]["events"]["transformations"][0] == transformation
-
-
-def test_given_the_source_when_built_then_it_runs_the_swapped_manifest_and_the_pure_one_on_request() -> None:
-    config = {"auth_token": "t", "organization": "o"}
-    packaged = SourceSentry(config=config)._source_config
-    pure = SourceSentry(config=config, python_components=False)._source_config
-    assert "source_sentry.components.SharedJsonDecoder" in str(packaged)
-    assert "source_sentry.components" not in str(pure)

@@ -15,7 +15,8 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 from airbyte_cdk.sources.types import Record, StreamSlice
 from freezegun import freeze_time
 
-from source_sentry.cursors import (
+from source_sentry.manifest import load_manifest
+from source_sentry.packaged.cursors import (
     SentryComponentFactory,
     SettledEndCursor,
     SharedDateParse,
@@ -23,7 +24,7 @@ from source_sentry.cursors import (
     SlicePartitionKeyCursor,
     SpreadWindowsSettledEndCursor,
 )
-from source_sentry.manifest import load_manifest
+from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
 
 DEFINITIONS = load_manifest()["definitions"]
@@ -185,13 +186,13 @@ def test_given_a_date_when_parsed_twice_then_both_equal_the_cdk_parse(text: str)
         assert repr(got) == repr(expected)  # the zone too
 
 
-def streams_cursors(python_components: bool, config: dict[str, Any] = CONFIG) -> dict[str, Any]:
-    source = SourceSentry(config=config, python_components=python_components)
+def streams_cursors(packaged: bool, config: dict[str, Any] = CONFIG) -> dict[str, Any]:
+    source = (PackagedSource if packaged else SourceSentry)(config=config)
     return {s.name: s.cursor for s in source.streams(config)}
 
 
 def test_given_the_packaged_source_when_built_then_date_cursors_are_the_faster_kinds() -> None:
-    cursors = streams_cursors(python_components=True)
+    cursors = streams_cursors(packaged=True)
     events = cursors["events"]
     partition = events._cursor_factory.create({}, None)
     # events: the settled end, cutting windows only while they can be read side by side
@@ -202,7 +203,7 @@ def test_given_the_packaged_source_when_built_then_date_cursors_are_the_faster_k
 
 
 def test_given_the_declarative_source_when_built_then_the_cdk_cursors_are_kept() -> None:
-    cursors = streams_cursors(python_components=False)
+    cursors = streams_cursors(packaged=False)
     events = cursors["events"]
     assert type(events._cursor_factory.create({}, None)) is ConcurrentCursor
     assert type(events._connector_state_converter) is CustomFormatConcurrentStreamStateConverter
@@ -269,9 +270,9 @@ def test_given_what_the_endpoint_allows_when_events_windows_are_cut_then_the_spa
 
 
 def test_given_partitions_when_keyed_in_turn_and_again_then_each_key_is_the_cdks() -> None:
-    events = streams_cursors(python_components=True)["events"]
+    events = streams_cursors(packaged=True)["events"]
     assert type(events) is SlicePartitionKeyCursor
-    cdk = streams_cursors(python_components=False)["events"]
+    cdk = streams_cursors(packaged=False)["events"]
     partitions = [
         {"project_id": "11", "parent_slice": {}},
         {"parent_slice": {}, "project_id": "12"},

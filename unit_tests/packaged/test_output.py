@@ -31,7 +31,7 @@ from airbyte_cdk.models import (
     Type,
 )
 
-from source_sentry.output import ProtocolOutput, message_line
+from source_sentry.packaged.output import ProtocolOutput, message_line
 
 CDK = AirbyteEntrypoint.airbyte_message_to_string
 
@@ -196,7 +196,7 @@ import logging, sys, threading
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 from airbyte_cdk.sources import Source
-from source_sentry.output import launch
+from source_sentry.packaged.output import launch
 
 original = AirbyteEntrypoint.__dict__["airbyte_message_to_string"]
 log = logging.getLogger("airbyte")

@@ -34,8 +34,8 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_sentry.pacing import UNLIMITED, ConcurrencyPacedBudget
-from source_sentry.requester import SliceRenderedRequester
+from source_sentry.packaged.pacing import UNLIMITED, ConcurrencyPacedBudget
+from source_sentry.packaged.requester import SliceRenderedRequester
 
 # (input formats, date text) -> the CDK's parse of it. The same text is parsed by three readers
 # within microseconds, so a small table that is emptied when full serves them all.

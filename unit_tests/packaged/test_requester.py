@@ -9,8 +9,9 @@ from airbyte_cdk.sources.declarative.models import HttpRequester as HttpRequeste
 from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_sentry.cursors import SentryComponentFactory
-from source_sentry.requester import SliceRenderedRequester, renders_from_slice
+from source_sentry.packaged.cursors import SentryComponentFactory
+from source_sentry.packaged.requester import SliceRenderedRequester, renders_from_slice
+from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
 
 CONFIG = {
@@ -21,8 +22,8 @@ CONFIG = {
 }
 
 
-def requesters(python_components: bool) -> dict[str, Any]:
-    source = SourceSentry(config=CONFIG, python_components=python_components)
+def requesters(packaged: bool) -> dict[str, Any]:
+    source = (PackagedSource if packaged else SourceSentry)(config=CONFIG)
     found = {}
     for stream in source.streams(CONFIG):
         retriever = stream._stream_partition_generator._partition_factory._retriever

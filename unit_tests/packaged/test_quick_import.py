@@ -14,7 +14,7 @@ import airbyte_cdk.models.airbyte_protocol as protocol
 import airbyte_protocol.models.airbyte_protocol as protocol_dataclasses
 import pytest
 
-from source_sentry.quick_import import class_lines, quick_class_sources, serializer_schemas_on_demand
+from source_sentry.packaged.quick_import import class_lines, quick_class_sources, serializer_schemas_on_demand
 
 NESTED = textwrap.dedent(
     """
@@ -87,7 +87,7 @@ IMPORT_AND_DUMP = textwrap.dedent(
     """
     import json, sys
     from contextlib import nullcontext
-    from source_sentry.quick_import import quick_cdk_import
+    from source_sentry.packaged.quick_import import quick_cdk_import
 
     with quick_cdk_import() if sys.argv[1] == "quick" else nullcontext():
         from airbyte_cdk.models import airbyte_protocol_serializers as serializers

@@ -1,5 +1,5 @@
 """Python components the packaged connector (pip, Docker image) puts in place of manifest pieces
-that do the same work slower. `packaged.py` swaps them in when the manifest is loaded; the Cloud
+that do the same work slower. `swap.py` swaps them in when the manifest is loaded; the Cloud
 manifest, which cannot carry Python, keeps the declarative originals. Each class does exactly what
 the piece it replaces does (a differential test syncs both variants and compares), only cheaper.
 

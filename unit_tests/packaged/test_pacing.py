@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from source_sentry.pacing import UNLIMITED, ConcurrencyPacedBudget
+from source_sentry.packaged.pacing import UNLIMITED, ConcurrencyPacedBudget
 from unit_tests.test_manifest import _api_budget
 
 EVENTS = "https://sentry.io/api/0/projects/acme/billing/events/"
@@ -182,18 +182,19 @@ def test_given_window_spent_when_acquiring_then_the_inner_budget_still_paces() -
     assert budget.in_flight(request) == 0
 
 
-@pytest.mark.parametrize("python_components", [True, False], ids=["packaged", "declarative"])
+@pytest.mark.parametrize("packaged", [True, False], ids=["packaged", "declarative"])
 def test_given_variant_when_streams_built_then_only_the_packaged_one_paces_concurrency(
-    python_components: bool,
+    packaged: bool,
 ) -> None:
+    from source_sentry.packaged.source import PackagedSource
     from source_sentry.source import SourceSentry
 
     config = {"auth_token": "t" * 64, "organization": "acme", "hostname": "http://127.0.0.1:9"}
-    source = SourceSentry(config=config, python_components=python_components)
+    source = (PackagedSource if packaged else SourceSentry)(config=config)
     source.streams(config)
 
     budget = source._constructor._api_budget
-    assert isinstance(budget, ConcurrencyPacedBudget) is python_components
+    assert isinstance(budget, ConcurrencyPacedBudget) is packaged
     assert budget is not None
     assert budget.get_matching_policy(_request(EVENTS)) is not None
 

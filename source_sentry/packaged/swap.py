@@ -15,9 +15,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from source_sentry.components import UNREADABLE_PREDICATE
+from source_sentry.packaged.components import UNREADABLE_PREDICATE
 
-_COMPONENTS: Final = "source_sentry.components"
+_COMPONENTS: Final = "source_sentry.packaged.components"
 
 # Digest of a condition's words (see `_digest`) -> the component doing that condition's work.
 RECORD_FILTERS: Final[dict[str, dict[str, Any]]] = {
@@ -54,6 +54,8 @@ class Swap:
     swapped: list[str] = field(default_factory=list)
     # Pieces a component exists for, in a shape it was not written for: left as the manifest says.
     left: list[str] = field(default_factory=list)
+    # Of those left, each recognised by a digest: path -> (the table above naming it, its digest).
+    left_digests: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def packaged_manifest(manifest: dict[str, Any]) -> Swap:
@@ -77,6 +79,9 @@ def _walk(node: Any, path: str, swap: Swap) -> Any:
     if replacement is None:
         if _has_component(node):
             swap.left.append(path)
+            recognised_by = _table_and_digest(node)
+            if recognised_by is not None:
+                swap.left_digests[path] = recognised_by
         return node
     swap.swapped.append(path)
     return replacement
@@ -111,6 +116,18 @@ def _replacement(node: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "HttpResponseFilter" and node.get("predicate"):
         # SentryErrorHandler judges this one predicate on the shared body; it is left in place.
         return node if node["predicate"] == UNREADABLE_PREDICATE else None
+    return None
+
+
+def _table_and_digest(node: dict[str, Any]) -> tuple[str, str] | None:
+    """The table of this module that recognises a piece of this kind, and the piece's digest."""
+    kind = node.get("type")
+    if kind == "RecordFilter":
+        return "RECORD_FILTERS", _digest(node.get("condition", ""))
+    if kind == "CursorPagination":
+        return "LINK_HEADER_PAGINATION", _digest(node.get("cursor_value", ""), node.get("stop_condition", ""))
+    if kind == "AddFields":
+        return "TRANSFORMATIONS", _add_fields_digest(node)
     return None
 
 
