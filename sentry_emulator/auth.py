@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 
+from .api_token import Token
 from .data import Project, World, _hex32
 from .request import FORBIDDEN, NOT_FOUND, ApiError, Request
 
@@ -36,14 +36,6 @@ MONITOR_READ = ORG_READ | {"alerts:read", "alerts:write"}
 ALERTS_READ = ORG_READ | {"alerts:read"}
 RELEASE_READ = frozenset({"project:read", "project:write", "project:admin", "project:releases", "org:ci"})
 RELEASE_WRITE = frozenset({"project:releases", "project:write", "project:admin", "org:ci"})
-
-
-@dataclass(frozen=True)
-class Token:
-    value: str
-    scopes: frozenset[str]
-    forbidden: frozenset[int]  # project idx that answer 403 to this token
-    kind: str
 
 
 class Tokens:

@@ -9,7 +9,7 @@ from .paging import Cursor, glitchtip_link_header, link_header
 from .timeutil import now_us, parse_iso, parse_period
 
 if TYPE_CHECKING:
-    from .auth import Token
+    from .api_token import Token
 
 NOT_FOUND = {"detail": "The requested resource does not exist"}
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}

@@ -27,18 +27,31 @@ def shared_manifest() -> dict[str, Any]:
     return load_manifest()
 
 
+def followed(node: Any) -> Any:
+    """`node` with the reference at its top followed, as the CDK resolves one: the node referred
+    to, with the keys written beside `$ref` taking precedence (references nested deeper are left
+    as written)."""
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = shared_manifest()
+        for key in node["$ref"].removeprefix("#/").split("/"):
+            target = target[key]
+        node = {**target, **{key: value for key, value in node.items() if key != "$ref"}}
+    return node
+
+
 @cache
 def stream_names() -> tuple[str, ...]:
     """The connector's streams, in the manifest's order."""
-    manifest = shared_manifest()
-    prefix = "#/definitions/streams/"
-    names = []
-    for entry in manifest["streams"]:
-        ref = entry["$ref"]
-        if not ref.startswith(prefix):
-            raise ValueError(f"the manifest's stream {ref!r} is not under definitions.streams")
-        names.append(manifest["definitions"]["streams"][ref[len(prefix) :]]["name"])
-    return tuple(names)
+    return tuple(followed(entry)["name"] for entry in shared_manifest()["streams"])
+
+
+@cache
+def per_project_stream_names() -> frozenset[str]:
+    """The streams read per project (a partition router in their retriever): their state too."""
+    streams = shared_manifest()["definitions"]["streams"]
+    return frozenset(
+        name for name in stream_names() if "partition_router" in followed(streams[name]["retriever"])
+    )
 
 
 @cache

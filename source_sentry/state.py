@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from source_sentry.manifest import shared_manifest
+from source_sentry.manifest import per_project_stream_names, shared_manifest
 
 # Keys of the per-partition state the CDK's ConcurrentPerPartitionCursor writes.
 PARTITIONED_STATE_KEYS = {"states", "state", "parent_state", "lookback_window", "use_global_cursor"}
@@ -26,9 +26,7 @@ def stream_cursors() -> dict[str, tuple[str | None, bool]]:
     result: dict[str, tuple[str | None, bool]] = {}
     for name, stream in manifest["definitions"]["streams"].items():
         cursor = (stream.get("incremental_sync") or {}).get("cursor_field")
-        retriever = stream.get("retriever", {})
-        partitioned = "per_project" in str(retriever.get("$ref", "")) or "partition_router" in retriever
-        result[name] = (cursor, partitioned)
+        result[name] = (cursor, name in per_project_stream_names())
     return result
 
 

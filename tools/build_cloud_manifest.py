@@ -1,25 +1,28 @@
-"""Write the manifest Airbyte Cloud imports: source_sentry/manifest.yaml with its schemas inline,
-and its project scope read one configured project at a time (see configured_project_scope_stream).
+"""Write the manifest Airbyte Cloud imports: source_sentry/manifest.yaml with its schemas inline.
 
 Airbyte Cloud runs a custom connector's manifest alone, without this package, so the
 JsonFileSchemaLoader paths of the packaged manifest would not resolve there. The schemas stay
-as files beside the manifest (one file per stream); this script copies them in. A unit test
-fails when the committed copy is stale:
+as files beside the manifest (one file per stream); this script copies them in. The manifest's
+text is kept as written, comments included (they say why a piece is as it is, and Cloud users
+read them too): only each file loader's two lines are rewritten, and the schemas are appended.
+A unit test fails when the committed copy is stale:
     python tools/build_cloud_manifest.py
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import yaml
 
-from source_sentry.manifest import MANIFEST_PATH, load_manifest
+from source_sentry.manifest import MANIFEST_PATH
 
 PACKAGE = MANIFEST_PATH.parent
 TARGET = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
+# Definitions only the Cloud manifest has (see with_configured_project_scope).
 CLOUD_PARTS = Path(__file__).resolve().parent / "cloud_project_scope.yaml"
 
 HEADER = (
@@ -29,21 +32,49 @@ HEADER = (
 )
 
 
+# A stream's file loader as the manifest writes it: its type, then its file beside the manifest.
+FILE_LOADER = re.compile(
+    r"^(?P<indent> +)type: JsonFileSchemaLoader\n"
+    r'(?P=indent)file_path: "\./source_sentry/schemas/(?P<name>\w+)\.json"$',
+    re.MULTILINE,
+)
+
+
 def build() -> str:
-    manifest = load_manifest()
-    schemas = {}
-    for name, stream in manifest["definitions"]["streams"].items():
+    text = MANIFEST_PATH.read_text()
+    names: list[str] = []
+
+    def inline(match: re.Match[str]) -> str:
+        indent, name = match["indent"], match["name"]
+        names.append(name)
+        return f'{indent}type: InlineSchemaLoader\n{indent}schema:\n{indent}  $ref: "#/schemas/{name}"'
+
+    text = FILE_LOADER.sub(inline, text)
+    text = with_configured_project_scope(text)
+    built = yaml.safe_load(text)
+    for name, stream in built["definitions"]["streams"].items():
         loader = stream["schema_loader"]
-        if loader.get("type") == "JsonFileSchemaLoader":
-            schemas[name] = json.loads((PACKAGE / "schemas" / f"{name}.json").read_text())
-            stream["schema_loader"] = {"type": "InlineSchemaLoader", "schema": {"$ref": f"#/schemas/{name}"}}
-    # A request per configured project, whose 404 fails the sync: the packaged command checks the
-    # slugs in Python before reading, which Airbyte Cloud cannot run.
-    manifest["definitions"].update(yaml.safe_load(CLOUD_PARTS.read_text()))
-    parent = manifest["definitions"]["per_project"]["parent_stream_configs"][0]
-    parent["stream"] = {"$ref": "#/definitions/configured_project_scope_stream"}
-    manifest["schemas"] = schemas
-    return HEADER + yaml.safe_dump(manifest, sort_keys=False, width=100, allow_unicode=True)
+        if loader.get("type") != "InlineSchemaLoader":
+            raise ValueError(f"stream {name}: a schema loader this script does not know how to inline")
+    schemas = {name: json.loads((PACKAGE / "schemas" / f"{name}.json").read_text()) for name in names}
+    if "schemas" in built:
+        raise ValueError("the manifest has a `schemas` section of its own")
+    appended = yaml.safe_dump({"schemas": schemas}, sort_keys=False, width=100, allow_unicode=True)
+    return HEADER + text.rstrip("\n") + "\n\n" + appended
+
+
+def with_configured_project_scope(text: str) -> str:
+    """The manifest's text with the definitions of CLOUD_PARTS added, and the per-project streams'
+    parent read one configured project at a time: a request per configured slug, whose 404 fails
+    the sync. The packaged command checks the slugs in Python before reading, which Airbyte Cloud
+    cannot run."""
+    parent = '          $ref: "#/definitions/project_scope_stream"\n'
+    if text.count(parent) != 1 or text.count("\ndefinitions:\n") != 1:
+        raise ValueError("the manifest's per_project parent or definitions moved: update this script")
+    text = text.replace(parent, parent.replace("project_scope_stream", "configured_project_scope_stream"))
+    lines = CLOUD_PARTS.read_text().splitlines(True)
+    parts = "".join(f"  {line}" if line.strip() else line for line in lines)
+    return text.replace("\ndefinitions:\n", f"\ndefinitions:\n{parts}\n", 1)
 
 
 def main() -> int:

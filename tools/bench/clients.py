@@ -49,10 +49,11 @@ def use_own_venv() -> None:
     python = OUR_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(OUR_VENV)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", str(ROOT)],
-        check=True,
-    )
+    # The versions the image installs (the door of the speed wing accepts only tested ones), then
+    # the package itself without resolving again.
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-r", str(ROOT / "requirements" / "runtime.lock")], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
     OURS = str(OUR_VENV / "bin" / "source-sentry")
     compile_ours()
 

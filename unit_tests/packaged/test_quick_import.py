@@ -11,7 +11,7 @@ import textwrap
 import types
 
 import airbyte_cdk.models.airbyte_protocol as protocol
-import airbyte_protocol.models.airbyte_protocol as protocol_dataclasses
+import airbyte_protocol_dataclasses.models.airbyte_protocol as protocol_dataclasses
 import pytest
 
 from source_sentry.packaged.quick_import import class_lines, quick_class_sources, serializer_schemas_on_demand
