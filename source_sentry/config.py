@@ -67,7 +67,7 @@ def base_api_url(hostname: str) -> str:
         raise ConfigError(f"hostname must be text: {_ACCEPTED_FORMS}.")
     match = _HOSTNAME_RE.search(hostname)
     if not match:
-        shown = hostname.strip()[:80] or "(empty)"
+        shown = _without_secrets(hostname.strip())[:80] or "(empty)"
         raise ConfigError(f"hostname {shown!r} is not usable: give {_ACCEPTED_FORMS}.")
     scheme, url_host, url_port, path, bare_host, bare_port = match.groups()
     host, port = (url_host, url_port) if url_host else (bare_host, bare_port)
@@ -76,6 +76,18 @@ def base_api_url(hostname: str) -> str:
         path = path[: -len("/api/0")]
     netloc = f"{host}:{port}" if port else host
     return f"{(scheme or 'https').lower()}://{netloc}{path}/api/0"
+
+
+def _without_secrets(url: str) -> str:
+    """``url`` with what may hold a password or a token (user info, query, fragment) masked."""
+    url = re.sub(r"^([^/?#]*//)?[^/?#]*@", lambda m: f"{m.group(1) or ''}***@", url)
+    return re.sub(r"[?#].*", "?***", url, flags=re.S)
+
+
+def site_url(base_url: str) -> str:
+    """Where Sentry is, as messages name it: the base URL without ``/api/0`` (scheme, host, port
+    and path prefix: a wrong prefix or scheme is as likely the mistake as the host)."""
+    return base_url.rstrip("/").removesuffix("/api/0")
 
 
 def project_slugs(config: Mapping[str, Any]) -> list[str]:

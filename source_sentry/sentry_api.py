@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from source_sentry import __version__
+from source_sentry.config import site_url
 from source_sentry.transport import Response, Transport, TransportError
 
 
@@ -149,7 +150,8 @@ class SentryApi:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.base_url).netloc
+        """Where Sentry is, for messages (see ``site_url``)."""
+        return site_url(self.base_url)
 
     def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         """The URL of ``path`` under the base URL, ``.`` and ``..`` segments resolved (the

@@ -91,14 +91,17 @@ class SourceSentry(YamlDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        """Refuse a config naming projects the organization lacks: the manifest would sync the
-        others and leave those out without a word. Leave out, with a warning, the streams the
-        server does not serve (see unserved.py)."""
+        """Refuse a catalog naming streams this connector lacks, and a config naming projects the
+        organization lacks: the manifest would sync the others and leave those out without a
+        word. Leave out, with a warning, the streams the server does not serve (see unserved.py).
+        Fail within a minute when Sentry cannot be connected to (see reachability.py), and end a
+        failed sync in the words of its first error (see sync_failure.py)."""
+        from source_sentry.sync_failure import in_the_first_words
         from source_sentry.unserved import without_unserved_streams
 
-        _fail_on_missing_projects(config)
         catalog = without_unserved_streams(config, catalog, logger)
-        yield from self.read_catalog_streams(logger, config, catalog, state)
+        _fail_before_reading(config, catalog)
+        yield from in_the_first_words(self.read_catalog_streams(logger, config, catalog, state))
 
     def read_catalog_streams(
         self,
@@ -109,6 +112,7 @@ class SourceSentry(YamlDeclarativeSource):
     ) -> Iterator[AirbyteMessage]:
         """The CDK's read, once the config passed our own checks."""
         yield from super().read(logger, config, catalog, state)
+
 
 def _optional_streams_report(config: Mapping[str, Any], info: Any) -> tuple[str, bool]:
     """Which optional streams the token can read, and whether it can read them all; a failure to
@@ -124,6 +128,25 @@ def _optional_streams_report(config: Mapping[str, Any], info: Any) -> tuple[str,
     except Exception as error:  # noqa: BLE001 - the core streams answered: the check still succeeds
         return f"Could not check which optional streams the token can read: {error}", False
     return access_report(access), all(a.readable for a in access)
+
+
+def _fail_before_reading(config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog) -> None:
+    from source_sentry.catalog_check import unknown_streams_message
+    from source_sentry.config import ConfigError, resolve_settings, site_url
+    from source_sentry.manifest import stream_names
+    from source_sentry.reachability import Unreachable, wait_until_reachable
+
+    problem = unknown_streams_message([c.stream.name for c in catalog.streams], stream_names())
+    if problem:
+        raise AirbyteTracedException(message=problem, failure_type=FailureType.config_error)
+    try:
+        wait_until_reachable(site_url(resolve_settings(config).base_url))
+    except ConfigError as error:
+        raise AirbyteTracedException(message=str(error), failure_type=FailureType.config_error) from None
+    except Unreachable as error:
+        failure = FailureType.config_error if error.lasting else FailureType.transient_error
+        raise AirbyteTracedException(message=str(error), failure_type=failure) from None
+    _fail_on_missing_projects(config)
 
 
 def _fail_on_missing_projects(config: Mapping[str, Any]) -> None:

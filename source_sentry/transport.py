@@ -36,11 +36,16 @@ if TYPE_CHECKING:
 class TransportError(Exception):
     """No HTTP answer. ``reason`` is a phrase to follow a host name ("could not be reached (...)")."""
 
-    def __init__(self, reason: str, *, never_sent: bool, timed_out: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, never_sent: bool, timed_out: bool = False, tls_failed: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.never_sent = never_sent
         self.timed_out = timed_out
+        # The TLS handshake failed (a plain-http server, an untrusted certificate): waiting mends
+        # nothing, unlike a refused or timed-out connection.
+        self.tls_failed = tls_failed
 
 
 class Headers(dict[str, str]):
@@ -127,6 +132,23 @@ class Transport:
             connection.close()
         self._connections.clear()
 
+    def connect(self, url: str, *, timeout: float) -> None:
+        """Open the connection that a request to ``url`` would use (TCP, proxy tunnel, TLS) and
+        keep it for the next one; raise ``TransportError`` as ``send`` would."""
+        scheme, host, port, proxy = self._route(url)
+        key = (scheme, host, port, proxy or "")
+        if key not in self._connections:
+            self._connections[key] = self._open(scheme, host, port, proxy, timeout)
+
+    def _route(self, url: str) -> tuple[str, str, int, str | None]:
+        """Scheme, host, port and proxy (None: direct) of ``url``."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url}")
+        port = parts.port or (443 if scheme == "https" else 80)
+        return scheme, parts.hostname, port, proxy_for(scheme, parts.hostname, port, self._environ)
+
     def send(
         self,
         method: str,
@@ -137,14 +159,9 @@ class Transport:
         connect_timeout: float,
         read_timeout: float,
     ) -> Response:
+        scheme, host, port, proxy = self._route(url)
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url}")
-        host = parts.hostname
-        port = parts.port or (443 if scheme == "https" else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        proxy = proxy_for(scheme, host, port, self._environ)
         key = (scheme, host, port, proxy or "")
         connection = self._connections.pop(key, None)
         if connection is not None and _dropped(connection):
@@ -205,9 +222,15 @@ class Transport:
                 never_sent=True,
             ) from None
         except OSError as error:
+            import ssl
+
             connection.close()
             via = f" through the proxy {address[0]}:{address[1]}" if proxy else ""
-            raise TransportError(f"could not be reached{via} ({_describe(error)})", never_sent=True) from None
+            raise TransportError(
+                f"could not be reached{via} ({_describe(error)})",
+                never_sent=True,
+                tls_failed=isinstance(error, ssl.SSLError),
+            ) from None
         return connection
 
     def _context(self) -> ssl.SSLContext:

@@ -14,6 +14,8 @@ from source_sentry.manifest import incremental_stream_names, stream_names
 
 BIN = Path(sys.executable).parent
 COMMAND = str(BIN / "source-sentry")
+# The CDK's runner of a manifest, and the manifest Airbyte Cloud imports: the Cloud variant.
+DECLARATIVE_COMMAND = str(BIN / "source-declarative-manifest")
 CLOUD_MANIFEST = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
 STREAMS = list(stream_names())
 INCREMENTAL = set(incremental_stream_names())
@@ -112,15 +114,14 @@ def source(
     return parse(result.stdout, result.stderr, result.returncode)
 
 
-def cloud_read(workdir: Path, args: list[str], timeout: float = 240) -> Run:
-    """`read` of the Cloud manifest by the CDK's `source-declarative-manifest`, as Airbyte Cloud
-    runs it; `args` as `write_inputs` gives them."""
-    command = str(BIN / "source-declarative-manifest")
-    result = subprocess.run(
-        [command, "read", *args, "--manifest-path", str(CLOUD_MANIFEST)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=workdir,
-    )
+def cloud_source(verb: str, args: list[str], cwd: Path, timeout: float = 240) -> Run:
+    """``verb`` with these arguments run by the CDK's `source-declarative-manifest` on the Cloud
+    manifest, as Airbyte Cloud runs it."""
+    command = [DECLARATIVE_COMMAND, verb, *args, "--manifest-path", str(CLOUD_MANIFEST)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     return parse(result.stdout, result.stderr, result.returncode)
+
+
+def cloud_read(workdir: Path, args: list[str], timeout: float = 240) -> Run:
+    """`read` of the Cloud manifest, `args` as `write_inputs` gives them."""
+    return cloud_source("read", args, workdir, timeout)

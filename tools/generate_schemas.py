@@ -20,10 +20,19 @@ from typing import Any
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "source_sentry" / "schemas"
 
+# Typed where the description leaves them untyped, as Sentry's project serializer writes them (only
+# when a stats period is asked for, which the connector does not): an untyped column is one a
+# destination (PyAirbyte's caches among them) cannot type.
+_PROJECT_STATS: dict[str, Any] = {
+    "stats": {"type": "array", "items": {"type": "array"}},
+    "transactionStats": {"type": "array", "items": {"type": "array"}},
+    "sessionStats": {"type": "object"},
+}
+
 # stream name -> (OpenAPI path, extra properties Sentry returns that the description leaves out)
 STREAMS: dict[str, tuple[str, dict[str, Any]]] = {
-    "projects": ("/api/0/organizations/{organization_id_or_slug}/projects/", {}),
-    "project_detail": ("/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}/", {}),
+    "projects": ("/api/0/organizations/{organization_id_or_slug}/projects/", _PROJECT_STATS),
+    "project_detail": ("/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}/", _PROJECT_STATS),
     "events": (
         "/api/0/projects/{organization_id_or_slug}/{project_id_or_slug}/events/",
         {
@@ -129,7 +138,15 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     if "enum" in out:
         out["enum"] = [*out["enum"], None] if None not in out["enum"] else out["enum"]
     if "anyOf" in schema or "oneOf" in schema:
-        options = [nullable(s) for s in schema.get("anyOf", schema.get("oneOf", []))]
+        alternatives = schema.get("anyOf", schema.get("oneOf", []))
+        if "type" in schema:
+            # The node's own type rules out the others (Sentry writes null as a `not` string).
+            alternatives = [a for a in alternatives if a.get("type") == schema["type"]] or alternatives
+        if len(alternatives) == 1:
+            # One alternative: that type, nullable, which a destination can type where it cannot
+            # type an anyOf.
+            return {**out, **nullable(alternatives[0])}
+        options = [nullable(s) for s in alternatives]
         return {"anyOf": [*options, {"type": "null"}]}
     kind = schema.get("type")
     if kind is None:
@@ -161,8 +178,11 @@ def build(openapi: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for stream, item in {**items, **DOCUMENTED}.items():
         node = nullable(item)
         node["properties"].update({name: nullable(sub) for name, sub in extras.get(stream, {}).items()})
-        # The primary key is never null: keep Sentry's own type for it (integer for releases).
-        node["properties"]["id"] = {"type": item["properties"]["id"]["type"]}
+        # The primary key is never null: keep Sentry's own type for it, but for releases: the
+        # manifest writes their integer id as text, since GlitchTip's (their version) is text and
+        # one column must hold both.
+        key_type = "string" if stream == "releases" else item["properties"]["id"]["type"]
+        node["properties"]["id"] = {"type": key_type}
         node["type"] = "object"  # a record itself is never null
         result[stream] = {"$schema": "http://json-schema.org/draft-07/schema#", **node}
     return result

@@ -235,12 +235,7 @@ class Sync:
 
     def source(self, config: dict[str, Any]) -> Any:
         import airbyte as ab
-        import airbyte.types
 
-        # PyAirbyte prints a line for every untyped schema property ({} or anyOf: the projects'
-        # stats, a release's lastDeploy) each time it maps a table, ~700 lines a run; it stores
-        # them as VARCHAR columns holding the JSON text either way.
-        airbyte.types.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
         return ab.get_source("source-sentry", local_executable=str(CONNECTOR), config=config)
 
     def cache(self) -> Any:

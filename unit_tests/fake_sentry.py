@@ -165,5 +165,8 @@ class ViaRequests:
             raise TransportError(f"could not be reached ({type(error).__name__})", never_sent=True) from None
         return Response(got.status_code, got.content, list(got.headers.items()), reason=got.reason, url=url)
 
+    def connect(self, url: str, *, timeout: float) -> None:
+        """HttpMocker answers requests, not connections: each opens."""
+
     def close(self) -> None:
         pass

@@ -44,7 +44,7 @@ def test_given_unreachable_host_when_checking_then_fails_within_seconds_naming_h
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = time.monotonic()
-    with pytest.raises(SentryUnavailable, match=f"127.0.0.1:{port} could not be reached"):
+    with pytest.raises(SentryUnavailable, match=f"http://127.0.0.1:{port} could not be reached"):
         check_connection({"auth_token": TOKEN, "organization": ORG, "hostname": f"http://127.0.0.1:{port}"})
     assert time.monotonic() - started < 3
 
@@ -107,7 +107,8 @@ def test_given_rejected_token_when_checking_then_config_error_says_401(fake_sent
 
 def test_given_unknown_org_when_checking_then_error_names_org_and_host(fake_sentry):
     fake_sentry.get(ORG_URL, status_code=404, json={"detail": "The requested resource does not exist"})
-    with pytest.raises(ConfigError, match=r"Organization 'acme' was not found on sentry.example.com \(404\)"):
+    expected = r"Organization 'acme' was not found on https://sentry.example.com \(404\)"
+    with pytest.raises(ConfigError, match=expected):
         check_connection(config(), api=api())
 
 

@@ -141,7 +141,9 @@ class GlitchTipTest(TestCase):
         assert [r.record.data["id"] for r in output.records] == ["web@1.2.3"]
 
     @HttpMocker()
-    def test_given_sentry_releases_when_reading_then_their_id_is_kept(self, http_mocker: HttpMocker) -> None:
+    def test_given_sentry_releases_when_reading_then_their_id_is_kept_as_text(
+        self, http_mocker: HttpMocker
+    ) -> None:
         http_mocker.get(
             releases_request(),
             page(
@@ -152,4 +154,4 @@ class GlitchTipTest(TestCase):
 
         output = read_stream("releases", config(), sync_mode=SyncMode.full_refresh)
 
-        assert [r.record.data["id"] for r in output.records] == [7]
+        assert [r.record.data["id"] for r in output.records] == ["7"]

@@ -103,6 +103,8 @@ def test_given_cloud_manifest_then_it_needs_no_python_component_and_no_schema_fi
 def test_given_sentry_documented_response_when_validated_then_stream_schema_accepts_it(stream: str) -> None:
     schema = json.loads((ROOT / "source_sentry" / "schemas" / f"{stream}.json").read_text())
     for item in json.loads((TEMPLATES / f"{stream}.json").read_text()):
+        if stream == "releases":
+            item = {**item, "id": str(item["id"])}  # the manifest writes a release's id as text
         jsonschema.validate(item, schema)
 
 
@@ -110,7 +112,7 @@ def test_given_null_in_every_field_when_validated_then_schemas_accept_it() -> No
     for stream in STREAMS:
         schema = json.loads((ROOT / "source_sentry" / "schemas" / f"{stream}.json").read_text())
         nulls = {name: None for name in schema["properties"] if name != "id"}
-        jsonschema.validate({"id": 1 if stream == "releases" else "1", **nulls}, schema)
+        jsonschema.validate({"id": "1", **nulls}, schema)
 
 
 def test_given_spec_then_hostname_pattern_is_the_one_the_notifier_validates_with() -> None:

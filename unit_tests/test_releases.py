@@ -45,7 +45,7 @@ class ReleasesTest(TestCase):
 
         output = read_stream("releases", config(), state={"dateCreated": "2024-05-20T00:00:00.000000Z"})
 
-        assert [r.record.data["id"] for r in output.records] == [9]
+        assert [r.record.data["id"] for r in output.records] == ["9"]
         http_mocker.assert_number_of_calls(first, 1)
         assert output.most_recent_state.stream_state.__dict__ == {
             "dateCreated": "2024-05-31T00:00:00.000000Z"
@@ -71,7 +71,7 @@ class ReleasesTest(TestCase):
             "releases", config(projects=["backend", "mobile"]), sync_mode=SyncMode.full_refresh
         )
 
-        assert [r.record.data["id"] for r in output.records] == [2, 1]
+        assert [r.record.data["id"] for r in output.records] == ["2", "1"]
 
     @HttpMocker()
     def test_given_no_start_date_when_full_refresh_then_every_page_is_read(
@@ -88,4 +88,4 @@ class ReleasesTest(TestCase):
 
         output = read_stream("releases", config(), sync_mode=SyncMode.full_refresh)
 
-        assert [r.record.data["id"] for r in output.records] == [2, 1]
+        assert [r.record.data["id"] for r in output.records] == ["2", "1"]

@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 import pytest
-from airbyte_cdk.models import AirbyteStreamStatus, SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
@@ -52,7 +53,7 @@ def test_given_a_catalog_when_read_then_only_its_streams_are_built_and_they_are_
     assert [s.cursor_field for s in ours] == [s.cursor_field for s in cdk]
 
 
-def test_given_a_catalog_naming_an_unknown_stream_when_read_then_the_cdk_reports_it_incomplete() -> None:
+def test_given_a_catalog_naming_an_unknown_stream_when_read_then_config_error_and_nothing_read() -> None:
     catalog = (
         CatalogBuilder()
         .with_stream("events", SyncMode.full_refresh)
@@ -63,12 +64,9 @@ def test_given_a_catalog_naming_an_unknown_stream_when_read_then_the_cdk_reports
     handed: list[Any] = []
     source._concurrent_source.read = lambda streams: iter(handed.extend(streams) or [])  # type: ignore[method-assign]
 
-    list(source.read(logging.getLogger("test"), CONFIG, catalog, []))
-    queue = source._concurrent_source._queue  # where the CDK's messages wait for the main thread
-    queued = [queue.get_nowait() for _ in range(queue.qsize())]
+    with pytest.raises(AirbyteTracedException) as raised:
+        list(source.read(logging.getLogger("test"), CONFIG, catalog, []))
 
-    assert [s.name for s in handed] == ["events"]
-    incomplete = [m.trace.stream_status for m in queued if m.trace and m.trace.stream_status]
-    assert [(s.stream_descriptor.name, s.status) for s in incomplete] == [
-        ("nonesuch", AirbyteStreamStatus.INCOMPLETE)
-    ]
+    assert raised.value.failure_type == FailureType.config_error
+    assert "`nonesuch` (the closest stream is `" in raised.value.message
+    assert handed == []

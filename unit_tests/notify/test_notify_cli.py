@@ -84,7 +84,7 @@ def test_given_healthy_sentry_when_notifying_then_two_writes_and_no_read(healthy
         ("POST", RELEASES),
         ("POST", DEPLOYS),
     ]
-    assert result.out.splitlines()[0] == "Checked sentry.example.com: organization acme, projects web"
+    assert result.out.splitlines()[0] == "Checked https://sentry.example.com: organization acme, projects web"
 
 
 def test_given_existing_release_and_finalize_when_notifying_then_release_put_with_date_released(
@@ -261,7 +261,7 @@ INVALID_PROJECTS = {"projects": ["Invalid project ids or slugs"]}
             404,
             404,
             {"detail": "nope"},
-            "Organization 'acme' was not found on sentry.example.com (404)",
+            "Organization 'acme' was not found on https://sentry.example.com (404)",
         ),
         (f"{BASE}/projects/{ORG}/web/", 404, 400, INVALID_PROJECTS, "Project 'web' was not found"),
         (RELEASES, 403, 403, {"detail": "nope"}, "The auth token may not read the releases of 'acme' (403)"),
@@ -399,7 +399,7 @@ def test_given_dropped_connections_when_creating_release_then_retried_then_exit_
     result = run_notify(*ARGS)
     assert result.code == 1
     assert result.err == (
-        "error: sentry.example.com could not be reached (the connection dropped: Remote end closed "
+        "error: https://sentry.example.com could not be reached (the connection dropped: Remote end closed "
         "connection without response) (POST organizations/acme/releases/, 4 tries).\n"
     )
     assert len(posts_to(healthy_sentry, RELEASES)) == 4  # creating a release is safe to repeat
