@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from sentry_emulator.process import ROOT
-from tools.bench import report, sections
+from tools.bench import report, sections, webhooks
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
@@ -33,6 +33,7 @@ SECTIONS = {
     "status_refresh": "8: keeping issue statuses fresh",
     "per_stream": "10: requests per stream, first and unchanged sync of `make sync`'s organization",
     "parallel": "11: whole-org events from a server taking 200 ms a page, ours against the floor",
+    "webhooks": "12: the webhook receiver: deliveries/s and answer latency, SQLite and PostgreSQL vs a floor",
 }
 NOTE = Path(__file__).resolve().parent / "note.md"
 EPILOG = (
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             "per_stream", sections.requests_per_stream(plan, work, problems, log)
         ),
         "parallel": lambda: results.__setitem__("parallel", sections.parallel(plan, work, problems, log)),
+        "webhooks": lambda: results.__setitem__("webhooks", webhooks.webhooks(plan, work, problems, log)),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Workdir(Path(tmp))

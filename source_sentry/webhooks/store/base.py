@@ -113,6 +113,21 @@ def insert_values(incoming: Incoming) -> tuple[Any, ...]:
     )
 
 
+def earlier_query(mark: str) -> str:
+    """One round trip for both duplicate checks: the delivery with this Request-ID and body, if
+    any (flag 1), then the newest about the same subject (flag 0)."""
+    return (
+        f"SELECT * FROM (SELECT seq, body_sha256, received_at_ms, 1 FROM deliveries "
+        f"WHERE request_id = {mark} AND body_sha256 = {mark} LIMIT 1) AS same_request "
+        f"UNION ALL SELECT * FROM (SELECT seq, body_sha256, received_at_ms, 0 FROM deliveries "
+        f"WHERE subject = {mark} ORDER BY seq DESC LIMIT 1) AS newest ORDER BY 4 DESC"
+    )
+
+
+def earlier_params(incoming: Incoming) -> tuple[str | None, str, str]:
+    return (incoming.request_id, incoming.body_sha256, incoming.envelope.subject)
+
+
 def is_retry(newest: tuple[str, int] | None, incoming: Incoming, retry_window_ms: int) -> bool:
     """`newest` is (body_sha256, received_at_ms) of the newest delivery about the same subject."""
     if newest is None:

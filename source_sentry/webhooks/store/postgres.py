@@ -26,6 +26,8 @@ from source_sentry.webhooks.store.base import (
     Incoming,
     Recorded,
     StoreError,
+    earlier_params,
+    earlier_query,
     feed_entry,
     insert_values,
     is_retry,
@@ -65,6 +67,7 @@ INSERT = (
     f"VALUES ({', '.join(['%s'] * (len(COLUMNS) + 1))}) RETURNING seq"
 )
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM deliveries"
+EARLIER = earlier_query("%s")
 
 
 class PostgresStore:
@@ -110,20 +113,9 @@ class PostgresStore:
     def _record_one(
         self, conn: psycopg.Connection[Any], item: Incoming, retry_window_ms: int, extend: Extension | None
     ) -> Recorded:
-        match = None
-        if item.request_id:
-            match = conn.execute(
-                "SELECT seq FROM deliveries WHERE request_id = %s AND body_sha256 = %s LIMIT 1",
-                (item.request_id, item.body_sha256),
-            ).fetchone()
-        if match is None:
-            newest = conn.execute(
-                "SELECT seq, body_sha256, received_at_ms FROM deliveries WHERE subject = %s "
-                "ORDER BY seq DESC LIMIT 1",
-                (item.envelope.subject,),
-            ).fetchone()
-            if newest is not None and is_retry((newest[1], newest[2]), item, retry_window_ms):
-                match = newest
+        match = conn.execute(EARLIER, earlier_params(item)).fetchone()
+        if match is not None and not match[3] and not is_retry((match[1], match[2]), item, retry_window_ms):
+            match = None
         if match is not None:
             conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = %s", (match[0],))
             return Recorded(seq=int(match[0]), duplicate=True)

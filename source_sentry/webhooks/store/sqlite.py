@@ -21,6 +21,8 @@ from source_sentry.webhooks.store.base import (
     Incoming,
     Recorded,
     StoreError,
+    earlier_params,
+    earlier_query,
     feed_entry,
     insert_values,
     is_retry,
@@ -54,6 +56,7 @@ CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at_ms);
 PLACEHOLDERS = ", ".join("?" * (len(COLUMNS) + 1))
 INSERT = f"INSERT INTO deliveries ({', '.join(COLUMNS[1:])}, subject, body_sha256) VALUES ({PLACEHOLDERS})"
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM deliveries"
+EARLIER = earlier_query("?")
 
 
 class SqliteStore:
@@ -96,23 +99,12 @@ class SqliteStore:
     def _record_one(
         self, conn: sqlite3.Connection, item: Incoming, retry_window_ms: int, extend: Extension | None
     ) -> Recorded:
-        same_request = None
-        if item.request_id:
-            same_request = conn.execute(
-                "SELECT seq FROM deliveries WHERE request_id = ? AND body_sha256 = ? LIMIT 1",
-                (item.request_id, item.body_sha256),
-            ).fetchone()
-        if same_request is None:
-            newest = conn.execute(
-                "SELECT seq, body_sha256, received_at_ms FROM deliveries WHERE subject = ? "
-                "ORDER BY seq DESC LIMIT 1",
-                (item.envelope.subject,),
-            ).fetchone()
-            if newest is not None and is_retry((newest[1], newest[2]), item, retry_window_ms):
-                same_request = newest
-        if same_request is not None:
-            conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = ?", (same_request[0],))
-            return Recorded(seq=int(same_request[0]), duplicate=True)
+        match = conn.execute(EARLIER, earlier_params(item)).fetchone()
+        if match is not None and not match[3] and not is_retry((match[1], match[2]), item, retry_window_ms):
+            match = None
+        if match is not None:
+            conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = ?", (match[0],))
+            return Recorded(seq=int(match[0]), duplicate=True)
         cursor = conn.execute(INSERT, insert_values(item))
         seq = int(cursor.lastrowid or 0)
         if extend is not None:
