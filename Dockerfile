@@ -1,6 +1,7 @@
 # The connector image for Airbyte Open Source, which runs it with spec, check, discover or read.
 # CI pipelines run the same image with `notify`, or with no arguments and PLUGIN_SENTRY_* settings
-# as a Drone or Woodpecker plugin step.
+# as a Drone or Woodpecker plugin step, and `webhooks` runs the webhook receiver
+# (docs/webhooks.md: set SENTRY_WEBHOOKS_LISTEN=0.0.0.0:8080 and give it a volume or PostgreSQL).
 FROM python:3.11-slim-bookworm
 
 WORKDIR /airbyte/integration_code

@@ -51,7 +51,8 @@ typecheck: $(TEST_STAMP)
 # runs of the installed command against it over loopback HTTP, the local sync and the
 # benchmark's smoke mode. Two pytest-xdist workers, one test file each at a time: about 80% of
 # the suite's time is one core's worth of subprocesses and emulators, so two cores halve it.
-# TEST_WORKERS=0 runs everything in this one process.
+# TEST_WORKERS=0 runs everything in this one process. The webhook receiver's tests start their
+# own PostgreSQL on 127.0.0.1 and need Debian's server package: apt-get install -y postgresql.
 TEST_WORKERS ?= 2
 test: lint typecheck
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)

@@ -26,6 +26,7 @@ MEASURED_SECTIONS = [
     "## 9. Injected faults",
     "## 10. Requests per stream",
     "## 11. A server slow to build pages",
+    "## 12. The webhook receiver",
     "## Closing note",
 ]
 NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")
@@ -106,6 +107,11 @@ def test_given_smoke_mode_when_run_then_record_counts_match_the_emulator_ground_
     for client in ("windows", "one_window", "floor"):
         assert parallel[client]["records"] == parallel["expected"] == parallel["events"], (client, parallel)
     assert parallel["windows"]["requests"] > parallel["one_window"]["requests"]
+    for store in ("sqlite", "postgres"):
+        receiver = results["webhooks"]["servers"][store]
+        assert receiver["answered"] == receiver["in_feed"] > 0, (store, receiver)
+        assert receiver["missing"] == 0, (store, receiver)
+    assert results["webhooks"]["servers"]["floor"]["capacity"] > 0
     limited = results["rate_limited"]
     assert [run["num_workers"] for run in limited["runs"]] == [1, 4]
     for run in limited["runs"]:

@@ -41,6 +41,10 @@ def _on_sigterm(signum: int, _frame: object) -> None:
 
 def run(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["webhooks"]:
+        from source_sentry.webhooks.cli import main as webhooks_main
+
+        sys.exit(webhooks_main(args[1:]))
     if args[:1] == ["notify"] or (not args and _environment_asks_for_notify()):
         from source_sentry.notify.cli import main as notify_main
 

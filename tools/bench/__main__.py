@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from sentry_emulator.process import ROOT
-from tools.bench import report, sections
+from tools.bench import report, sections, webhooks
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
@@ -33,6 +33,7 @@ SECTIONS = {
     "status_refresh": "8: keeping issue statuses fresh",
     "per_stream": "10: requests per stream, first and unchanged sync of `make sync`'s organization",
     "parallel": "11: whole-org events from a server taking 200 ms a page, ours against the floor",
+    "webhooks": "12: the webhook receiver: deliveries/s and answer latency, SQLite and PostgreSQL vs a floor",
 }
 NOTE = Path(__file__).resolve().parent / "note.md"
 EPILOG = (
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {"plan": plan.name, "environment": environment()}
     meta["environment"]["connector under test"] = "the working tree as it is (no overlay)"
-    if plan.external:
+    # The webhook receiver's section runs the receiver from this environment, not our command.
+    if plan.external and only - {"webhooks"}:
         from tools.bench import clients
 
         clients.use_own_venv()
@@ -170,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             "per_stream", sections.requests_per_stream(plan, work, problems, log)
         ),
         "parallel": lambda: results.__setitem__("parallel", sections.parallel(plan, work, problems, log)),
+        "webhooks": lambda: results.__setitem__("webhooks", webhooks.webhooks(plan, work, problems, log)),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Workdir(Path(tmp))

@@ -37,6 +37,9 @@ class Plan:
     per_stream_events: int = 3000  # the organization `make sync` loads (tools.local_sync.Sample)
     parallel_events: int = 50_000  # events in the org read from a server slow to build pages
     page_latency_ms: float = 200.0
+    # Section 12: open-loop rates tried in turn (deliveries/s) and seconds per measurement.
+    webhook_rates: tuple[int, ...] = (25, 50, 100, 200, 300, 400, 600, 800, 1000, 1300, 1600, 2000, 3000)
+    webhook_seconds: float = 5.0
 
     def issues(self, events: int) -> int:
         return max(events // self.issues_per_events, self.projects)
@@ -75,4 +78,6 @@ SMOKE = Plan(
     status_refresh_issues=(60,),
     per_stream_events=300,
     parallel_events=900,
+    webhook_rates=(20, 40),
+    webhook_seconds=1.0,
 )

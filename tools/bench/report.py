@@ -106,6 +106,7 @@ def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
     _faults(res, w)
     _per_stream(res, w)
     _parallel(res, w)
+    _webhooks(res, w)
     _profile(res, w)
     _closing(res, w)
     return "\n".join(out).rstrip() + "\n"
@@ -573,6 +574,50 @@ def _parallel(res: dict, w) -> None:
     )
 
 
+WEBHOOK_SERVERS = {
+    "floor": "floor: uvicorn + Starlette answering 200, nothing kept",
+    "sqlite": "receiver, SQLite (WAL, synchronous=FULL)",
+    "postgres": "receiver, PostgreSQL (fsync on, local cluster)",
+}
+
+
+def _webhooks(res: dict, w) -> None:
+    w("## 12. The webhook receiver: deliveries per second and answer latency\n")
+    wh = res.get("webhooks")
+    if not wh:
+        w("Not run.\n")
+        return
+    w(
+        "`source-sentry webhooks` in its own process on loopback, fed signed Sentry-shaped deliveries "
+        "(about 2 KB, each about an issue of its own) by 4 load-generating processes (httpx, one "
+        "keep-alive connection each), on the same two cores. **Capacity**: each posts again as soon as "
+        f"answered, for {fmt(wh['seconds'])} s. **Latency**: deliveries sent on a fixed schedule, rate after "
+        f"rate ({', '.join(str(r) for r in wh['rates'])} per second, {fmt(wh['seconds'])} s each, stopping "
+        "at the first rate not held), each latency counted from when the delivery was due. A rate is held "
+        "when every delivery was answered 2xx and the schedule ended within 10% of its time. Every "
+        "delivery a store answered 2xx was then found in its feed. Targets: p99 under 100 ms at the "
+        "highest rate held, and capacity at least half the floor's. The load average at the start "
+        "(above) says how much else the machine was doing.\n"
+    )
+    w(
+        "| server | capacity, deliveries/s | ÷ floor | highest rate held /s | p50 ms | p99 ms | "
+        "highest rate with p99 < 100 ms /s | answered 2xx | in the feed |"
+    )
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    floor = wh["servers"].get("floor", {}).get("capacity")
+    for key, label in WEBHOOK_SERVERS.items():
+        row = wh["servers"].get(key)
+        if not row:
+            continue
+        share = f"{row['capacity'] / floor:.2f}" if floor else "n/a"
+        fed = "" if key == "floor" else f"{row['answered']:,} | {row['in_feed']:,}"
+        w(
+            f"| {label} | {fmt(row['capacity'])} | {share} | {row['held_rate']:,} | {fmt(row['p50_ms'])} "
+            f"| {fmt(row['p99_ms'])} | {row.get('fast_rate', 0):,} | {fed or ' | '} |"
+        )
+    w("")
+
+
 def _profile(res: dict, w) -> None:
     w("## Where our time goes\n")
     after, before = res.get("profile"), res.get("profile_declarative")
@@ -655,6 +700,20 @@ def _closing(res: dict, w) -> None:
     if "memory" in h:
         mem = ", ".join(f"{fmt(v)} MB at {k:,}" for k, v in h["memory"].items())
         lines.append(f"- **Peak memory**: {mem} events.")
+    wh = res.get("webhooks", {}).get("servers", {})
+    if "floor" in wh:
+        stores = "; ".join(
+            f"{name} {fmt(wh[name]['capacity'])}/s "
+            f"({wh[name]['capacity'] / wh['floor']['capacity']:.0%} of the floor), "
+            + (
+                f"p99 {fmt(wh[name]['p99_ms'])} ms at {wh[name]['held_rate']:,}/s"
+                if wh[name]["held_rate"]
+                else "no scheduled rate held"
+            )
+            for name in ("sqlite", "postgres")
+            if name in wh
+        )
+        lines.append(f"- **Webhook receiver**: floor {fmt(wh['floor']['capacity'])}/s; {stores}.")
     w("\n".join(lines) + "\n")
     note = res.get("note")
     if note:

@@ -1,0 +1,131 @@
+"""The stores' rules, on SQLite and PostgreSQL alike: what is a retry, what is a new fact, the
+feed's order and paging, the transaction callers extend, retention."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+
+from source_sentry.webhooks.envelope import read_envelope
+from source_sentry.webhooks.store import Incoming, StoreError, open_store
+from tools.receiver import issue_body
+
+WINDOW_MS = 3_600_000
+
+
+def incoming(body: bytes, resource: str = "issue", request_id: str | None = None, at_ms: int | None = None):
+    return Incoming(
+        request_id=request_id,
+        sent_at=int(time.time()),
+        received_at_ms=at_ms if at_ms is not None else int(time.time() * 1000),
+        body=body,
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        envelope=read_envelope(resource, body),
+    )
+
+
+RESOLVED = issue_body("resolved", "42", "resolved")
+REOPENED = issue_body("unresolved", "42", "unresolved")
+
+
+def test_given_sentry_retry_with_same_body_and_new_request_id_when_recorded_then_kept_once(store):
+    first = store.record_batch([incoming(RESOLVED, request_id="a" * 32)], WINDOW_MS)
+    retry = store.record_batch([incoming(RESOLVED, request_id="b" * 32)], WINDOW_MS)
+    assert [r.duplicate for r in first + retry] == [False, True]
+    assert retry[0].seq == first[0].seq
+    feed = store.feed(0, 10)
+    assert [(e["seq"], e["attempts"], e["request_id"]) for e in feed] == [(first[0].seq, 2, "a" * 32)]
+
+
+def test_given_issue_resolved_reopened_resolved_when_recorded_then_three_facts(store):
+    results = [store.record_batch([incoming(body)], WINDOW_MS)[0] for body in (RESOLVED, REOPENED, RESOLVED)]
+    assert [r.duplicate for r in results] == [False, False, False]
+    actions = [(e["action"], e["payload"]["data"]["issue"]["status"]) for e in store.feed(0, 10)]
+    assert actions == [("resolved", "resolved"), ("unresolved", "unresolved"), ("resolved", "resolved")]
+
+
+def test_given_same_body_after_the_retry_window_when_recorded_then_a_new_fact(store):
+    now = int(time.time() * 1000)
+    store.record_batch([incoming(RESOLVED, at_ms=now - WINDOW_MS - 1)], WINDOW_MS)
+    again = store.record_batch([incoming(RESOLVED, at_ms=now)], WINDOW_MS)
+    assert not again[0].duplicate
+    assert len(store.feed(0, 10)) == 2
+
+
+def test_given_same_request_id_and_body_resent_later_when_recorded_then_a_duplicate(store):
+    store.record_batch([incoming(RESOLVED, request_id="c" * 32)], WINDOW_MS)
+    store.record_batch([incoming(REOPENED)], WINDOW_MS)
+    resent = store.record_batch([incoming(RESOLVED, request_id="c" * 32)], WINDOW_MS)
+    assert resent[0].duplicate
+    assert [e["attempts"] for e in store.feed(0, 10)] == [2, 1]
+
+
+def test_given_retry_in_the_same_batch_when_recorded_then_kept_once(store):
+    results = store.record_batch([incoming(RESOLVED), incoming(RESOLVED)], WINDOW_MS)
+    assert [r.duplicate for r in results] == [False, True]
+    assert len(store.feed(0, 10)) == 1
+
+
+def test_given_unparseable_signed_body_when_recorded_then_kept_raw_and_flagged(store):
+    store.record_batch([incoming(b"\x00not json\xff")], WINDOW_MS)
+    (entry,) = store.feed(0, 10)
+    assert entry["parse_error"] is True
+    assert entry["payload"] is None
+    assert entry["raw_body_base64"] == "AG5vdCBqc29u/w=="
+
+
+def test_given_many_deliveries_when_paged_by_last_seq_then_each_comes_once_in_order(store):
+    bodies = [issue_body("created", str(n), "unresolved") for n in range(25)]
+    store.record_batch([incoming(b) for b in bodies[:10]], WINDOW_MS)
+    store.record_batch([incoming(b) for b in bodies[10:]], WINDOW_MS)
+    seen, after = [], 0
+    while page := store.feed(after, 7):
+        seen.extend(e["issue_id"] for e in page)
+        after = page[-1]["seq"]
+    assert seen == [str(n) for n in range(25)]
+    assert store.newest_seq() == after
+
+
+def _outbox(database):
+    """An outbox table as issue 28 will add one, and its placeholder style."""
+    mark = "%s" if database.startswith("postgresql://") else "?"
+    return f"INSERT INTO outbox (seq) VALUES ({mark})"
+
+
+def test_given_extension_when_it_writes_then_its_row_commits_with_the_delivery(store, database):
+    insert = _outbox(database)
+
+    def outbox(conn, seq):
+        conn.execute("CREATE TABLE IF NOT EXISTS outbox (seq BIGINT)")
+        conn.execute(insert, (seq,))
+
+    (recorded,) = store.record_batch([incoming(RESOLVED)], WINDOW_MS, extend=outbox)
+    (retry,) = store.record_batch([incoming(RESOLVED)], WINDOW_MS, extend=outbox)
+    assert retry.duplicate
+    check = open_store(database)
+    try:
+        rows = check._reader.execute("SELECT seq FROM outbox").fetchall()
+    finally:
+        check.close()
+    assert [row[0] for row in rows] == [recorded.seq]
+
+
+def test_given_extension_that_fails_when_recorded_then_the_delivery_is_not_kept(store):
+    def broken(conn, seq):
+        raise RuntimeError("outbox full")
+
+    with pytest.raises((StoreError, RuntimeError)):
+        store.record_batch([incoming(RESOLVED)], WINDOW_MS, extend=broken)
+    assert store.feed(0, 10) == []
+    store.record_batch([incoming(REOPENED)], WINDOW_MS)
+    assert [e["action"] for e in store.feed(0, 10)] == ["unresolved"]
+
+
+def test_given_deliveries_older_than_retention_when_pruned_then_only_they_go(store):
+    now = int(time.time() * 1000)
+    store.record_batch([incoming(RESOLVED, at_ms=now - 10 * 86_400_000)], WINDOW_MS)
+    store.record_batch([incoming(REOPENED, at_ms=now)], WINDOW_MS)
+    assert store.prune(now - 7 * 86_400_000) == 1
+    assert [e["action"] for e in store.feed(0, 10)] == ["unresolved"]

@@ -1,0 +1,184 @@
+"""The receiver's settings: a JSON file, then the environment (which wins, for containers).
+
+Every setting has an environment variable named `SENTRY_WEBHOOKS_` + its name in capitals;
+`SENTRY_WEBHOOKS_CLIENT_SECRETS` takes a comma-separated list. A problem names the setting and
+what to fix, never a secret's value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SENTRY_WEBHOOKS_"
+SECRET_SETTINGS = frozenset({"client_secrets", "feed_token"})
+MIN_FEED_TOKEN_LENGTH = 16
+
+
+class SettingsError(ValueError):
+    """A setting the operator must fix; the message says which and how."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    client_secrets: tuple[str, ...]
+    database: str
+    feed_token: str
+    listen: str = "127.0.0.1:8080"
+    # Sentry's error.created bodies carry a whole event; the largest events it accepts are
+    # about 1 MB of JSON, so 5 MiB refuses only what cannot be a real delivery.
+    max_body_bytes: int = 5 * 1024 * 1024
+    retention_days: int = 30
+    # Sentry retries a published app's delivery up to 3 times, 5 minutes apart: an hour holds
+    # every retry with room for a queue that runs late.
+    retry_window_seconds: int = 3600
+    feed_max_limit: int = 1000
+    prune_interval_seconds: int = 3600
+    shutdown_grace_seconds: int = 10
+    log_level: str = "info"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a log line may show them: secrets and the database password hidden."""
+        shown: dict[str, Any] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "client_secrets":
+                value = f"{len(value)} secret(s)"
+            elif field.name == "feed_token":
+                value = "***"
+            elif field.name == "database":
+                value = redact_url(value)
+            shown[field.name] = value
+        return shown
+
+
+INTEGER_BOUNDS = {
+    "max_body_bytes": (1024, 100 * 1024 * 1024),
+    "retention_days": (1, 3650),
+    "retry_window_seconds": (0, 7 * 86400),
+    "feed_max_limit": (1, 100_000),
+    "prune_interval_seconds": (10, 7 * 86400),
+    "shutdown_grace_seconds": (0, 600),
+}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def load_settings(path: str | Path | None, environ: Mapping[str, str]) -> Settings:
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_file(Path(path))
+    raw.update(_from_environment(environ))
+    return _validate(raw)
+
+
+def redact_url(database: str) -> str:
+    """A PostgreSQL URL without its password (`postgresql://user:***@host/db`)."""
+    scheme, sep, rest = database.partition("://")
+    if not sep or "@" not in rest:
+        return database
+    credentials, _, location = rest.rpartition("@")
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}:***@{location}" if ":" in credentials else database
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SettingsError(f"Cannot read the settings file {path}: {error.strerror}.") from None
+    except json.JSONDecodeError as error:
+        raise SettingsError(
+            f"The settings file {path} is not valid JSON (line {error.lineno}, column {error.colno})."
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"The settings file {path} must hold a JSON object of settings.")
+    known = {field.name for field in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(
+            f"Unknown setting(s) in {path}: {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+        )
+    return data
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for field in fields(Settings):
+        value = environ.get(ENV_PREFIX + field.name.upper())
+        if value is None:
+            continue
+        if field.name == "client_secrets":
+            found[field.name] = [part.strip() for part in value.split(",") if part.strip()]
+        else:
+            found[field.name] = value
+    return found
+
+
+def _validate(raw: dict[str, Any]) -> Settings:
+    secrets = raw.get("client_secrets")
+    if isinstance(secrets, str):
+        secrets = [secrets]
+    if not isinstance(secrets, list) or not secrets or not all(isinstance(s, str) and s for s in secrets):
+        raise SettingsError(
+            "client_secrets: give the Client Secret of the Sentry integration (a list, newest first "
+            f"while you rotate; environment: {ENV_PREFIX}CLIENT_SECRETS=secret1,secret2)."
+        )
+    database = raw.get("database")
+    if not isinstance(database, str) or not database.strip():
+        raise SettingsError(
+            "database: give a file path for SQLite (e.g. /data/webhooks.sqlite3) or a "
+            f"postgresql:// URL (environment: {ENV_PREFIX}DATABASE)."
+        )
+    token = raw.get("feed_token")
+    if not isinstance(token, str) or len(token) < MIN_FEED_TOKEN_LENGTH:
+        raise SettingsError(
+            f"feed_token: give a random string of at least {MIN_FEED_TOKEN_LENGTH} characters that "
+            f"readers of the feed send as a bearer token (environment: {ENV_PREFIX}FEED_TOKEN)."
+        )
+    if token in secrets:
+        raise SettingsError("feed_token: must differ from every client secret (a reader must not hold one).")
+    values: dict[str, Any] = {
+        "client_secrets": tuple(secrets),
+        "database": database.strip(),
+        "feed_token": token,
+    }
+    listen = raw.get("listen", Settings.listen)
+    if not isinstance(listen, str) or not _valid_listen(listen):
+        raise SettingsError(f"listen: give host:port, e.g. 0.0.0.0:8080 (got {listen!r}).")
+    values["listen"] = listen
+    for name, (low, high) in INTEGER_BOUNDS.items():
+        if name in raw:
+            values[name] = _integer(name, raw[name], low, high)
+    level = str(raw.get("log_level", Settings.log_level)).lower()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"log_level: one of {', '.join(LOG_LEVELS)} (got {level!r}).")
+    values["log_level"] = level
+    return Settings(**values)
+
+
+def _integer(name: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(value)
+        if isinstance(value, float | bool) or str(number) != str(value).strip():
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name}: give a whole number from {low} to {high} (got {value!r}).") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{name}: give a whole number from {low} to {high} (got {number}).")
+    return number
+
+
+def _valid_listen(listen: str) -> bool:
+    host, sep, port = listen.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)

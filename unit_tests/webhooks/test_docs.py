@@ -1,0 +1,28 @@
+"""docs/webhooks.md against the code: every setting documented with its default."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+
+import pytest
+
+from source_sentry.webhooks.settings import Settings
+from unit_tests.test_docs import ROOT, code, table_under
+
+PAGE = (ROOT / "docs" / "webhooks.md").read_text()
+ROWS = {code(row["setting"]): row for row in table_under("## Settings", PAGE)}
+
+
+@pytest.mark.parametrize("field", fields(Settings), ids=lambda f: f.name)
+def test_given_setting_then_the_page_documents_it_with_its_default(field):
+    assert field.name in ROWS, f"docs/webhooks.md: `{field.name}` is missing from the settings table"
+    row = ROWS[field.name]
+    if field.default is MISSING:
+        assert row["required"] == "yes"
+    else:
+        assert row["required"] == "no"
+        assert code(row["default"]) == str(field.default)
+
+
+def test_given_page_then_it_documents_no_setting_the_code_lacks():
+    assert set(ROWS) == {f.name for f in fields(Settings)}
