@@ -64,7 +64,7 @@ def _resolve_issue(emu: Emulator, d: dict):
 
 @action("set_issue_status")
 def _set_issue_status(emu: Emulator, d: dict):
-    return emu.set_issue_status(d["issue_id"], d["status"])
+    return emu.set_issue_status(d["issue_id"], d["status"], automatic=bool(d.get("automatic")))
 
 
 @action("add_release")

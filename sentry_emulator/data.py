@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .timeutil import US, now_us, quantize
@@ -138,6 +139,9 @@ class Issue:
     added_count: int = 0
     added_first: tuple[int, int] | None = None
     added_last: tuple[int, int] | None = None
+    assignee: dict | None = None  # the API's assignedTo
+    notes: list[dict] = field(default_factory=list)  # comments, oldest first
+    notes_made: int = 0
 
     @property
     def title(self) -> str:
@@ -235,6 +239,8 @@ class World:
         self.org_id = str(1 + _h(seed, "org") % 9000)
         self.org_name = org.replace("-", " ").title()
         self.web_url = "http://127.0.0.1"
+        # Told of each event made visible: (event, its issue's first, it regressed its issue).
+        self.on_ingest: Callable[[dict, bool, bool], None] | None = None
         self.anchor = quantize(anchor_us if anchor_us is not None else now_us(), 0)
         self.span = max(int(span_days * DAY), US)
         self.org_created = self.anchor - self.span - 400 * DAY
@@ -577,6 +583,7 @@ class World:
     def _ingest(self, ev: dict) -> None:
         """Make an added event visible: in its project's event lists and its issue's stats."""
         p, issue, t, digits = ev["project"], ev["issue"], ev["t"], ev["digits"]
+        first, regressed = issue.count == 0, issue.status == "resolved"
         self.issues_by_id.setdefault(issue.id, issue)
         p.added[ev["seq"]] = ev
         bisect.insort(p.added_keys, (t, ev["seq"]))
@@ -587,8 +594,10 @@ class World:
             issue.added_first = stamp
         if issue.added_last is None or stamp > issue.added_last:
             issue.added_last = stamp
-        if issue.status == "resolved":  # a new event on a resolved issue is a regression
+        if regressed:  # a new event on a resolved issue is a regression
             issue.status, issue.substatus = "unresolved", "regressed"
+        if self.on_ingest is not None:
+            self.on_ingest(ev, first, regressed)
 
     def release_due(self) -> None:
         """Make visible every pending event whose processing delay is over."""

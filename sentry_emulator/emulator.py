@@ -10,10 +10,11 @@ from .auth import ALL_SCOPES, Tokens
 from .data import Issue, Project, World
 from .faults import Faults
 from .ratelimit import RateLimiter
-from .resources import glitchtip
+from .resources import glitchtip, issue_updates
 from .resources.releases import sorted_releases
 from .server import Server
 from .timeutil import US, now_us
+from .webhooks import Webhooks, payloads
 from .wire import RequestLog
 
 
@@ -73,6 +74,7 @@ class Emulator:
         self.token = self.make_token()
         self.log = RequestLog()
         self.served_empty: set[str] = set()  # issue pages already served empty once
+        self.webhooks = Webhooks(self.world, seed)
         self._server: Server | None = None
         self.ca_cert: str | None = None
 
@@ -83,9 +85,11 @@ class Emulator:
         self.ca_cert = self._server.ca_cert
         self.world.web_url = self.base_url
         self._server.serve_in_thread()
+        self.webhooks.start()
         return self
 
     def stop(self) -> None:
+        self.webhooks.stop()
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -332,9 +336,15 @@ class Emulator:
             raise KeyError(f"unknown issue {issue_id!r}")
         return iss
 
-    def set_issue_status(self, issue_id: str, status: str) -> dict:
-        """Change status; like Sentry this does not move lastSeen."""
-        self.world.set_status(self._issue(issue_id), status)
+    def set_issue_status(self, issue_id: str, status: str, *, automatic: bool = False) -> dict:
+        """Change status; like Sentry this does not move lastSeen. A change sends the issue
+        webhook as a member's change in Sentry's UI does (``automatic``: as Sentry's own, such
+        as an auto-resolve, does)."""
+        if status not in ("resolved", "unresolved", "ignored"):
+            raise ValueError(f"bad status {status!r}")
+        actor = payloads.SENTRY_ACTOR if automatic else payloads.user_actor(self.world)
+        with self.world.lock:
+            issue_updates.set_status(self, self._issue(issue_id), status, actor)
         return self.issue(issue_id)
 
     def resolve_issue(self, issue_id: str) -> dict:

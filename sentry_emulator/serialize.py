@@ -399,7 +399,7 @@ def issue(w: World, iss: Issue, *, org_endpoint: bool) -> dict:
     first, last = _d(iss.first_seen), _d(iss.last_seen)
     d = {
         "annotations": [],
-        "assignedTo": None,
+        "assignedTo": iss.assignee,
         "count": str(iss.count),
         "culprit": iss.culprit,
         "firstSeen": first,
@@ -412,7 +412,7 @@ def issue(w: World, iss: Issue, *, org_endpoint: bool) -> dict:
         "level": iss.level,
         "logger": None,
         "metadata": _metadata(iss),
-        "numComments": 0,
+        "numComments": len(iss.notes),
         "permalink": f"{w.web_url}/organizations/{w.org_slug}/issues/{iss.id}/",
         "project": {"id": p.id, "name": p.name, "slug": p.slug},
         "shareId": None,
