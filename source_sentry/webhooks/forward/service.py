@@ -23,6 +23,8 @@ log = logging.getLogger("source_sentry.webhooks.forward")
 # httpx logs each request's URL at INFO; a target's URL (a Slack one is a credential) must not
 # reach the log.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+# How often the per-state gauges are read from the database (all receivers' rows): every 5 s,
+# or sooner when the senders poll faster (tests).
 METRICS_REFRESH_SECONDS = 5.0
 MS_PER_DAY = 86_400_000
 
@@ -88,4 +90,4 @@ class Forwarder:
                         log.info("Retention: pruned %d forwarding rows", removed)
             except StoreError as error:
                 log.warning("Forwarding housekeeping: %s", error)
-            await asyncio.sleep(METRICS_REFRESH_SECONDS)
+            await asyncio.sleep(min(METRICS_REFRESH_SECONDS, 10 * self._forward.poll_seconds))
