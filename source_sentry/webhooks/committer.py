@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 
 from source_sentry.webhooks.store import Incoming, Recorded, Store, StoreError
@@ -89,9 +89,22 @@ class Committer:
                     self._commit([pending])
                 return
             log.error("Could not keep a delivery: %s", error)
-            batch[0].future.set_exception(error if isinstance(error, StoreError) else StoreError(str(error)))
+            failure = error if isinstance(error, StoreError) else StoreError(str(error))
+            _settle(batch[0].future, failure)
             return
         if self._on_batch is not None:
             self._on_batch(len(batch))
         for pending, result in zip(batch, results, strict=True):
-            pending.future.set_result(result)
+            _settle(pending.future, result)
+
+
+def _settle(future: Future[Recorded], outcome: Recorded | StoreError) -> None:
+    """A request whose client went away has cancelled its future; what it sent is committed all
+    the same, and the thread must live on for the others."""
+    try:
+        if isinstance(outcome, StoreError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+    except InvalidStateError:
+        pass

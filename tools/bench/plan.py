@@ -38,7 +38,7 @@ class Plan:
     parallel_events: int = 50_000  # events in the org read from a server slow to build pages
     page_latency_ms: float = 200.0
     # Section 12: open-loop rates tried in turn (deliveries/s) and seconds per measurement.
-    webhook_rates: tuple[int, ...] = (100, 200, 400, 600, 800, 1000, 1300, 1600, 2000, 2500, 3000)
+    webhook_rates: tuple[int, ...] = (25, 50, 100, 200, 300, 400, 600, 800, 1000, 1300, 1600, 2000, 3000)
     webhook_seconds: float = 5.0
 
     def issues(self, events: int) -> int:

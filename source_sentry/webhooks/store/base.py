@@ -113,25 +113,54 @@ def insert_values(incoming: Incoming) -> tuple[Any, ...]:
     )
 
 
-def earlier_query(mark: str) -> str:
-    """One round trip for both duplicate checks: the delivery with this Request-ID and body, if
-    any (flag 1), then the newest about the same subject (flag 0)."""
-    return (
-        f"SELECT * FROM (SELECT seq, body_sha256, received_at_ms, 1 FROM deliveries "
-        f"WHERE request_id = {mark} AND body_sha256 = {mark} LIMIT 1) AS same_request "
-        f"UNION ALL SELECT * FROM (SELECT seq, body_sha256, received_at_ms, 0 FROM deliveries "
-        f"WHERE subject = {mark} ORDER BY seq DESC LIMIT 1) AS newest ORDER BY 4 DESC"
-    )
+@dataclass(frozen=True)
+class Statements:
+    """The SQL both stores run, in a driver's placeholder style (`?` or `%s`)."""
+
+    earlier: str
+    bump: str
+    insert: str
+    feed: str
+
+    @classmethod
+    def marked(cls, mark: str) -> Statements:
+        names = ", ".join(COLUMNS[1:])
+        marks = ", ".join([mark] * (len(COLUMNS) + 1))
+        return cls(
+            # One round trip for both duplicate checks: the delivery with this Request-ID and
+            # body, if any (flag 1), then the newest about the same subject (flag 0).
+            earlier=(
+                f"SELECT * FROM (SELECT seq, body_sha256, received_at_ms, 1 FROM deliveries "
+                f"WHERE request_id = {mark} AND body_sha256 = {mark} LIMIT 1) AS same_request "
+                f"UNION ALL SELECT * FROM (SELECT seq, body_sha256, received_at_ms, 0 FROM deliveries "
+                f"WHERE subject = {mark} ORDER BY seq DESC LIMIT 1) AS newest ORDER BY 4 DESC"
+            ),
+            bump=f"UPDATE deliveries SET attempts = attempts + 1 WHERE seq = {mark}",
+            insert=f"INSERT INTO deliveries ({names}, subject, body_sha256) VALUES ({marks}) RETURNING seq",
+            feed=f"SELECT {', '.join(COLUMNS)} FROM deliveries WHERE seq > {mark} ORDER BY seq LIMIT {mark}",
+        )
 
 
-def earlier_params(incoming: Incoming) -> tuple[str | None, str, str]:
-    return (incoming.request_id, incoming.body_sha256, incoming.envelope.subject)
+def record_one(
+    conn: Any, sql: Statements, item: Incoming, retry_window_ms: int, extend: Extension | None
+) -> Recorded:
+    """Keep one delivery, or count it as a retry of one kept, inside the caller's transaction
+    (`conn` is a DB-API connection: sqlite3's or psycopg's)."""
+    params = (item.request_id, item.body_sha256, item.envelope.subject)
+    match = conn.execute(sql.earlier, params).fetchone()
+    if match is not None and not match[3] and not is_retry((match[1], match[2]), item, retry_window_ms):
+        match = None
+    if match is not None:
+        conn.execute(sql.bump, (match[0],))
+        return Recorded(seq=int(match[0]), duplicate=True)
+    seq = int(conn.execute(sql.insert, insert_values(item)).fetchone()[0])
+    if extend is not None:
+        extend(conn, seq)
+    return Recorded(seq=seq, duplicate=False)
 
 
-def is_retry(newest: tuple[str, int] | None, incoming: Incoming, retry_window_ms: int) -> bool:
+def is_retry(newest: tuple[str, int], incoming: Incoming, retry_window_ms: int) -> bool:
     """`newest` is (body_sha256, received_at_ms) of the newest delivery about the same subject."""
-    if newest is None:
-        return False
     sha, received_at_ms = newest
     return sha == incoming.body_sha256 and incoming.received_at_ms - received_at_ms <= retry_window_ms
 

@@ -21,16 +21,13 @@ import psycopg
 
 from source_sentry.webhooks.settings import redact_url
 from source_sentry.webhooks.store.base import (
-    COLUMNS,
     Extension,
     Incoming,
     Recorded,
+    Statements,
     StoreError,
-    earlier_params,
-    earlier_query,
     feed_entry,
-    insert_values,
-    is_retry,
+    record_one,
 )
 
 # Any fixed number names the lock; this one spells "sentry webhooks" loosely, to be recognisable
@@ -62,12 +59,7 @@ CREATE INDEX IF NOT EXISTS deliveries_subject ON deliveries (subject, seq);
 CREATE INDEX IF NOT EXISTS deliveries_request_id ON deliveries (request_id);
 CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at_ms);
 """
-INSERT = (
-    f"INSERT INTO deliveries ({', '.join(COLUMNS[1:])}, subject, body_sha256) "
-    f"VALUES ({', '.join(['%s'] * (len(COLUMNS) + 1))}) RETURNING seq"
-)
-SELECT = f"SELECT {', '.join(COLUMNS)} FROM deliveries"
-EARLIER = earlier_query("%s")
+SQL = Statements.marked("%s")
 
 
 class PostgresStore:
@@ -106,28 +98,12 @@ class PostgresStore:
                 self._writer = conn = self._healthy(self._writer, autocommit=False)
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_ORDER_LOCK,))
-                    return [self._record_one(conn, item, retry_window_ms, extend) for item in batch]
+                    return [record_one(conn, SQL, item, retry_window_ms, extend) for item in batch]
             except psycopg.Error as error:
                 raise StoreError(f"PostgreSQL could not keep the deliveries: {error}") from error
 
-    def _record_one(
-        self, conn: psycopg.Connection[Any], item: Incoming, retry_window_ms: int, extend: Extension | None
-    ) -> Recorded:
-        match = conn.execute(EARLIER, earlier_params(item)).fetchone()
-        if match is not None and not match[3] and not is_retry((match[1], match[2]), item, retry_window_ms):
-            match = None
-        if match is not None:
-            conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = %s", (match[0],))
-            return Recorded(seq=int(match[0]), duplicate=True)
-        row = conn.execute(INSERT, insert_values(item)).fetchone()
-        assert row is not None  # INSERT ... RETURNING always returns the row
-        seq = int(row[0])
-        if extend is not None:
-            extend(conn, seq)
-        return Recorded(seq=seq, duplicate=False)
-
     def feed(self, after: int, limit: int) -> list[dict[str, Any]]:
-        rows = self._read(f"{SELECT} WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit))
+        rows = self._read(SQL.feed, (after, limit))
         return [feed_entry(row) for row in rows]
 
     def newest_seq(self) -> int:

@@ -16,16 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from source_sentry.webhooks.store.base import (
-    COLUMNS,
     Extension,
     Incoming,
     Recorded,
+    Statements,
     StoreError,
-    earlier_params,
-    earlier_query,
     feed_entry,
-    insert_values,
-    is_retry,
+    record_one,
 )
 
 SCHEMA = """
@@ -53,10 +50,7 @@ CREATE INDEX IF NOT EXISTS deliveries_subject ON deliveries (subject, seq);
 CREATE INDEX IF NOT EXISTS deliveries_request_id ON deliveries (request_id);
 CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at_ms);
 """
-PLACEHOLDERS = ", ".join("?" * (len(COLUMNS) + 1))
-INSERT = f"INSERT INTO deliveries ({', '.join(COLUMNS[1:])}, subject, body_sha256) VALUES ({PLACEHOLDERS})"
-SELECT = f"SELECT {', '.join(COLUMNS)} FROM deliveries"
-EARLIER = earlier_query("?")
+SQL = Statements.marked("?")
 
 
 class SqliteStore:
@@ -87,7 +81,7 @@ class SqliteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    results = [self._record_one(conn, item, retry_window_ms, extend) for item in batch]
+                    results = [record_one(conn, SQL, item, retry_window_ms, extend) for item in batch]
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -96,24 +90,9 @@ class SqliteStore:
                 raise StoreError(f"SQLite could not keep the deliveries: {error}") from error
         return results
 
-    def _record_one(
-        self, conn: sqlite3.Connection, item: Incoming, retry_window_ms: int, extend: Extension | None
-    ) -> Recorded:
-        match = conn.execute(EARLIER, earlier_params(item)).fetchone()
-        if match is not None and not match[3] and not is_retry((match[1], match[2]), item, retry_window_ms):
-            match = None
-        if match is not None:
-            conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = ?", (match[0],))
-            return Recorded(seq=int(match[0]), duplicate=True)
-        cursor = conn.execute(INSERT, insert_values(item))
-        seq = int(cursor.lastrowid or 0)
-        if extend is not None:
-            extend(conn, seq)
-        return Recorded(seq=seq, duplicate=False)
-
     def feed(self, after: int, limit: int) -> list[dict[str, Any]]:
         with self._read_lock:
-            rows = self._read(f"{SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit))
+            rows = self._read(SQL.feed, (after, limit))
         return [feed_entry(row) for row in rows]
 
     def newest_seq(self) -> int:

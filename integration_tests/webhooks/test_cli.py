@@ -1,0 +1,102 @@
+"""`source-sentry webhooks` as an operator starts it: from the environment alone, with a bad
+setting, and with deliveries older than the retention waiting in its database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+
+from source_sentry.webhooks.envelope import read_envelope
+from source_sentry.webhooks.store import Incoming, open_store
+from tools.postgres import free_port
+from tools.receiver import FEED_TOKEN, SECRET, ReceiverProcess, headers, issue_body, read_feed
+
+COMMAND = [sys.executable, "-m", "source_sentry.run", "webhooks"]
+
+
+def test_given_bad_setting_when_started_then_exit_2_naming_it_without_traceback_or_secret(tmp_path):
+    config = tmp_path / "receiver.json"
+    config.write_text(
+        json.dumps({"client_secrets": [SECRET], "database": "x.sqlite3", "feed_token": "short"})
+    )
+    done = subprocess.run([*COMMAND, "--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("source-sentry webhooks: feed_token:")
+    assert "Traceback" not in done.stderr
+    assert SECRET not in done.stderr + done.stdout
+
+
+def test_given_settings_only_in_the_environment_when_started_then_it_receives(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "SENTRY_WEBHOOKS_CLIENT_SECRETS": f"{SECRET},another-secret",
+        "SENTRY_WEBHOOKS_DATABASE": str(tmp_path / "env.sqlite3"),
+        "SENTRY_WEBHOOKS_FEED_TOKEN": FEED_TOKEN,
+        "SENTRY_WEBHOOKS_LISTEN": f"127.0.0.1:{port}",
+    }
+    process = subprocess.Popen(COMMAND, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "exited at start"
+                assert time.monotonic() < deadline, "did not start"
+                time.sleep(0.05)
+        body = issue_body("created", "5", "unresolved")
+        answer = httpx.post(f"{base}/sentry/webhook", content=body, headers=headers(body, "issue"))
+        assert answer.status_code == 200
+        assert [e["issue_id"] for e in read_feed(base)] == ["5"]
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert SECRET not in stderr.decode()
+    assert FEED_TOKEN not in stderr.decode()
+
+
+def test_given_deliveries_older_than_retention_when_started_then_pruned(database, tmp_path):
+    old = issue_body("created", "1", "unresolved")
+    new = issue_body("created", "2", "unresolved")
+    now_ms = int(time.time() * 1000)
+    store = open_store(database)
+    for body, at_ms in ((old, now_ms - 3 * 86_400_000), (new, now_ms - 3_600_000)):
+        store.record_batch(
+            [
+                Incoming(
+                    None, None, at_ms, body, hashlib.sha256(body).hexdigest(), read_envelope("issue", body)
+                )
+            ],
+            3_600_000,
+        )
+    store.close()
+    with ReceiverProcess(tmp_path, database, retention_days=2) as receiver:
+        deadline = time.monotonic() + 30
+        while len(feed := read_feed(receiver.base_url)) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert [e["issue_id"] for e in feed] == ["2"]
+    assert "Retention: pruned 1 deliveries older than 2 days" in receiver.log_text()
+
+
+def test_given_webhooks_command_when_dispatched_then_the_cdk_is_never_imported():
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "source_sentry.run", "webhooks", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert "usage: source-sentry webhooks" in done.stdout
+    assert "SENTRY_WEBHOOKS_CLIENT_SECRETS" in done.stdout
+    imported = done.stderr
+    assert "source_sentry.webhooks.cli" in imported
+    assert "airbyte_cdk" not in imported
