@@ -24,6 +24,7 @@ class Behaviour:
     retry_after: str | None = None
     delay: float = 0.0  # seconds before answering
     close: bool = False  # read the request, then close the connection without an answer
+    location: str | None = None  # a Location header (with a 3xx status)
 
 
 OK = Behaviour()
@@ -132,6 +133,8 @@ class ForwardTarget:
                 self.send_response(behaviour.status)
                 if behaviour.retry_after is not None:
                     self.send_header("Retry-After", behaviour.retry_after)
+                if behaviour.location is not None:
+                    self.send_header("Location", behaviour.location)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -26,6 +26,7 @@ MODES = {
     "gone": (Behaviour(410),),
     "timeout": (TIMEOUT,),
     "closed": (CLOSE,),
+    "redirected": (Behaviour(307, location="/elsewhere"),),
 }
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 ISSUES = 4
@@ -147,6 +148,7 @@ def test_given_issues_changing_when_targets_fail_in_every_way_then_each_chosen_d
             "requests": len(requests),
             "resent_ids": sorted(set(repeats)),
         }
+    assert target.requests("/elsewhere") == [], "a redirect was followed"
     assert report["ok"]["requests"] == len(bodies), "a healthy target got no resend"
     assert report["timeout"]["resent_ids"], "the late answer was not followed by a resend"
     assert report["closed"]["resent_ids"], "the closed connection was not followed by a resend"

@@ -49,8 +49,10 @@ def create_app(
     after the last queued delivery is committed, at shutdown."""
     metrics = metrics or Metrics()
     state: dict[str, Any] = {}
-    # Issue 28: with targets set, chosen deliveries get outbox rows in their own transaction.
-    forwarder = _forwarder(settings, metrics) if settings.forward.targets else None
+    # Issue 28: with targets set, chosen deliveries get outbox rows in their own transaction (and
+    # with only an admin token, the status page still shows what older targets left).
+    forwarding = settings.forward.targets or settings.forward.admin_token
+    forwarder = _forwarder(settings, metrics) if forwarding else None
     if forwarder is not None and extend is None:
         extend = forwarder.extend
     state["forwarder"] = forwarder

@@ -45,7 +45,8 @@ class Forwarder:
 
     def extend(self, conn: Any, seq: int) -> None:
         """The receiver's hook inside the transaction that keeps a delivery."""
-        self.outbox.choose_in(conn, seq, self._forward.targets, int(time.time() * 1000))
+        if self._forward.targets:
+            self.outbox.choose_in(conn, seq, self._forward.targets, int(time.time() * 1000))
 
     def committed(self) -> None:
         """A new delivery committed: its rows are due now."""
