@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 import threading
 import time
 from collections import deque
@@ -67,17 +68,23 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float =
 class ForwardTarget:
     """`with ForwardTarget() as target: target.url ...; target.plan(Behaviour(500), ...)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        """tls: (certificate, key) files to serve HTTPS with."""
         self.received: list[Received] = []
         self._plans: dict[str, deque[Behaviour]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
+        self.scheme = "https" if tls else "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="forward-target", daemon=True)
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def plan(self, *behaviours: Behaviour, path: str = "/hook") -> None:
         """The answers to the next requests on `path`, in turn; after them, 200."""

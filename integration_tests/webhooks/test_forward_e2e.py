@@ -174,7 +174,7 @@ def test_given_a_target_down_when_sentry_posts_then_the_receiver_still_answers_a
     from tools.receiver import headers, issue_body
 
     with ForwardTarget() as target:
-        target.plan(*[Behaviour(delay=3.0)] * 40, path="/slow")
+        target.plan(*[Behaviour(delay=30.0)] * 40, path="/slow")  # never answers within the test
         with (
             ReceiverProcess(
                 tmp_path,
@@ -185,7 +185,7 @@ def test_given_a_target_down_when_sentry_posts_then_the_receiver_still_answers_a
                         {"name": "slow", "kind": "webhook", "url": target.url("/slow"), "secret": SECRET},
                         {"name": "fine", "kind": "webhook", "url": target.url("/fine"), "secret": SECRET},
                     ],
-                    "forward_timeout_seconds": 5,
+                    "forward_timeout_seconds": 20,
                     "shutdown_grace_seconds": 0,
                 },
             ) as receiver,
@@ -199,3 +199,57 @@ def test_given_a_target_down_when_sentry_posts_then_the_receiver_still_answers_a
             fine = target.wait_for(20, "/fine", timeout=10)
             assert len({r.webhook_id for r in fine}) == 20, "the healthy target waited on the slow one"
             assert len(target.requests("/slow")) <= 4, "more requests in flight than the target's concurrency"
+
+
+def test_given_an_https_target_when_its_certificate_is_not_trusted_then_nothing_is_sent_until_it_is(
+    tmp_path, monkeypatch
+):
+    """TLS is verified: a certificate from a CA the receiver does not trust fails every attempt
+    before any request is made; the same receiver started trusting that CA delivers."""
+    from sentry_emulator.tls import make_certs
+
+    ca, cert, key = make_certs(str(tmp_path))
+    database = str(tmp_path / "d.sqlite3")
+    with ForwardTarget(tls=(cert, key)) as target:
+        settings = {
+            "forward": [{"name": "tls", "kind": "webhook", "url": target.url(), "secret": SECRET}],
+            "forward_retry_seconds": [0.05, 30],
+            "forward_poll_seconds": 0.05,
+            "admin_token": ADMIN_TOKEN,
+        }
+        with ReceiverProcess(tmp_path, database, **settings) as receiver:
+            post_one(receiver)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                [failure] = status_json(receiver)["failures"] or [None]
+                if failure and failure["attempts"] == 2:
+                    break
+                time.sleep(0.05)
+        assert failure["last_error"] == "connection failed (ConnectError)"
+        assert target.requests() == []
+        monkeypatch.setenv("SSL_CERT_FILE", ca)
+        with ReceiverProcess(tmp_path, database, **settings) as trusting:
+            # The failed row is due again 30 s later; rather than wait, a new delivery proves the
+            # trusted path.
+            post_one(trusting, "tls-2")
+            [got] = target.wait_for(1, timeout=20)
+    assert verify(SECRET, got.headers, got.body)
+
+
+def post_one(receiver: ReceiverProcess, issue: str = "tls-1") -> None:
+    from tools.receiver import headers, issue_body
+
+    body = issue_body("created", issue, "unresolved")
+    answer = httpx.post(f"{receiver.base_url}/sentry/webhook", content=body, headers=headers(body, "issue"))
+    assert answer.status_code == 200
+
+
+def status_json(receiver: ReceiverProcess) -> dict:
+    """The status page's data, as a script reads it with the admin token."""
+    answer = httpx.get(
+        f"{receiver.base_url}/forward/status.json",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return answer.json()

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from integration_tests.webhooks.test_forward_e2e import ADMIN_TOKEN, forward_cli
+from integration_tests.webhooks.test_forward_e2e import ADMIN_TOKEN, forward_cli, status_json
 from tools.forward_target import SECRET, Behaviour, ForwardTarget, verify
 from tools.receiver import ReceiverProcess, headers, issue_body, read_feed
 
@@ -29,16 +29,6 @@ def post_issues(receiver: ReceiverProcess, prefix: str, n: int) -> None:
                 client.post("/sentry/webhook", content=body, headers=headers(body, "issue")).status_code
                 == 200
             )
-
-
-def status_json(receiver: ReceiverProcess) -> dict:
-    answer = httpx.get(
-        f"{receiver.base_url}/forward/status.json",
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return answer.json()
 
 
 def test_given_deliveries_pending_and_in_flight_when_killed_then_after_restart_every_one_is_sent(

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from integration_tests.webhooks.test_forward_e2e import ADMIN_TOKEN
-from integration_tests.webhooks.test_forward_outbox import hook, post_issues, status_json
+from integration_tests.webhooks.test_forward_e2e import ADMIN_TOKEN, status_json
+from integration_tests.webhooks.test_forward_outbox import hook, post_issues
 from tools.browser import BrowserMissing, chromium
 from tools.forward_target import Behaviour, ForwardTarget
 from tools.receiver import ReceiverProcess

@@ -87,6 +87,38 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """One attempt's result: `sent` (2xx), `failed` (due again at `next_ms`, or dead when None),
+    or `gone` (410: the target is disabled for every receiver; the row waits, its attempts
+    untouched, until `enable`)."""
+
+    kind: str
+    row: Claimed
+    at_ms: int
+    status: int | None = None
+    error: str | None = None
+    next_ms: int | None = None
+
+
+def _assignments(outcome: Outcome) -> tuple[str, tuple[Any, ...]]:
+    at = outcome.at_ms
+    if outcome.kind == "sent":
+        return (
+            "state = 'sent', attempts = attempts + 1, sent_ms = ?, last_attempt_ms = ?, last_status = ?, "
+            "last_error = NULL",
+            (at, at, outcome.status),
+        )
+    if outcome.kind == "gone":
+        return "last_attempt_ms = ?, last_status = 410, last_error = 'gone: target disabled'", (at,)
+    state = "pending" if outcome.next_ms is not None else "dead"
+    return (
+        "state = ?, attempts = attempts + 1, next_attempt_ms = ?, last_attempt_ms = ?, last_status = ?, "
+        "last_error = ?",
+        (state, outcome.next_ms if outcome.next_ms is not None else at, at, outcome.status, outcome.error),
+    )
+
+
+@dataclass(frozen=True)
 class Entry:
     """One row as the CLI and the status page show it (never a URL or a body)."""
 
@@ -120,14 +152,20 @@ class Outbox:
 
     def _connect(self) -> Any:
         try:
+            # The outbox's own writes (claims, outcomes) do not wait for the disk: a crash of the
+            # machine or the database server can lose the last of them, and the rows concerned are
+            # then sent again, with the same webhook-id, as at-least-once allows. The rows written
+            # with a delivery go through the receiver's connection and are as durable as it is.
             if self.postgres:
                 import psycopg
 
-                return psycopg.connect(self._database, autocommit=True, connect_timeout=10)
+                server = psycopg.connect(self._database, autocommit=True, connect_timeout=10)
+                server.execute("SET synchronous_commit = off")
+                return server
             Path(self._database).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA synchronous=NORMAL")
             return conn
         except Exception as error:
             raise StoreError(
@@ -138,14 +176,16 @@ class Outbox:
         return text.replace("?", "%s") if self.postgres else text
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """One transaction on the outbox's own connection (reconnecting after a server restart)."""
+    def _transaction(self, write: bool = True) -> Iterator[Any]:
+        """One transaction on the outbox's own connection (reconnecting after a server restart).
+        SQLite: a reading one does not take the database's single write lock, which the
+        receiver's commits need."""
         with self._lock:
             try:
                 if self.postgres and (self._conn.closed or self._conn.broken):
                     self._conn = self._connect()
                 conn = self._conn
-                conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+                conn.execute("BEGIN" if self.postgres or not write else "BEGIN IMMEDIATE")
                 try:
                     yield _Dialect(conn, self)
                     conn.execute("COMMIT")
@@ -226,63 +266,40 @@ class Outbox:
             for r in rows
         ]
 
-    def sent(self, row: Claimed, status: int, now_ms: int) -> bool:
-        return self._finish(
-            row,
-            "state = 'sent', attempts = attempts + 1, sent_ms = ?, last_attempt_ms = ?, last_status = ?, "
-            "last_error = NULL",
-            (now_ms, now_ms, status),
-        )
-
-    def failed(self, row: Claimed, status: int | None, error: str, next_ms: int | None, now_ms: int) -> bool:
-        """A failed attempt: due again at `next_ms`, or dead when None."""
-        state = "pending" if next_ms is not None else "dead"
-        return self._finish(
-            row,
-            "state = ?, attempts = attempts + 1, next_attempt_ms = ?, last_attempt_ms = ?, last_status = ?, "
-            "last_error = ?",
-            (state, next_ms if next_ms is not None else now_ms, now_ms, status, error),
-        )
-
-    def gone(self, row: Claimed, now_ms: int) -> bool:
-        """410: the target is disabled for every receiver; the row waits, its attempts untouched,
-        until `enable`."""
+    def record(self, outcomes: Sequence[Outcome]) -> int:
+        """Record attempts' outcomes in one transaction (one commit for many sends); each only if
+        its claim still holds the row (its lease may have run out and another receiver taken it:
+        then that one records). Returns how many were recorded."""
+        recorded = 0
         with self._transaction() as db:
-            self._disable(db, row.target, now_ms, "answered 410 Gone")
-            cursor = db.execute(
-                "UPDATE forward_outbox SET lease_until_ms = NULL, claim = NULL, last_attempt_ms = ?, "
-                "last_status = 410, last_error = 'gone: target disabled' WHERE id = ? AND claim = ?",
-                (now_ms, row.id, row.claim),
-            )
-            return bool(cursor.rowcount)
-
-    def _finish(self, row: Claimed, assignments: str, params: tuple[Any, ...]) -> bool:
-        """Record an attempt's result if this claim still holds the row (its lease may have run out
-        and another receiver taken it: then that one records)."""
-        with self._transaction() as db:
-            cursor = db.execute(
-                f"UPDATE forward_outbox SET {assignments}, lease_until_ms = NULL, claim = NULL "
-                "WHERE id = ? AND claim = ?",
-                (*params, row.id, row.claim),
-            )
-            return bool(cursor.rowcount)
+            for outcome in outcomes:
+                if outcome.kind == "gone":
+                    self._disable(db, outcome.row.target, outcome.at_ms, "answered 410 Gone")
+                assignments, params = _assignments(outcome)
+                cursor = db.execute(
+                    f"UPDATE forward_outbox SET {assignments}, lease_until_ms = NULL, claim = NULL "
+                    "WHERE id = ? AND claim = ?",
+                    (*params, outcome.row.id, outcome.row.claim),
+                )
+                recorded += cursor.rowcount
+        return recorded
 
     # Operators --------------------------------------------------------------------------------
 
     def counts(self, now_ms: int) -> dict[str, dict[str, int]]:
-        with self._transaction() as db:
+        with self._transaction(write=False) as db:
             rows = db.execute(COUNTS, (now_ms, now_ms, now_ms)).fetchall()
         return {r[0]: dict(zip(STATES, (int(v or 0) for v in r[1:]), strict=True)) for r in rows}
 
     def disabled(self) -> dict[str, str]:
-        with self._transaction() as db:
+        with self._transaction(write=False) as db:
             rows = db.execute(
                 "SELECT name, disabled_reason FROM forward_targets WHERE disabled_ms IS NOT NULL"
             ).fetchall()
         return {r[0]: r[1] for r in rows}
 
     def entries(self, where: str, params: tuple[Any, ...], limit: int) -> list[Entry]:
-        with self._transaction() as db:
+        with self._transaction(write=False) as db:
             rows = db.execute(
                 f"{ROW} WHERE {where} ORDER BY COALESCE(o.last_attempt_ms, o.created_ms) DESC, o.id "
                 "DESC LIMIT ?",

@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from source_sentry.webhooks.forward import signing, slack
 from source_sentry.webhooks.forward.config import ForwardSettings, Target
 from source_sentry.webhooks.forward.metrics import ForwardMetrics
-from source_sentry.webhooks.forward.outbox import Claimed, Outbox
+from source_sentry.webhooks.forward.outbox import Claimed, Outbox, Outcome
+from source_sentry.webhooks.forward.recorder import Recorder
 from source_sentry.webhooks.forward.retry import next_delay, retry_after_seconds
 from source_sentry.webhooks.store import StoreError
 
@@ -50,10 +51,12 @@ class TargetSender:
         outbox: Outbox,
         settings: ForwardSettings,
         metrics: ForwardMetrics,
+        recorder: Recorder,
         rng: random.Random | None = None,
     ) -> None:
         self.target = target
         self._outbox = outbox
+        self._recorder = recorder
         self._settings = settings
         self._metrics = metrics
         self._rng = rng or random.Random()
@@ -109,19 +112,13 @@ class TargetSender:
     async def _attempt(self, row: Claimed) -> None:
         try:
             await self._send(row)
-        except StoreError as error:
-            log.warning(
-                "Forward %s: could not record an outcome (sent again later): %s", self.target.name, error
-            )
         except Exception:  # noqa: BLE001 - one bad row must not end the sender
             log.exception("Forward %s: unexpected failure on outbox row %d", self.target.name, row.id)
 
     async def _send(self, row: Claimed) -> None:
         name = self.target.name
         if row.body is None:
-            await run_in_threadpool(
-                self._outbox.failed, row, None, "delivery removed by retention", None, _now_ms()
-            )
+            self._recorder.put(Outcome("failed", row, _now_ms(), error="delivery removed by retention"))
             self._metrics.attempts.labels(target=name, outcome="dead").inc()
             return
         content, sent_headers = request_for(self.target, row, int(time.time()))
@@ -142,12 +139,12 @@ class TargetSender:
             error = f"connection failed ({type(failure).__name__})"
         now = _now_ms()
         if status is not None and 200 <= status < 300:
-            await run_in_threadpool(self._outbox.sent, row, status, now)
+            self._recorder.put(Outcome("sent", row, now, status=status))
             self._metrics.attempts.labels(target=name, outcome="sent").inc()
             self._metrics.delivery_seconds.labels(target=name).observe(max(0, now - row.created_ms) / 1000)
             return
         if status == 410:
-            await run_in_threadpool(self._outbox.gone, row, now)
+            self._recorder.put(Outcome("gone", row, now, status=status))
             self._metrics.attempts.labels(target=name, outcome="gone").inc()
             log.warning(
                 "Forward target %s answered 410 Gone: disabled, its deliveries wait; after fixing it run "
@@ -158,7 +155,7 @@ class TargetSender:
             return
         delay = next_delay(row.attempts + 1, self._settings.retry_seconds, retry_after, self._rng)
         next_ms = now + int(delay * 1000) if delay is not None else None
-        await run_in_threadpool(self._outbox.failed, row, status, error, next_ms, now)
+        self._recorder.put(Outcome("failed", row, now, status=status, error=error, next_ms=next_ms))
         outcome = "failed" if delay is not None else "dead"
         self._metrics.attempts.labels(target=name, outcome=outcome).inc()
         if delay is None:

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from source_sentry.webhooks.forward import page
 from source_sentry.webhooks.forward.metrics import ForwardMetrics
 from source_sentry.webhooks.forward.outbox import Outbox
+from source_sentry.webhooks.forward.recorder import Recorder
 from source_sentry.webhooks.forward.sender import TargetSender
 from source_sentry.webhooks.settings import Settings
 from source_sentry.webhooks.store import StoreError
@@ -35,6 +36,7 @@ class Forwarder:
         self._forward = settings.forward
         self._metrics = ForwardMetrics(registry)
         self._outbox: Outbox | None = None
+        self._recorder: Recorder | None = None
         self._senders: list[TargetSender] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -58,10 +60,13 @@ class Forwarder:
 
     async def start(self) -> None:
         self._outbox = await run_in_threadpool(Outbox, self._settings.database)
+        self._recorder = Recorder(self._outbox)
         self._senders = [
-            TargetSender(t, self._outbox, self._forward, self._metrics) for t in self._forward.targets
+            TargetSender(t, self._outbox, self._forward, self._metrics, self._recorder)
+            for t in self._forward.targets
         ]
         self._tasks = [asyncio.create_task(sender.run()) for sender in self._senders]
+        self._tasks.append(asyncio.create_task(self._recorder.run()))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         log.info("Forwarding to %d target(s): %s", len(self._senders), self._forward.redacted()["targets"])
 
@@ -71,6 +76,8 @@ class Forwarder:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         grace = float(self._settings.shutdown_grace_seconds)
         await asyncio.gather(*(sender.close(grace) for sender in self._senders))
+        if self._recorder is not None:
+            await self._recorder.flush()
         if self._outbox is not None:
             self._outbox.close()
 
