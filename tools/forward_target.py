@@ -65,6 +65,11 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float =
     return any(hmac.compare_digest(expected, sig) for sig in given)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A sender that gave up (timeout) leaves a broken pipe behind: expected here, not news."""
+
+
 class ForwardTarget:
     """`with ForwardTarget() as target: target.url ...; target.plan(Behaviour(500), ...)`."""
 
@@ -73,7 +78,7 @@ class ForwardTarget:
         self.received: list[Received] = []
         self._plans: dict[str, deque[Behaviour]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self.scheme = "https" if tls else "http"

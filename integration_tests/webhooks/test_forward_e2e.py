@@ -168,10 +168,12 @@ def test_given_issues_changing_when_targets_fail_in_every_way_then_each_chosen_d
     assert all("*Project:* " + emulator.project_slugs[0] in json.dumps(m) for m in slack)
 
 
-def test_given_a_target_down_when_sentry_posts_then_the_receiver_still_answers_at_once(database, tmp_path):
+def test_given_a_target_down_when_sentry_posts_then_the_receiver_still_answers_at_once(tmp_path):
     """A target that never answers in time holds only its own sender: Sentry's POSTs are answered
-    as fast as with no target (the benchmark measures by how much)."""
+    as fast as with no target (the benchmark measures by how much, on both stores)."""
     from tools.receiver import headers, issue_body
+
+    database = str(tmp_path / "d.sqlite3")
 
     with ForwardTarget() as target:
         target.plan(*[Behaviour(delay=30.0)] * 40, path="/slow")  # never answers within the test
