@@ -255,3 +255,34 @@ def test_given_image_install_when_notify_dry_run_then_it_answers_without_the_che
     assert result.returncode == 0, result.stderr
     assert "1.2.3" in result.stdout + result.stderr
     assert not [r for r in emulator.requests if r["method"] == "POST"]
+
+
+@pytest.mark.e2e
+def test_given_image_install_when_webhooks_starts_then_its_libraries_are_in_the_image(
+    image_venv: Path, tmp_path: Path
+) -> None:
+    # Importing the app pulls in uvicorn, Starlette, psycopg and prometheus-client: a dependency
+    # declared only for tests would fail here.
+    result = subprocess.run(
+        [
+            str(image_venv / "bin" / "python"),
+            "-c",
+            "import uvicorn, psycopg, source_sentry.webhooks.app, source_sentry.webhooks.store.postgres",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=outside_checkout(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    help_text = subprocess.run(
+        [str(image_venv / "bin" / entrypoint()[0]), "webhooks", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=outside_checkout(),
+        timeout=120,
+    )
+    assert help_text.returncode == 0
+    assert "usage: source-sentry webhooks" in help_text.stdout

@@ -381,11 +381,12 @@ def test_given_a_slow_target_then_the_try_is_a_timeout_logged_as_0_and_a_publish
     emulator, webhook_target
 ):
     issue_id = new_issue(emulator)
-    internal = emulator.webhooks.register(webhook_target.url, SECRET, ["issue"], timeout=0.2, **FAST)
+    # A timeout well above what a loaded machine takes to answer at once, well below the slow answer.
+    internal = emulator.webhooks.register(webhook_target.url, SECRET, ["issue"], timeout=0.5, **FAST)
     published = emulator.webhooks.register(
-        webhook_target.url, SECRET, ["issue"], published=True, timeout=0.2, **FAST
+        webhook_target.url, SECRET, ["issue"], published=True, timeout=0.5, **FAST
     )
-    webhook_target.answers = [("slow", 0.4), ("slow", 0.4)]
+    webhook_target.answers = [("slow", 0.8), ("slow", 0.8)]
 
     emulator.set_issue_status(issue_id, "resolved")
 
@@ -412,18 +413,24 @@ def test_given_nothing_listening_then_a_connection_error_logged_as_0(emulator):
 def test_given_a_reorder_window_then_deliveries_arrive_out_of_order_and_none_is_lost(
     emulator, webhook_target
 ):
-    issue_id = new_issue(emulator)
-    emulator.webhooks.register(webhook_target.url, SECRET, ["comment"], reorder_window=0.3)
+    made = [new_issue(emulator) for _ in range(8)]
+    emulator.webhooks.register(webhook_target.url, SECRET, ["issue"], reorder_window=0.3)
 
-    made = [
-        api(emulator, "POST", f"issues/{issue_id}/comments/", json={"text": f"n{k}"}).json()["id"]
-        for k in range(8)
-    ]
+    # One request makes the 8 deliveries at once, so how fast the API answers cannot order them.
+    ids = "&".join(f"id={i}" for i in made)
+    assert api(emulator, "PUT", f"organizations/acme/issues/?{ids}", json={"status": "resolved"}).ok
 
-    sent(emulator)
-    arrived = [str(json.loads(g.body)["data"]["comment_id"]) for g in webhook_target.received]
+    log = sent(emulator)
+    arrived = [json.loads(g.body)["data"]["issue"]["id"] for g in webhook_target.received]
     assert sorted(arrived) == sorted(made)
-    assert arrived != made
+    wait = {json.loads(e["body"])["data"]["issue"]["id"]: e["wait"] for e in log}
+    assert all(0 <= w < 0.3 for w in wait.values())
+    by_wait = sorted(made, key=wait.get)
+    assert by_wait != made  # the draws put them out of the order they were made in
+    # Deliveries whose waits are far apart arrive in the order of their waits.
+    first, last = by_wait[0], by_wait[-1]
+    assert wait[last] - wait[first] > 0.1
+    assert arrived.index(first) < arrived.index(last)
 
 
 def test_given_a_duplicate_rate_of_one_then_each_delivery_comes_twice_with_a_new_request_id(

@@ -78,6 +78,7 @@ class Webhooks:
         """Every try made, in the order made: ``request_id``, ``delivery_id`` (the same on each
         try of one delivery), ``resource``, ``action``, ``event_type``, ``status`` (0: timeout or
         connection error, then ``error`` says which), ``attempt`` (1 for the first), ``duplicate``,
+        ``wait`` (seconds it waited once scheduled: reordering, or the retry's spacing),
         ``timestamp`` (the header), ``time`` (when the try ended), ``signature`` and ``body`` (the exact
         text sent)."""
         with self._lock:
@@ -128,7 +129,7 @@ class Webhooks:
         for app in self._subscribers(resource, action):
             body = payloads.body_bytes(action, app.installation_uuid, data, actor)
             with app.lock:
-                delay = app.rng.random() * app.reorder_window if app.reorder_window else 0.0
+                wait = app.rng.random() * app.reorder_window if app.reorder_window else 0.0
             delivery = Delivery(
                 app=app,
                 delivery_id=uuid.uuid4().hex,
@@ -136,5 +137,6 @@ class Webhooks:
                 action=action,
                 body=body,
                 signature=payloads.signature(app.client_secret, body),
+                wait=wait,
             )
-            self._outbox.put(delivery, delay)
+            self._outbox.put(delivery)

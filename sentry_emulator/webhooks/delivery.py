@@ -33,6 +33,7 @@ class Delivery:
     signature: str
     attempt: int = 1
     duplicate: bool = False  # a 2xx delivery sent again, as a retry Sentry makes without seeing the answer
+    wait: float = 0.0  # seconds between being scheduled and this try (reordering, or a retry's spacing)
 
 
 class Outbox:
@@ -65,9 +66,9 @@ class Outbox:
             t.join(timeout=5)
         self._threads.clear()
 
-    def put(self, delivery: Delivery, delay: float = 0.0) -> None:
+    def put(self, delivery: Delivery) -> None:
         with self._cond:
-            heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), delivery))
+            heapq.heappush(self._due, (time.monotonic() + delivery.wait, next(self._order), delivery))
             self._cond.notify()
 
     def drain(self, timeout: float = 10.0) -> bool:
@@ -126,6 +127,7 @@ class Outbox:
                     "error": error,
                     "attempt": d.attempt,
                     "duplicate": d.duplicate,
+                    "wait": d.wait,
                     "timestamp": timestamp,
                     "time": time.time(),
                     "signature": d.signature,
@@ -136,7 +138,7 @@ class Outbox:
         # A 4xx (and a 3xx: a redirect is not followed) is the receiver's answer: never retried.
         failed = status == 0 or status >= 500
         if (failed and d.attempt <= app.max_retries) or again:
-            self.put(replace(d, attempt=d.attempt + 1, duplicate=again), app.retry_delay)
+            self.put(replace(d, attempt=d.attempt + 1, duplicate=again, wait=app.retry_delay))
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float, ca_cert: str | None):

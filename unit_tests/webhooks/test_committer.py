@@ -26,9 +26,11 @@ class GatedStore(SqliteStore):
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.gate = threading.Event()
+        self.entered = threading.Event()
         self.batches: list[int] = []
 
     def record_batch(self, batch, retry_window_ms, extend=None):
+        self.entered.set()
         self.gate.wait(10)
         self.batches.append(len(batch))
         return super().record_batch(batch, retry_window_ms, extend)
@@ -40,7 +42,7 @@ def test_given_requests_waiting_while_a_commit_runs_when_committed_then_one_tran
 
     async def scenario():
         first = asyncio.ensure_future(committer.record(incoming("0")))
-        await asyncio.sleep(0.1)  # the thread now holds the first, waiting at the gate
+        assert await asyncio.to_thread(store.entered.wait, 10)  # the thread holds the first at the gate
         rest = [asyncio.ensure_future(committer.record(incoming(str(n)))) for n in range(1, 6)]
         await asyncio.sleep(0.1)
         store.gate.set()
@@ -59,10 +61,11 @@ def test_given_one_delivery_the_store_refuses_when_batched_then_only_it_fails(tm
         if conn.execute("SELECT issue_id FROM deliveries WHERE seq = ?", (seq,)).fetchone()[0] == "bad":
             raise RuntimeError("refused")
 
-    gate = threading.Event()
+    gate, entered = threading.Event(), threading.Event()
     original = store.record_batch
 
     def gated(batch, window, extend=None):
+        entered.set()
         gate.wait(10)
         return original(batch, window, extend)
 
@@ -71,7 +74,7 @@ def test_given_one_delivery_the_store_refuses_when_batched_then_only_it_fails(tm
 
     async def scenario():
         head = asyncio.ensure_future(committer.record(incoming("head")))
-        await asyncio.sleep(0.1)
+        assert await asyncio.to_thread(entered.wait, 10)
         batch = [asyncio.ensure_future(committer.record(incoming(i))) for i in ("a", "bad", "b")]
         await asyncio.sleep(0.1)
         gate.set()
