@@ -43,6 +43,9 @@ def chromium() -> Iterator[object]:
     browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     try:
         browser.set_page_load_timeout(30)
+        # A click that submits a form returns before the next page is there: finding an element
+        # waits for it (up to 20 s on a loaded machine) instead of failing at once.
+        browser.implicitly_wait(20)
         yield browser
     finally:
         browser.quit()

@@ -37,7 +37,7 @@ def test_given_a_dead_delivery_when_the_admin_logs_in_and_presses_replay_then_it
         }
         with ReceiverProcess(tmp_path, str(tmp_path / "d.sqlite3"), **settings) as receiver:
             post_issues(receiver, "page", 1)
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60
             while status_json(receiver)["targets"][0]["counts"]["dead"] != 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
 
@@ -50,6 +50,7 @@ def test_given_a_dead_delivery_when_the_admin_logs_in_and_presses_replay_then_it
 
             browser.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
             browser.find_element(By.ID, "login").click()
+            browser.find_element(By.ID, "targets")  # the status page, once the login's redirect is followed
             [cookie] = browser.get_cookies()
             assert cookie["httpOnly"] is True
             assert cookie["sameSite"] == "Strict"
@@ -63,6 +64,6 @@ def test_given_a_dead_delivery_when_the_admin_logs_in_and_presses_replay_then_it
 
             browser.find_element(By.CSS_SELECTOR, "#failures tr.dead button").click()
             assert browser.find_element(By.ID, "replayed").text == "Replayed 1 dead deliveries."
-            [sent] = [r for r in target.wait_for(1, timeout=20) if r.accepted]
+            [sent] = [r for r in target.wait_for(1, timeout=60) if r.accepted]
             assert len(target.requests()) == 3
             assert {r.webhook_id for r in target.requests()} == {sent.webhook_id}
