@@ -107,6 +107,13 @@ def test_given_issues_changing_when_targets_fail_in_every_way_then_each_chosen_d
             target.wait_for(len(feed), "/slack/T0/B0/secretpart", timeout=30)
             # A 410 disabled "gone": only requests already in flight beside it (at most its
             # concurrency, 4) were sent; nothing more goes there until it is enabled.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                [gone] = [t for t in status_json(receiver)["targets"] if t["name"] == "gone"]
+                if gone["disabled"] and not gone["counts"]["in_flight"]:
+                    break
+                time.sleep(0.05)
+            assert gone["disabled"] == "answered 410 Gone"
             before_enable = len(target.requests("/gone"))
             assert 1 <= before_enable <= 4
             time.sleep(0.5)
