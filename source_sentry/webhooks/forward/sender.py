@@ -144,7 +144,11 @@ class TargetSender:
             self._metrics.delivery_seconds.labels(target=name).observe(max(0, now - row.created_ms) / 1000)
             return
         if status == 410:
-            self._recorder.put(Outcome("gone", row, now, status=status))
+            # Recorded before this slot frees: the sender must not claim more for a disabled target.
+            try:
+                await run_in_threadpool(self._outbox.record, [Outcome("gone", row, now, status=status)])
+            except StoreError as store_error:
+                log.warning("Forward %s: could not record the 410 (sent again later): %s", name, store_error)
             self._metrics.attempts.labels(target=name, outcome="gone").inc()
             log.warning(
                 "Forward target %s answered 410 Gone: disabled, its deliveries wait; after fixing it run "
