@@ -27,6 +27,7 @@ MEASURED_SECTIONS = [
     "## 10. Requests per stream",
     "## 11. A server slow to build pages",
     "## 12. The webhook receiver",
+    "## 13. Forwarding",
     "## Closing note",
 ]
 NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")

@@ -49,6 +49,13 @@ def create_app(
     after the last queued delivery is committed, at shutdown."""
     metrics = metrics or Metrics()
     state: dict[str, Any] = {}
+    # Issue 28: with targets set, chosen deliveries get outbox rows in their own transaction (and
+    # with only an admin token, the status page still shows what older targets left).
+    forwarding = settings.forward.targets or settings.forward.admin_token
+    forwarder = _forwarder(settings, metrics) if forwarding else None
+    if forwarder is not None and extend is None:
+        extend = forwarder.extend
+    state["forwarder"] = forwarder
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -62,6 +69,8 @@ def create_app(
         )
         state["newest_seq"] = await run_in_threadpool(opened.newest_seq)
         metrics.newest_seq.set(state["newest_seq"])
+        if forwarder is not None:
+            await forwarder.start()
         pruner = asyncio.create_task(_prune_forever(opened, settings))
         log.info("Receiving Sentry webhooks; settings %s", settings.redacted())
         try:
@@ -69,6 +78,8 @@ def create_app(
         finally:
             pruner.cancel()
             await run_in_threadpool(state["committer"].stop)
+            if forwarder is not None:
+                await forwarder.stop()
             opened.close()
             log.info("Stopped: every delivery answered is committed")
 
@@ -99,9 +110,16 @@ def create_app(
             Route("/v1/deliveries", deliveries, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
+            *(forwarder.routes() if forwarder is not None else []),
         ],
         lifespan=lifespan,
     )
+
+
+def _forwarder(settings: Settings, metrics: Metrics) -> Any:
+    from source_sentry.webhooks.forward.service import Forwarder
+
+    return Forwarder(settings, metrics.registry)
 
 
 async def _receive(request: Request, settings: Settings, state: dict[str, Any], metrics: Metrics) -> Response:
@@ -137,6 +155,8 @@ async def _receive(request: Request, settings: Settings, state: dict[str, Any], 
     else:
         metrics.accepted.labels(resource=resource or "unknown").inc()
         state["newest_seq"] = max(recorded.seq, state["newest_seq"])
+        if state["forwarder"] is not None:
+            state["forwarder"].committed()
         metrics.newest_seq.set(state["newest_seq"])
     if envelope.parse_error:
         metrics.unparseable.inc()

@@ -16,10 +16,16 @@ USAGE_EPILOG = """\
 Every setting can also come from the environment (which wins over the file):
 SENTRY_WEBHOOKS_CLIENT_SECRETS (comma-separated), SENTRY_WEBHOOKS_DATABASE,
 SENTRY_WEBHOOKS_FEED_TOKEN, SENTRY_WEBHOOKS_LISTEN, ... (docs/webhooks.md lists them all).
+
+`source-sentry webhooks forward status|dead|replay|enable --config FILE` shows and mends forwarding.
 """
 
 
 def main(argv: Sequence[str]) -> int:
+    if list(argv[:1]) == ["forward"]:
+        from source_sentry.webhooks.forward.cli import main as forward_main
+
+        return forward_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="source-sentry webhooks",
         description="Receive Sentry's webhooks, keep every verified delivery, serve them as a change feed.",

@@ -13,6 +13,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from source_sentry.webhooks.forward.config import (
+    SETTING_NAMES as FORWARD_SETTING_NAMES,
+)
+from source_sentry.webhooks.forward.config import (
+    ForwardConfigError,
+    ForwardSettings,
+    read_forward_settings,
+)
+
 ENV_PREFIX = "SENTRY_WEBHOOKS_"
 SECRET_SETTINGS = frozenset({"client_secrets", "feed_token"})
 MIN_FEED_TOKEN_LENGTH = 16
@@ -39,6 +48,9 @@ class Settings:
     prune_interval_seconds: int = 3600
     shutdown_grace_seconds: int = 10
     log_level: str = "info"
+    # Issue 28: targets that get chosen deliveries re-sent (forward/), from the settings
+    # FORWARD_SETTING_NAMES.
+    forward: ForwardSettings = ForwardSettings()
 
     @property
     def host(self) -> str:
@@ -59,6 +71,8 @@ class Settings:
                 value = "***"
             elif field.name == "database":
                 value = redact_url(value)
+            elif field.name == "forward":
+                value = value.redacted()
             shown[field.name] = value
         return shown
 
@@ -103,7 +117,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise SettingsError(f"The settings file {path} must hold a JSON object of settings.")
-    known = {field.name for field in fields(Settings)}
+    known = {field.name for field in fields(Settings)} | set(FORWARD_SETTING_NAMES)
     unknown = sorted(set(data) - known)
     if unknown:
         raise SettingsError(
@@ -114,14 +128,14 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for field in fields(Settings):
-        value = environ.get(ENV_PREFIX + field.name.upper())
+    for name in dict.fromkeys([*(field.name for field in fields(Settings)), *FORWARD_SETTING_NAMES]):
+        value = environ.get(ENV_PREFIX + name.upper())
         if value is None:
             continue
-        if field.name == "client_secrets":
-            found[field.name] = [part.strip() for part in value.split(",") if part.strip()]
+        if name == "client_secrets":
+            found[name] = [part.strip() for part in value.split(",") if part.strip()]
         else:
-            found[field.name] = value
+            found[name] = value
     return found
 
 
@@ -164,6 +178,10 @@ def _validate(raw: dict[str, Any]) -> Settings:
     if level not in LOG_LEVELS:
         raise SettingsError(f"log_level: one of {', '.join(LOG_LEVELS)} (got {level!r}).")
     values["log_level"] = level
+    try:
+        values["forward"] = read_forward_settings(raw, values["client_secrets"])
+    except ForwardConfigError as error:
+        raise SettingsError(str(error)) from None
     return Settings(**values)
 
 

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from sentry_emulator.process import ROOT
-from tools.bench import report, sections, webhooks
+from tools.bench import forwarding, report, sections, webhooks
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
@@ -34,6 +34,7 @@ SECTIONS = {
     "per_stream": "10: requests per stream, first and unchanged sync of `make sync`'s organization",
     "parallel": "11: whole-org events from a server taking 200 ms a page, ours against the floor",
     "webhooks": "12: the webhook receiver: deliveries/s and answer latency, SQLite and PostgreSQL vs a floor",
+    "forwarding": "13: forwarding: POST-to-target time, and answer latency while a target is down",
 }
 NOTE = Path(__file__).resolve().parent / "note.md"
 EPILOG = (
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"plan": plan.name, "environment": environment()}
     meta["environment"]["connector under test"] = "the working tree as it is (no overlay)"
     # The webhook receiver's section runs the receiver from this environment, not our command.
-    if plan.external and only - {"webhooks"}:
+    if plan.external and only - {"webhooks", "forwarding"}:
         from tools.bench import clients
 
         clients.use_own_venv()
@@ -173,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "parallel": lambda: results.__setitem__("parallel", sections.parallel(plan, work, problems, log)),
         "webhooks": lambda: results.__setitem__("webhooks", webhooks.webhooks(plan, work, problems, log)),
+        "forwarding": lambda: results.__setitem__(
+            "forwarding", forwarding.forwarding(plan, work, problems, log)
+        ),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Workdir(Path(tmp))

@@ -40,6 +40,11 @@ class Plan:
     # Section 12: open-loop rates tried in turn (deliveries/s) and seconds per measurement.
     webhook_rates: tuple[int, ...] = (25, 50, 100, 200, 300, 400, 600, 800, 1000, 1300, 1600, 2000, 3000)
     webhook_seconds: float = 5.0
+    # Section 13: forwarding, deliveries/s posted for this many seconds, per store and scenario.
+    forward_rate: int = 50
+    forward_seconds: float = 10.0
+    forward_stores: tuple[str, ...] = ("sqlite", "postgres")
+    forward_scenarios: tuple[str, ...] = ("none", "healthy", "one_down")
 
     def issues(self, events: int) -> int:
         return max(events // self.issues_per_events, self.projects)
@@ -80,4 +85,8 @@ SMOKE = Plan(
     parallel_events=900,
     webhook_rates=(20, 40),
     webhook_seconds=1.0,
+    forward_rate=20,
+    forward_seconds=1.0,
+    forward_stores=("sqlite",),
+    forward_scenarios=("healthy", "one_down"),
 )

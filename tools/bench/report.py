@@ -107,6 +107,7 @@ def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
     _per_stream(res, w)
     _parallel(res, w)
     _webhooks(res, w)
+    _forwarding(res, w)
     _profile(res, w)
     _closing(res, w)
     return "\n".join(out).rstrip() + "\n"
@@ -614,6 +615,46 @@ def _webhooks(res: dict, w) -> None:
         w(
             f"| {label} | {fmt(row['capacity'])} | {share} | {row['held_rate']:,} | {fmt(row['p50_ms'])} "
             f"| {fmt(row['p99_ms'])} | {row.get('fast_rate', 0):,} | {fed or ' | '} |"
+        )
+    w("")
+
+
+FORWARD_SCENARIOS = {
+    "none": "no target",
+    "healthy": "one healthy target",
+    "one_down": "one target down + one healthy",
+}
+
+
+def _forwarding(res: dict, w) -> None:
+    w("## 13. Forwarding: from Sentry's POST to the target, and answers while a target is down\n")
+    fw = res.get("forwarding")
+    if not fw:
+        w("Not run.\n")
+        return
+    w(
+        f"The receiver in its own process, fed {fw['rate']} signed deliveries a second for "
+        f"{fmt(fw['seconds'])} s from one connection, forwarding to a test target on loopback "
+        "(`tools/forward_target.py`, Standard Webhooks). **POST to target**: from the client sending "
+        "the delivery to the target reading the forwarded request (the receiver commits, answers, wakes "
+        "the target's sender, which claims the row and sends it). **Answer**: the receiver's answer to "
+        "the POST. The target **down** accepts connections and never answers (each request waits for "
+        "the 10 s timeout, 4 at a time); every delivery must still reach the healthy target.\n"
+    )
+    w(
+        "| store | targets | posted | reached the healthy target | answer p50 ms | answer p99 ms | "
+        "POST to target p50 ms | POST to target p99 ms | requests to the down target |"
+    )
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key, run in fw["runs"].items():
+        store, scenario = key.split("/")
+        to = run["to_target"] or {}
+        arrived = "" if run["arrived"] is None else f"{run['arrived']:,}"
+        down = f"{run['down_requests']:,}" if scenario == "one_down" else ""
+        w(
+            f"| {store} | {FORWARD_SCENARIOS[scenario]} | {run['posted']:,} | {arrived} | "
+            f"{fmt(run['answer']['p50_ms'])} | {fmt(run['answer']['p99_ms'])} | "
+            f"{fmt(to.get('p50_ms')) if to else ''} | {fmt(to.get('p99_ms')) if to else ''} | {down} |"
         )
     w("")
 
