@@ -41,8 +41,24 @@ def followed(node: Any) -> Any:
 
 @cache
 def stream_names() -> tuple[str, ...]:
-    """The connector's streams, in the manifest's order."""
-    return tuple(followed(entry)["name"] for entry in shared_manifest()["streams"])
+    """The streams every configuration has, in the manifest's order."""
+    return tuple(
+        followed(entry)["name"]
+        for entry in shared_manifest()["streams"]
+        if entry.get("type") != "ConditionalStreams"
+    )
+
+
+@cache
+def conditional_stream_names() -> tuple[str, ...]:
+    """The streams offered only when a setting asks for them (`webhook_deliveries` needs the
+    webhook receiver's URL and token), in the manifest's order."""
+    return tuple(
+        followed(member)["name"]
+        for entry in shared_manifest()["streams"]
+        if entry.get("type") == "ConditionalStreams"
+        for member in entry["streams"]
+    )
 
 
 @cache

@@ -70,6 +70,16 @@ class SourceSentry(YamlDeclarativeSource):
             return AirbyteConnectionStatus(status=Status.FAILED, message=f"Sentry refused the check: {error}")
         except Exception as error:  # noqa: BLE001 - reported to the user, never as a trace alone
             return AirbyteConnectionStatus(status=Status.FAILED, message=f"Could not reach Sentry: {error}")
+        from source_sentry.feed_check import check_feed
+
+        try:
+            feed = check_feed(config)
+        except ConfigError as error:
+            return AirbyteConnectionStatus(
+                status=Status.FAILED,
+                message=f"Connected to Sentry organization {info.organization}, but not to the webhook "
+                f"feed: {error}",
+            )
         streams = super().check(logger, config)
         if streams.status != Status.SUCCEEDED:
             return AirbyteConnectionStatus(
@@ -81,6 +91,8 @@ class SourceSentry(YamlDeclarativeSource):
         message = (
             f"Connected to Sentry organization {info.organization}; every core stream answered. {report}"
         )
+        if feed:
+            message = f"{message} {feed}"
         logger.log(logging.INFO if complete else logging.WARNING, message)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=message)
 

@@ -16,7 +16,13 @@ import yaml
 from freezegun import freeze_time
 
 from source_sentry.config import HOSTNAME_PATTERN, base_api_url
-from source_sentry.manifest import MANIFEST_PATH, incremental_stream_names, load_manifest, stream_names
+from source_sentry.manifest import (
+    MANIFEST_PATH,
+    conditional_stream_names,
+    incremental_stream_names,
+    load_manifest,
+    stream_names,
+)
 from tools.build_cloud_manifest import TARGET, build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +68,7 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "sessions",
         "usage_stats",
     )
+    assert conditional_stream_names() == ("webhook_deliveries",)
 
 
 def test_given_the_manifest_file_when_loaded_then_it_is_what_the_cdks_yaml_loader_reads() -> None:
