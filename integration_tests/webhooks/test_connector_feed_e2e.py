@@ -13,7 +13,13 @@ import httpx
 import jsonschema
 import pytest
 import requests
-from airbyte_cdk.models import AirbyteStateMessageSerializer, Status, SyncMode
+from airbyte_cdk.models import (
+    AirbyteMessageSerializer,
+    AirbyteStateMessageSerializer,
+    FailureType,
+    Status,
+    SyncMode,
+)
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import discover, read
 
@@ -179,3 +185,19 @@ def test_given_the_feed_when_checking_then_success_names_it_and_each_wrong_setti
     assert status == Status.FAILED
     assert "webhooks_token is empty" in message
     assert FEED_TOKEN not in message
+
+
+def test_given_a_wrong_feed_token_when_syncing_then_a_config_error_names_the_setting_not_the_token(
+    emulator, sqlite_receiver
+):
+    config = feed_config(emulator, sqlite_receiver, webhooks_token="wrong-feed-token-9876543210")
+    catalog = CatalogBuilder().with_stream(STREAM, SyncMode.incremental).build()
+    output = read(SourceSentry(config=config, catalog=catalog, state=None), config, catalog, None)
+
+    errors = [m.trace.error for m in output.errors if m.trace and m.trace.error]
+    assert {e.failure_type for e in errors} == {FailureType.config_error}
+    assert "refused webhooks_token (401)" in (errors[0].message or "")
+    assert not output.records
+    assert "wrong-feed-token-9876543210" not in "\n".join(
+        AirbyteMessageSerializer.dump(m).__repr__() for m in output._messages
+    )
