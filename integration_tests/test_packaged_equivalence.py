@@ -14,6 +14,7 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from source_sentry.manifest import incremental_stream_names, stream_names
 from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
+from tools.receiver import FEED_TOKEN, SECRET, ReceiverProcess, read_feed
 
 
 def sync(
@@ -22,6 +23,7 @@ def sync(
     *,
     packaged: bool,
     streams: tuple[str, ...] | None = None,
+    key: str = "id",
 ):
     builder = CatalogBuilder()
     for name in streams or stream_names():
@@ -37,8 +39,8 @@ def sync(
     for message in output.records:
         assert message.record is not None
         by_id = records.setdefault(message.record.stream, {})
-        assert str(message.record.data["id"]) not in by_id, "a record came twice"
-        by_id[str(message.record.data["id"])] = message.record.data
+        assert str(message.record.data[key]) not in by_id, "a record came twice"
+        by_id[str(message.record.data[key])] = message.record.data
     # Each stream's last state message, without two timings: sourceStats (records since the state
     # before, which depends on how the threads interleaved) and the CDK's lookback_window (how
     # many seconds the partitions took). The next sync's positions are all kept.
@@ -156,3 +158,23 @@ def test_given_a_truncated_project_list_when_a_child_stream_syncs_then_the_retry
     path = f"/api/0/organizations/{emu.organization}/projects/"
     project_lists = [r for r in emu.requests if r["path"] == path]
     assert [bool(r.get("fault")) for r in project_lists[:2]] == [True, False]
+
+
+def test_given_a_receivers_feed_when_syncing_webhook_deliveries_then_both_variants_agree(
+    emulator, tmp_path
+):
+    with ReceiverProcess(tmp_path, str(tmp_path / "deliveries.sqlite3")) as receiver:
+        emulator.webhooks.register(f"{receiver.base_url}/sentry/webhook", SECRET, ["issue", "error"])
+        emulator.add_events(emulator.project_slugs[0], 3)
+        assert emulator.webhooks.drain(30)
+        config = {**emulator.config(), "webhooks_url": receiver.base_url, "webhooks_token": FEED_TOKEN}
+        streams = ("webhook_deliveries",)
+        packaged = sync(config, None, packaged=True, streams=streams, key="seq")
+        declarative = sync(config, None, packaged=False, streams=streams, key="seq")
+        feed = read_feed(receiver.base_url)
+
+    assert packaged == declarative
+    records, state = packaged
+    assert sorted(records["webhook_deliveries"]) == sorted(str(entry["seq"]) for entry in feed)
+    assert len(feed) >= 4  # at least one issue created and three errors
+    assert state["webhook_deliveries"]["stream"]["stream_state"] == {"seq": feed[-1]["seq"]}

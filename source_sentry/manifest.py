@@ -42,25 +42,39 @@ def followed(node: Any) -> Any:
 
 @cache
 def stream_names() -> tuple[str, ...]:
-    """The connector's streams, in the manifest's order (those offered on some servers only too)."""
-    return tuple(name for name, _condition in _streams_and_conditions())
+    """The streams a configuration gets without opting in to any, in the manifest's order: those
+    of a `ConditionalStreams` block that an empty config leaves offered (the ones only some servers
+    serve) included, those a setting must ask for (see `conditional_stream_names`) left out."""
+    return tuple(name for name, condition in _streams_and_conditions() if _offered(condition, {}))
+
+
+@cache
+def conditional_stream_names() -> tuple[str, ...]:
+    """The streams offered only when a setting asks for them (`webhook_deliveries` needs the
+    webhook receiver's URL and token): a `ConditionalStreams` block an empty config turns off."""
+    return tuple(name for name, condition in _streams_and_conditions() if not _offered(condition, {}))
 
 
 def unserved_stream_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The streams this config's server does not serve: those of a `ConditionalStreams` block
-    whose condition the config makes false (with `server: glitchtip`, the ones GlitchTip lacks)."""
+    """The streams this config's server does not serve: those of `stream_names()` whose
+    `ConditionalStreams` block this config turns off (with `server: glitchtip`, the ones GlitchTip
+    lacks). A stream that needs a setting is not counted: leaving it out is not the server's doing."""
+    return tuple(
+        name for name, condition in _streams_and_conditions()
+        if _offered(condition, {}) and not _offered(condition, config)
+    )
+
+
+def _offered(condition: str | None, config: Mapping[str, Any]) -> bool:
     from airbyte_cdk.sources.declarative.interpolation.interpolated_boolean import InterpolatedBoolean
 
-    def offered(condition: str | None) -> bool:
-        return condition is None or bool(InterpolatedBoolean(condition=condition, parameters={}).eval(config))
-
-    return tuple(name for name, condition in _streams_and_conditions() if not offered(condition))
+    return condition is None or bool(InterpolatedBoolean(condition=condition, parameters={}).eval(config))
 
 
 @cache
 def _streams_and_conditions() -> tuple[tuple[str, str | None], ...]:
     """Each stream's name and the condition of the `ConditionalStreams` block holding it (None:
-    offered on every server)."""
+    offered to every config)."""
     out: list[tuple[str, str | None]] = []
     for entry in shared_manifest()["streams"]:
         conditional = entry.get("type") == "ConditionalStreams"

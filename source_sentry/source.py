@@ -70,6 +70,16 @@ class SourceSentry(YamlDeclarativeSource):
             return AirbyteConnectionStatus(status=Status.FAILED, message=f"Sentry refused the check: {error}")
         except Exception as error:  # noqa: BLE001 - reported to the user, never as a trace alone
             return AirbyteConnectionStatus(status=Status.FAILED, message=f"Could not reach Sentry: {error}")
+        from source_sentry.feed_check import check_feed
+
+        try:
+            feed = check_feed(config)
+        except ConfigError as error:
+            return AirbyteConnectionStatus(
+                status=Status.FAILED,
+                message=f"Connected to Sentry organization {info.organization}, but not to the webhook "
+                f"feed: {error}",
+            )
         streams = super().check(logger, config)
         if streams.status != Status.SUCCEEDED:
             return AirbyteConnectionStatus(
@@ -81,6 +91,8 @@ class SourceSentry(YamlDeclarativeSource):
         message = (
             f"Connected to Sentry organization {info.organization}; every core stream answered. {report}"
         )
+        if feed:
+            message = f"{message} {feed}"
         logger.log(logging.INFO if complete else logging.WARNING, message)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=message)
 
@@ -133,10 +145,12 @@ def _optional_streams_report(config: Mapping[str, Any], info: Any) -> tuple[str,
 def _fail_before_reading(config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog) -> None:
     from source_sentry.catalog_check import unknown_streams_message
     from source_sentry.config import ConfigError, resolve_settings, site_url
-    from source_sentry.manifest import stream_names
+    from source_sentry.manifest import conditional_stream_names, stream_names
     from source_sentry.reachability import Unreachable, wait_until_reachable
 
-    problem = unknown_streams_message([c.stream.name for c in catalog.streams], stream_names())
+    problem = unknown_streams_message(
+        [c.stream.name for c in catalog.streams], (*stream_names(), *conditional_stream_names())
+    )
     if problem:
         raise AirbyteTracedException(message=problem, failure_type=FailureType.config_error)
     try:

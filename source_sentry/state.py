@@ -30,6 +30,26 @@ def stream_cursors() -> dict[str, tuple[str | None, bool]]:
     return result
 
 
+@cache
+def counted_streams() -> frozenset[str]:
+    """The streams whose cursor is a sequence number (the webhook feed's seq), not a date."""
+    streams = shared_manifest()["definitions"]["streams"]
+    return frozenset(
+        name
+        for name, stream in streams.items()
+        if (stream.get("incremental_sync") or {}).get("type") == "IncrementingCountCursor"
+    )
+
+
+def _seq_problem(cursor: Mapping[str, Any], field: str) -> str | None:
+    value = cursor.get(field)
+    if not cursor or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return None
+    if field not in cursor:
+        return f"it has no `{field}` cursor (keys: {', '.join(sorted(map(str, cursor))) or 'none'})"
+    return f"its `{field}` value {value!r} is not a whole number"
+
+
 def _is_instant(value: Any) -> bool:
     if not isinstance(value, str):
         return False
@@ -59,6 +79,8 @@ def state_problem(stream: str, blob: Any) -> str | None:
         return None  # full refresh: any state is ignored by the CDK anyway
     if not isinstance(blob, Mapping):
         return "it is not an object"
+    if stream in counted_streams():
+        return _seq_problem(blob, cursor_field)
     if not partitioned:
         return _cursor_problem(blob, cursor_field)
     if not blob:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from source_sentry.manifest import load_manifest, stream_names
+from source_sentry.manifest import conditional_stream_names, load_manifest, stream_names
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "docs" / "sentry.md").read_text()
@@ -42,7 +42,10 @@ def code(cell: str) -> str:
 
 
 def manifest_streams() -> dict[str, dict]:
-    return {name: MANIFEST["definitions"]["streams"][name] for name in stream_names()}
+    return {
+        name: MANIFEST["definitions"]["streams"][name]
+        for name in (*stream_names(), *conditional_stream_names())
+    }
 
 
 CONFIG_ROWS = {code(row["field"]): row for row in table_under("### Configuration")}

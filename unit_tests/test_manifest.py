@@ -18,6 +18,7 @@ from freezegun import freeze_time
 from source_sentry.config import HOSTNAME_PATTERN, base_api_url
 from source_sentry.manifest import (
     MANIFEST_PATH,
+    conditional_stream_names,
     incremental_stream_names,
     load_manifest,
     stream_names,
@@ -70,6 +71,7 @@ def test_given_manifest_then_stream_list_is_the_documented_streams_in_order() ->
         "sessions",
         "usage_stats",
     )
+    assert conditional_stream_names() == ("webhook_deliveries",)
 
 
 def test_given_the_manifest_file_when_loaded_then_it_is_what_the_cdks_yaml_loader_reads() -> None:
@@ -155,7 +157,17 @@ def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_disco
     tmp_path: Path,
 ) -> None:
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"auth_token": "x", "organization": "acme"}))
+    # With the receiver's settings, so that the conditional stream is listed too.
+    config.write_text(
+        json.dumps(
+            {
+                "auth_token": "x",
+                "organization": "acme",
+                "webhooks_url": "http://127.0.0.1:9",
+                "webhooks_token": "feed-token-for-discover",
+            }
+        )
+    )
     bin_dir = Path(sys.executable).parent
     result = subprocess.run(
         [
@@ -175,8 +187,10 @@ def test_given_cloud_manifest_when_run_by_source_declarative_manifest_then_disco
     catalogs = [json.loads(line)["catalog"] for line in result.stdout.splitlines() if '"CATALOG"' in line]
     assert catalogs, result.stdout[-2000:] + result.stderr[-2000:]
     streams = {s["name"]: s for s in catalogs[0]["streams"]}
-    assert sorted(streams) == sorted(STREAMS)
+    assert sorted(streams) == sorted((*STREAMS, *conditional_stream_names()))
     assert streams["events"]["default_cursor_field"] == ["dateReceived"]
+    assert streams["webhook_deliveries"]["default_cursor_field"] == ["seq"]
+    assert "payload" in streams["webhook_deliveries"]["json_schema"]["properties"]
     assert "entries" in streams["events"]["json_schema"]["properties"]
 
 

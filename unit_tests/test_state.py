@@ -98,3 +98,18 @@ def test_given_issue_states_of_several_status_periods_when_sanitized_then_each_p
         ],
         "use_global_cursor": False,
     }
+
+
+def test_given_feed_seq_states_when_sanitized_then_a_whole_seq_is_kept_and_a_date_or_text_dropped() -> None:
+    clean, warnings = sanitize_state(
+        [
+            message("webhook_deliveries", {"seq": 42}),
+            message("webhook_deliveries", {"seq": "2024-01-01T00:00:00Z"}),
+            message("webhook_deliveries", {"dateCreated": "2024-01-01T00:00:00Z"}),
+        ]
+    )
+
+    assert [m["stream"]["stream_state"] for m in clean] == [{"seq": 42}]
+    assert len(warnings) == 2
+    assert "is not a whole number" in warnings[0]
+    assert "no `seq` cursor" in warnings[1]

@@ -46,6 +46,12 @@ TRANSFORMATIONS: Final[dict[str, str]] = {
 }
 # definitions.paginator: the Link header's `next` cursor while results="true"
 LINK_HEADER_PAGINATION: Final = "2dce9fdfd8753c65"
+# Paginations that read the body they page, which the CDK decodes once anyway: no component
+# would save anything, so they stay as written (digest -> where).
+BODY_PAGINATIONS: Final = {
+    # definitions.streams.webhook_deliveries: the receiver's feed, `next_after` while `more`
+    "81b1dbcf2e9ac6a2": "webhook_deliveries",
+}
 
 
 @dataclass
@@ -140,8 +146,10 @@ def _has_component(node: dict[str, Any]) -> bool:
     the shared decoder; a response filter when it judges the body; an AddFields when a condition,
     rendered per record, decides whether it applies)."""
     kind = node.get("type")
+    if kind == "CursorPagination":
+        return _digest(node.get("cursor_value", ""), node.get("stop_condition", "")) not in BODY_PAGINATIONS
     return (
-        kind in ("RecordFilter", "CursorPagination", "SimpleRetriever")
+        kind in ("RecordFilter", "SimpleRetriever")
         or (kind == "HttpResponseFilter" and bool(node.get("predicate")))
         or (kind == "AddFields" and bool(node.get("condition")))
     )

@@ -34,6 +34,7 @@ def test_given_the_manifest_when_packaged_then_every_piece_with_a_component_is_s
         ".definitions.aggregate_retriever.paginator.pagination_strategy",
         ".definitions.deployed_releases_stream.retriever.record_selector.record_filter",
         ".definitions.error_handler",
+        ".definitions.feed_requester.error_handler",
         ".definitions.filters.unreadable_body",
         ".definitions.filters.unserved_endpoint",
         ".definitions.optional_error_handler",
@@ -49,6 +50,7 @@ def test_given_the_manifest_when_packaged_then_every_piece_with_a_component_is_s
         ".definitions.streams.releases.retriever.record_selector.record_filter",
         ".definitions.streams.releases.transformations[0]",
         ".definitions.streams.sessions.transformations[1]",
+        ".definitions.streams.webhook_deliveries.retriever",
     ]
     assert MANIFEST == load_manifest(), "the swap changed its input"
 
