@@ -288,7 +288,7 @@ def test_given_glitchtip_and_one_unknown_project_when_notifying_then_exit_1_nami
 
     assert result.code == 1
     assert result.out.splitlines() == [
-        f"Checked 127.0.0.1:{glitchtip.port}: organization acme, projects {web} (dropped: no-such-project)",
+        f"Checked {glitchtip.base_url}: organization acme, projects {web} (dropped: no-such-project)",
         "Release 9.1.0 created (201)",
     ]
     assert result.err == (
