@@ -32,6 +32,13 @@ OPTIONS = (
     Option("--faults", "faults", str, None, "fault spec, see README.md"),
     Option("--short-pages", "short_pages", int, 4, "every ~Nth issue page is short; 0 disables"),
     Option("--dialect", "dialect", str, "sentry", "whose API to speak", ("sentry", "glitchtip")),
+    Option(
+        "--event-offset-limit",
+        "event_offset_limit",
+        int,
+        None,
+        "answer 400 for events offsets above this, as some Sentry versions do above 10000",
+    ),
     Option("--page-latency-ms", "page_latency_ms", float, 0.0, "each page of a list is sent this much later"),
     Option(
         "--glitchtip-frontend",

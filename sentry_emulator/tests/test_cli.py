@@ -45,8 +45,15 @@ def test_args_for_is_the_exact_command_line():
 
 
 def test_a_setting_the_command_line_cannot_carry_is_refused():
-    with pytest.raises(TypeError, match="anchor_us, event_offset_limit"):
-        args_for(seed=1, anchor_us=0, event_offset_limit=10)
+    with pytest.raises(TypeError, match="anchor_us"):
+        args_for(seed=1, anchor_us=0)
+
+
+def test_event_offset_limit_is_carried_by_the_command_line():
+    argv = args_for(event_offset_limit=10_000)
+
+    assert argv == ["--event-offset-limit", "10000"]
+    assert settings_from_args(argv)["event_offset_limit"] == 10_000
 
 
 def test_rate_limit_override_without_sentry_limits_is_a_usage_error(capsys):

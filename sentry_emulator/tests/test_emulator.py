@@ -99,6 +99,17 @@ def test_per_page_above_100_is_400_with_sentry_message(emulator):
     assert resp.json() == {"detail": "Invalid per_page value. Cannot exceed 100."}
 
 
+def test_events_offset_above_the_limit_is_400_as_some_sentry_versions_answer(make_emulator):
+    emu = make_emulator(event_offset_limit=100)
+
+    allowed = get(emu, events_path(emu), cursor="0:100:0")
+    refused = get(emu, events_path(emu), cursor="0:200:0")
+
+    assert allowed.status_code == 200
+    assert refused.status_code == 400
+    assert refused.json() == {"detail": "Pagination offset too large"}
+
+
 @pytest.mark.parametrize("cursor", ["abc", "0:100", "0:100:0:1", "0:x:0", "0:-5:0", "a:1:0"])
 def test_malformed_cursor_is_400_invalid_cursor_parameter(emulator, cursor):
     resp = get(emulator, events_path(emulator), cursor=cursor)

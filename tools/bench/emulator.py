@@ -34,6 +34,7 @@ class EmulatorProcess(process.EmulatorProcess):
         overrides: dict[str, str] | None = None,
         span_days: float | None = None,
         page_latency_ms: float | None = None,
+        event_offset_limit: int | None = None,
     ) -> None:
         rates: str | dict = rate_limits
         if overrides:
@@ -48,6 +49,7 @@ class EmulatorProcess(process.EmulatorProcess):
             tls=tls,
             span_days=span_days,
             page_latency_ms=page_latency_ms,
+            event_offset_limit=event_offset_limit,
         )
         super().__init__(args, start_timeout=600)
         self.events = events
