@@ -103,15 +103,19 @@ def assert_tables_match(ids: dict[str, list[str]], truth: dict[str, list[str]]) 
         assert sorted(ids[stream]) == truth[stream], f"{stream}: DuckDB differs from the emulator"
 
 
-def emulator_processes(events: int) -> list[str]:
+def emulator_processes(tmp: Path) -> list[str]:
+    """Emulators still running that this test's sync started: they inherited its TMPDIR, which no
+    other run (another worktree's, another test's) shares, so a run elsewhere is never counted."""
+    marker = b"TMPDIR=" + str(tmp).encode()
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            args = cmdline.read_bytes().split(b"\0")
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"sentry_emulator" in args and str(events).encode() in args:
-            found.append(cmdline.parent.name)
+        if b"sentry_emulator" in args and marker in environ:
+            found.append(proc.name)
     return found
 
 
@@ -159,7 +163,7 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
     assert "sntryu_" not in result.output
     assert "sntryu_" not in result.written_files()
     assert "Traceback" not in result.output
-    assert emulator_processes(SAMPLE_EVENTS) == []
+    assert emulator_processes(result.tmp) == []
 
 
 def emulator_anchor(db: Path) -> int:
