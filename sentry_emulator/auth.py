@@ -77,7 +77,7 @@ class Tokens:
 
 
 def require(req: Request, allowed: frozenset[str]) -> None:
-    if not (req.token.scopes & allowed):
+    if not (req.caller.scopes & allowed):
         raise ApiError(403, FORBIDDEN)
 
 
@@ -93,13 +93,13 @@ def project(world: World, req: Request, org: str, ref: str, scopes: frozenset[st
     if p is None:
         raise ApiError(404, NOT_FOUND)
     require(req, scopes)
-    if p.idx in req.token.forbidden:
+    if p.idx in req.caller.forbidden:
         raise ApiError(403, FORBIDDEN)
     return p
 
 
 def accessible(world: World, req: Request) -> list[Project]:
-    return [p for p in world.projects if p.idx not in req.token.forbidden]
+    return [p for p in world.projects if p.idx not in req.caller.forbidden]
 
 
 def project_ids_param(world: World, req: Request) -> list[Project] | None:
@@ -116,7 +116,7 @@ def project_ids_param(world: World, req: Request) -> list[Project] | None:
     out = []
     for pid in ids:
         p = world.project(str(pid))
-        if p is None or p.idx in req.token.forbidden:
+        if p is None or p.idx in req.caller.forbidden:
             raise ApiError(403, FORBIDDEN)
         out.append(p)
     return out

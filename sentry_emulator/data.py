@@ -22,6 +22,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .timeutil import US, now_us, quantize
 
@@ -845,8 +846,8 @@ def commits(w: World, rel: Release) -> list[dict]:
 METRIC_AGGREGATES = ("count()", "count_unique(tags[sentry:user])", "p95(span.duration)")
 
 
-def detectors(w: World) -> list[dict]:
-    out = []
+def detectors(w: World) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for p in w.projects:
         kinds = ["error"] + ["metric_issue"] * (p.idx % 3) + (["uptime_domain_failure"] if p.idx % 2 else [])
         for k, kind in enumerate(kinds):
@@ -869,10 +870,10 @@ def detectors(w: World) -> list[dict]:
     return out
 
 
-def workflows(w: World) -> list[dict]:
+def workflows(w: World) -> list[dict[str, Any]]:
     """Each with the ids of the detectors it is connected to."""
     dets = detectors(w)
-    out = [
+    out: list[dict[str, Any]] = [
         {
             "id": str(500_000 + _h(w.seed, "workflow", p.idx) % 90_000 * 10),
             "name": "Send a notification for high priority issues",

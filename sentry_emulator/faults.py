@@ -33,6 +33,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 TARGETS = {
@@ -125,7 +126,7 @@ class Faults:
         with self.lock:
             self.rules = []
 
-    def pick(self, names: set[str]) -> Rule | None:
+    def pick(self, names: Collection[str]) -> Rule | None:
         with self.lock:
             for rule in self.rules:
                 if rule.target != "*" and rule.target not in names:

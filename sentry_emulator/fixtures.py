@@ -4,12 +4,20 @@ conftest.py, so the emulator's own tests and the connector's share them)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from .emulator import Emulator
 
-SMALL = {"seed": 1, "projects": 3, "events": 300, "issues": 24, "releases": 12, "rate_limits": "none"}
+SMALL: dict[str, Any] = {
+    "seed": 1,
+    "projects": 3,
+    "events": 300,
+    "issues": 24,
+    "releases": 12,
+    "rate_limits": "none",
+}
 
 
 @pytest.fixture

@@ -65,8 +65,8 @@ class RateLimiter:
         now = time.time() if now is None else now
         return math.ceil((math.floor(now / window) + 1) * window)
 
-    def enter(self, cat: str, key: str) -> tuple[bool, dict[str, str], str | None]:
-        """Count one request. Returns (allowed, headers, 429 message or None)."""
+    def enter(self, cat: str, key: str) -> tuple[dict[str, str], str | None]:
+        """Count one request. Returns (headers, 429 message); no message: the request may go on."""
         limit, window, conc = self.limits[cat]
         now = time.time()
         bucket = math.floor(now / window)
@@ -83,15 +83,15 @@ class RateLimiter:
                     f"You are attempting to use this endpoint too frequently. Limit is {limit} "
                     f"requests in {_num(window)} seconds"
                 )
-                return False, self.headers_for(cat, 0, reset, None), msg
+                return self.headers_for(cat, 0, reset, None), msg
             if inflight >= conc:
                 msg = (
                     "You are attempting to go above the allowed concurrency for this endpoint. "
                     f"Concurrency limit is {conc}"
                 )
-                return False, self.headers_for(cat, limit - count, reset, 0), msg
+                return self.headers_for(cat, limit - count, reset, 0), msg
             self._inflight[(cat, key)] = inflight + 1
-            return True, self.headers_for(cat, limit - count, reset, conc - inflight - 1), None
+            return self.headers_for(cat, limit - count, reset, conc - inflight - 1), None
 
     def leave(self, cat: str, key: str) -> None:
         with self._lock:

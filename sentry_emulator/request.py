@@ -41,6 +41,14 @@ class Request:
         self.extra_headers: dict[str, str] = {}
         self.dialect = "sentry"
 
+    @property
+    def caller(self) -> Token:
+        """The authenticated token: the server sets it before the handler of any non-public endpoint
+        runs, so a handler that reaches for it on a public endpoint is a bug in the emulator."""
+        if self.token is None:
+            raise RuntimeError(f"{self.method} {self.path}: no authenticated token on this request")
+        return self.token
+
     def param(self, name: str, default: str | None = None) -> str | None:
         vals = self.params.get(name)
         return vals[-1] if vals else default

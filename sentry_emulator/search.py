@@ -19,7 +19,14 @@ from .timeutil import parse_iso, parse_period
 STATUSES = ("unresolved", "resolved", "ignored", "archived")
 IS_VALUES = (*STATUSES, "unassigned", "assigned", "for_review", "linked", "unlinked", "bookmarked")
 _TOKEN = re.compile(r'(!?[\w.]+:"[^"]*"|"[^"]*"|\S+)')
-_CMP = re.compile(r"^(>=|<=|>|<|=)?(.*)$")
+_CMP = re.compile(r"^(>=|<=|>|<|=)?(.*)$", re.DOTALL)  # matches any string
+
+
+def _compare(raw: str) -> tuple[str | None, str]:
+    """The comparison operator (None: none given) and the value after it."""
+    match = _CMP.match(raw)
+    assert match is not None  # the operator is optional and ``.*`` takes the rest, newlines too
+    return match[1], match[2]
 
 
 class SearchError(ValueError):
@@ -27,7 +34,7 @@ class SearchError(ValueError):
 
 
 def _date_pred(key: str, raw: str, now: int, negate: bool) -> Callable[[Issue], bool]:
-    op, value = _CMP.match(raw).groups()
+    op, value = _compare(raw)
     value = value.strip('"')
     if value[:1] in "-+" and value[1:2].isdigit():
         try:
@@ -43,14 +50,37 @@ def _date_pred(key: str, raw: str, now: int, negate: bool) -> Callable[[Issue], 
             raise SearchError(f"Invalid date: {value}") from exc
         op = op or ">="
     attr = "last_seen" if key == "lastSeen" else "first_seen"
-    cmp = {
+    cmps: dict[str, Callable[[int], bool]] = {
         ">": lambda a: a > bound,
         ">=": lambda a: a >= bound,
         "<": lambda a: a < bound,
         "<=": lambda a: a <= bound,
         "=": lambda a: a == bound,
-    }[op]
+    }
+    cmp = cmps[op]
     return lambda i: cmp(getattr(i, attr)[0]) != negate
+
+
+# Each term's predicate, built by a function so that it keeps this term's values (a lambda in the
+# loop below would see the last term's).
+def _text_pred(text: str, negate: bool) -> Callable[[Issue], bool]:
+    return lambda i: (text in i.title.lower() or text in i.culprit.lower()) != negate
+
+
+def _attr_pred(attr: str, want: str, negate: bool) -> Callable[[Issue], bool]:
+    return lambda i: (getattr(i, attr) == want) != negate
+
+
+def _env_pred(env: str, negate: bool) -> Callable[[Issue], bool]:
+    return lambda i: (env in i.envs) != negate
+
+
+def _count_pred(cmp: Callable[[int], bool], negate: bool) -> Callable[[Issue], bool]:
+    return lambda i: cmp(i.count) != negate
+
+
+def _const_pred(result: bool) -> Callable[[Issue], bool]:
+    return lambda i: result
 
 
 def parse(query: str, now: int) -> Callable[[Issue], bool]:
@@ -60,7 +90,7 @@ def parse(query: str, now: int) -> Callable[[Issue], bool]:
         body = tok[1:] if negate else tok
         if ":" not in body or body.startswith('"'):
             text = body.strip('"').lower()
-            preds.append(lambda i, t=text, n=negate: (t in i.title.lower() or t in i.culprit.lower()) != n)
+            preds.append(_text_pred(text, negate))
             continue
         key, _, value = body.partition(":")
         value = value.strip('"')
@@ -69,32 +99,32 @@ def parse(query: str, now: int) -> Callable[[Issue], bool]:
                 raise SearchError(f'Invalid value for "is" search, valid values are {sorted(IS_VALUES)}')
             if value in STATUSES:
                 want = "ignored" if value == "archived" else value
-                preds.append(lambda i, w=want, n=negate: (i.status == w) != n)
+                preds.append(_attr_pred("status", want, negate))
             elif value in ("unassigned", "unlinked"):
-                preds.append(lambda i, n=negate: not n)
+                preds.append(_const_pred(not negate))
             else:  # assigned, for_review, linked, bookmarked: nothing is
-                preds.append(lambda i, n=negate: n)
+                preds.append(_const_pred(negate))
         elif key in ("lastSeen", "firstSeen", "age"):
             preds.append(_date_pred("firstSeen" if key == "age" else key, value, now, negate))
         elif key == "level":
-            preds.append(lambda i, v=value, n=negate: (i.level == v) != n)
+            preds.append(_attr_pred("level", value, negate))
         elif key == "environment":
-            preds.append(lambda i, v=value, n=negate: (v in i.envs) != n)
+            preds.append(_env_pred(value, negate))
         elif key == "timesSeen":
-            op, num = _CMP.match(value).groups()
+            op, num = _compare(value)
             try:
                 bound = int(num)
             except ValueError as exc:
                 raise SearchError(f'Invalid number for "timesSeen" search: {value}') from exc
-            cmp = {
+            counts: dict[str | None, Callable[[int], bool]] = {
                 None: bound.__eq__,
                 "=": bound.__eq__,
                 ">": bound.__lt__,
                 ">=": bound.__le__,
                 "<": bound.__gt__,
                 "<=": bound.__ge__,
-            }[op]
-            preds.append(lambda i, c=cmp, n=negate: c(i.count) != n)
+            }
+            preds.append(_count_pred(counts[op], negate))
         else:  # tag search on a tag no issue has
-            preds.append(lambda i, n=negate: n)
+            preds.append(_const_pred(negate))
     return lambda i: all(p(i) for p in preds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import aggregates, data
 from .data import BROWSERS, OSES, Deploy, Issue, Project, Release, World, _h, _hex32
 from .timeutil import US, fmt
@@ -397,7 +399,7 @@ def _stats(w: World, issue: Issue) -> dict:
 def issue(w: World, iss: Issue, *, org_endpoint: bool) -> dict:
     p = iss.project
     first, last = _d(iss.first_seen), _d(iss.last_seen)
-    d = {
+    d: dict[str, Any] = {
         "annotations": [],
         "assignedTo": iss.assignee,
         "count": str(iss.count),

@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import control, injection, resources
@@ -90,8 +90,8 @@ class Server:
             self._tls_dir = None
 
 
-def _log_entry(h: BaseHTTPRequestHandler, req: Request, body: bytes, started: float) -> dict:
-    entry = {
+def _log_entry(h: BaseHTTPRequestHandler, req: Request, body: bytes, started: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {
         "time": time.time(),
         "method": req.method,
         "path": req.path,
@@ -145,6 +145,8 @@ def handle(emu: Emulator, h: BaseHTTPRequestHandler) -> None:
 
 
 def _api(emu: Emulator, routes: RouteTable, req: Request, out: Exchange, segments: list[str]) -> None:
+    entry = out.entry
+    assert entry is not None  # handle() logs every API request
     has_slash = len(segments) > 3 and segments[-1] == ""
     if segments[:3] != ["", "api", "0"] and not (has_slash and routes.match(segments[:-1])):
         return out.send(404, {"detail": "Not found"})
@@ -162,15 +164,15 @@ def _api(emu: Emulator, routes: RouteTable, req: Request, out: Exchange, segment
         )
     rule = emu.faults.pick(endpoint.faults)
     if rule is not None:
-        out.entry["fault"] = rule.text
+        entry["fault"] = rule.text
         if injection.answer_before(out, rule, emu.limiter, endpoint.category, emu.seed):
             return None
     rate_headers: dict[str, str] = {}
-    key = out.entry["token"] or out.h.client_address[0]
+    key = entry["token"] or out.h.client_address[0]
     entered = False
     if emu.limiter.enabled:
-        allowed, rate_headers, msg = emu.limiter.enter(endpoint.category, key)
-        if not allowed:
+        rate_headers, msg = emu.limiter.enter(endpoint.category, key)
+        if msg is not None:
             return injection.send_429(out, msg, rate_headers)
         entered = True
     try:

@@ -20,7 +20,7 @@ def list_checkins(emu, req, org: str, monitor: str):
     found = next((m for m in data.monitors(emu.world) if monitor in (m["id"], m["slug"])), None)
     if found is None:
         raise ApiError(404, NOT_FOUND)
-    if found["project"].idx in req.token.forbidden:
+    if found["project"].idx in req.caller.forbidden:
         raise ApiError(403, FORBIDDEN)
     start, end = req.date_window(DEFAULT_PERIOD)
     inside = [c for c in data.checkins(emu.world, found) if start <= c["created"] <= end]

@@ -273,7 +273,7 @@ def create_release(emu, req, org: str):
 def _project_slug_known(emu, req: Request, ref: object) -> bool:
     """GlitchTip looks the slugs up among the organization's projects (the token's user's)."""
     project = emu.world.project(str(ref))
-    return project is not None and project.slug == ref and project.idx not in req.token.forbidden
+    return project is not None and project.slug == ref and project.idx not in req.caller.forbidden
 
 
 @GLITCHTIP.route("GET", RELEASE, faults={"releases"}, category="releases", replaces=True)

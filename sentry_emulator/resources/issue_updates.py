@@ -108,7 +108,7 @@ def _issue(emu: Emulator, req: Request, issue_id: str, scopes: frozenset[str]) -
     if iss is None or not iss.count:
         raise ApiError(404, NOT_FOUND)
     auth.require(req, scopes)
-    if iss.project.idx in req.token.forbidden:
+    if iss.project.idx in req.caller.forbidden:
         raise ApiError(403, FORBIDDEN)
     return iss
 

@@ -13,5 +13,5 @@ from ..routing import route
 def list_project_keys(emu, req, org: str):
     check_org(emu.world, org)
     require(req, ORG_READ)
-    keys = [k for k in data.project_keys(emu.world) if k["project"].idx not in req.token.forbidden]
+    keys = [k for k in data.project_keys(emu.world) if k["project"].idx not in req.caller.forbidden]
     return 200, [serialize.project_key(emu.world, k) for k in offset_list(req, keys)]

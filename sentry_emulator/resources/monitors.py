@@ -12,5 +12,5 @@ from ..routing import route
 def list_monitors(emu, req, org: str):
     check_org(emu.world, org)
     require(req, MONITOR_READ)
-    found = [m for m in data.monitors(emu.world) if m["project"].idx not in req.token.forbidden]
+    found = [m for m in data.monitors(emu.world) if m["project"].idx not in req.caller.forbidden]
     return 200, [serialize.monitor(emu.world, m) for m in offset_list(req, found)]

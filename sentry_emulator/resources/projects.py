@@ -22,9 +22,9 @@ def _project_list(emu, req, projects: list[Project]):
     per_page = parse_per_page(req.params)
     start, stop, prev, nxt = offset_page(len(projects), parse_cursor(req.param("cursor")), per_page)
     req.link(prev, nxt)
-    scopes = sorted(req.token.scopes)
+    scopes = sorted(req.caller.scopes)
     return 200, [
-        serialize.project_summary(emu.world, p, scopes, p.idx not in req.token.forbidden)
+        serialize.project_summary(emu.world, p, scopes, p.idx not in req.caller.forbidden)
         for p in projects[start:stop]
     ]
 
@@ -46,7 +46,7 @@ def list_legacy_projects(emu, req):
 @route("GET", "/api/0/projects/{org}/{project}/", faults={"project"})
 def project_detail(emu, req, org: str, project: str):
     p = auth.project(emu.world, req, org, project, PROJECT_READ)
-    return 200, serialize.project_detail(emu.world, p, sorted(req.token.scopes), True)
+    return 200, serialize.project_detail(emu.world, p, sorted(req.caller.scopes), True)
 
 
 @route("GET", "/api/0/projects/{org}/{project}/environments/", faults={"environments"})

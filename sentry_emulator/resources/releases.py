@@ -43,7 +43,7 @@ def sorted_releases(world: World) -> list[Release]:
 
 
 def _visible(req, rel: Release) -> bool:
-    return any(k not in req.token.forbidden for k in rel.projects)
+    return any(k not in req.caller.forbidden for k in rel.projects)
 
 
 def find_release(emu, req, org: str, version: str, scopes: frozenset[str]) -> Release:
@@ -116,7 +116,7 @@ def create_release(emu, req, org: str):
     projects = []
     for ref in refs:
         p = emu.world.project(str(ref))
-        if p is None or p.idx in req.token.forbidden:
+        if p is None or p.idx in req.caller.forbidden:
             raise ApiError(400, {"projects": ["Invalid project ids or slugs"]})
         if p.idx not in projects:
             projects.append(p.idx)

@@ -89,7 +89,7 @@ def _projects(emu, req: Request) -> list[Project]:
     slugs = [s for s in req.params.get("projectSlug", []) if s]
     if slugs:
         chosen = [p for p in w.projects if p.slug in slugs]
-        if any(p.idx in req.token.forbidden for p in chosen):
+        if any(p.idx in req.caller.forbidden for p in chosen):
             raise ApiError(403, FORBIDDEN)
     else:
         chosen = auth.project_ids_param(w, req) or auth.accessible(w, req)

@@ -29,7 +29,8 @@ DETAIL_ONLY_EVENT_FIELDS = {"userReport", "previousEventID", "nextEventID", "rel
 # - org issues ``shareId`` is null unless the issue is shared, ``assignedTo`` null while unassigned
 #   (the project issues schema agrees on both), ``owners`` null when no ownership rule matched;
 # - ``lastDeploy.name`` is null for a deploy created without a name (the deploys schema agrees).
-SCHEMA_VS_SERVER = {
+# The pointers mix keys and list indexes.
+SCHEMA_VS_SERVER: dict[tuple[str, str], list[tuple[str | int, ...]]] = {
     (ORG + "issues/", "get"): [
         ("items", "properties", "shareId"),
         ("items", "properties", "assignedTo"),

@@ -178,10 +178,9 @@ def test_full_is_on_for_any_non_empty_value(emulator, value, full):
 
 def test_event_dates_mix_0_3_and_6_fraction_digits_and_received_is_not_before_created(emulator):
     events = emulator.ground_truth("events", full=True)
-    digits = {
-        len(m.group(1)) if m.group(1) else 0
-        for m in (re.search(r"\d\d:\d\d:\d\d(?:\.(\d+))?Z$", e["dateCreated"]) for e in events)
-    }
+    matches = [re.search(r"\d\d:\d\d:\d\d(?:\.(\d+))?Z$", e["dateCreated"]) for e in events]
+    assert all(matches)
+    digits = {len(m.group(1)) if m.group(1) else 0 for m in matches if m}
     assert digits == {0, 3, 6}
     assert all(parse_iso(e["dateReceived"]) >= parse_iso(e["dateCreated"]) for e in events)
     assert all(re.fullmatch(r"[0-9a-f]{32}", e["id"]) for e in events)
@@ -699,7 +698,7 @@ def test_exceeding_the_window_gives_429_text_html_json_string_until_reset(make_e
 
 def test_events_allow_one_request_in_flight(make_emulator):
     emu = make_emulator(rate_limits="sentry", faults="events:slow=0.6x1")
-    results = {}
+    results: dict[str, requests.Response] = {}
     slow = threading.Thread(target=lambda: results.setdefault("slow", get(emu, events_path(emu))))
     slow.start()
     time.sleep(0.2)
@@ -903,6 +902,7 @@ def test_cli_prints_one_json_line_serves_https_and_stops_on_sigterm():
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None
     try:
         info = json.loads(proc.stdout.readline())
         assert set(info) == {"base_url", "token", "organization", "projects", "ca_cert", "dialect"}

@@ -34,7 +34,9 @@ def test_declaring_one_method_of_a_template_twice_is_refused():
 
 
 def test_match_binds_template_arguments_and_needs_non_empty_segments():
-    methods, args = SENTRY.match(["", "api", "0", "projects", "acme", "billing", "events"])
+    match = SENTRY.match(["", "api", "0", "projects", "acme", "billing", "events"])
+    assert match is not None
+    methods, args = match
     assert set(methods) == {"GET"}
     assert methods["GET"].handler.__name__ == "list_events"
     assert args == {"org": "acme", "project": "billing"}

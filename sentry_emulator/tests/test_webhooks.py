@@ -425,7 +425,7 @@ def test_given_a_reorder_window_then_deliveries_arrive_out_of_order_and_none_is_
     assert sorted(arrived) == sorted(made)
     wait = {json.loads(e["body"])["data"]["issue"]["id"]: e["wait"] for e in log}
     assert all(0 <= w < 0.3 for w in wait.values())
-    by_wait = sorted(made, key=wait.get)
+    by_wait = sorted(made, key=lambda issue_id: wait[issue_id])
     assert by_wait != made  # the draws put them out of the order they were made in
     # Deliveries whose waits are far apart arrive in the order of their waits.
     first, last = by_wait[0], by_wait[-1]
