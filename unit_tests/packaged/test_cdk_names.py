@@ -1,4 +1,5 @@
-"""Every private name of the CDK (and serpyco_rs) that the wing reads, calls, overrides or swaps,
+"""Every private name of the CDK (and serpyco_rs) that the wing reads, calls, overrides or swaps
+(and those cdk_logs.py relies on to reword the CDK's log, which every command of ours runs),
 checked against the installed versions: a CDK that renamed one fails here, naming the patch that
 relies on it, before any sync could run with the patch silently off or wrong."""
 
@@ -79,6 +80,28 @@ PRIVATE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
     "source_sentry/packaged/quick_import.py (schemas on demand)": {
         "serpyco_rs._main": ("get_json_schema", "Serializer"),
         "serpyco_rs._main:Serializer": ("_schema", "get_json_schema"),
+    },
+    "source_sentry/cdk_logs.py (rate-limit wording: the swapped module loggers)": {
+        # install_rate_limit_wording replaces each module's global `logger`, which the functions
+        # below look up when they log the lines the module's regexes reword.
+        "airbyte_cdk.sources.streams.call_rate": ("logger",),
+        "airbyte_cdk.sources.streams.call_rate:APIBudget": ("_do_acquire",),
+        "airbyte_cdk.sources.streams.http.rate_limiting": (
+            "logger",
+            "user_defined_backoff_handler",
+            "http_client_default_backoff_handler",
+            "rate_limit_default_backoff_handler",
+        ),
+    },
+    "source_sentry/cdk_logs.py (log lines told apart by the CDK logger that logs them)": {
+        # CARTESIAN_LOGGER: the parent-state notice, logged through this class's `logger`.
+        "airbyte_cdk.sources.declarative.partition_routers.cartesian_product_stream_slicer": (
+            "check_for_substream_in_slicers",
+        ),
+        "airbyte_cdk.sources.declarative.partition_routers.cartesian_product_stream_slicer"
+        ":CartesianProductStreamSlicer": ("logger",),
+        # REQUESTER_LOGGER: a skipped request, logged through the requester's per-stream `logger`.
+        "airbyte_cdk.sources.declarative.requesters.http_requester:HttpRequester": ("logger",),
     },
 }
 
