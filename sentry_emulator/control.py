@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .host import Host
 from .wire import Exchange
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
-
 PREFIX = "/_emulator/"
-ACTIONS: dict[str, Callable[[Emulator, dict], Any]] = {}
+ACTIONS: dict[str, Callable[[Host, dict], Any]] = {}
 
 
 def action(name: str) -> Callable[[Callable], Callable]:
@@ -26,17 +24,17 @@ def action(name: str) -> Callable[[Callable], Callable]:
 
 
 @action("info")
-def _info(emu: Emulator, d: dict):
+def _info(emu: Host, d: dict):
     return emu.info()
 
 
 @action("ground_truth")
-def _ground_truth(emu: Emulator, d: dict):
+def _ground_truth(emu: Host, d: dict):
     return emu.ground_truth(d["kind"], d.get("projects"), full=bool(d.get("full")))
 
 
 @action("add_events")
-def _add_events(emu: Emulator, d: dict):
+def _add_events(emu: Host, d: dict):
     return emu.add_events(
         d["project"],
         int(d.get("n", 1)),
@@ -48,66 +46,66 @@ def _add_events(emu: Emulator, d: dict):
 
 
 @action("release_pending")
-def _release_pending(emu: Emulator, d: dict):
+def _release_pending(emu: Host, d: dict):
     return {"released": emu.release_pending()}
 
 
 @action("add_issues")
-def _add_issues(emu: Emulator, d: dict):
+def _add_issues(emu: Host, d: dict):
     return emu.add_issues(d["project"], int(d.get("n", 1)))
 
 
 @action("resolve_issue")
-def _resolve_issue(emu: Emulator, d: dict):
+def _resolve_issue(emu: Host, d: dict):
     return emu.resolve_issue(d["issue_id"])
 
 
 @action("set_issue_status")
-def _set_issue_status(emu: Emulator, d: dict):
+def _set_issue_status(emu: Host, d: dict):
     return emu.set_issue_status(d["issue_id"], d["status"], automatic=bool(d.get("automatic")))
 
 
 @action("add_release")
-def _add_release(emu: Emulator, d: dict):
+def _add_release(emu: Host, d: dict):
     return emu.add_release(d["version"], d.get("projects"))
 
 
 @action("add_repository")
-def _add_repository(emu: Emulator, d: dict):
+def _add_repository(emu: Host, d: dict):
     return emu.add_repository(
         d["name"], url=d.get("url"), provider=d.get("provider", "github"), path=d.get("path")
     )
 
 
 @action("faults")
-def _faults(emu: Emulator, d: dict):
+def _faults(emu: Host, d: dict):
     emu.set_faults(d.get("spec"))
     return {"ok": True}
 
 
 @action("clear_faults")
-def _clear_faults(emu: Emulator, d: dict):
+def _clear_faults(emu: Host, d: dict):
     emu.clear_faults()
     return {"ok": True}
 
 
 @action("make_token")
-def _make_token(emu: Emulator, d: dict):
+def _make_token(emu: Host, d: dict):
     return {"token": emu.make_token(d.get("scopes"), d.get("forbidden_projects", ()), d.get("kind", "user"))}
 
 
 @action("requests")
-def _requests(emu: Emulator, d: dict):
+def _requests(emu: Host, d: dict):
     return emu.requests
 
 
 @action("reset_log")
-def _reset_log(emu: Emulator, d: dict):
+def _reset_log(emu: Host, d: dict):
     emu.reset_log()
     return {"ok": True}
 
 
-def handle(emu: Emulator, out: Exchange, name: str, pairs: list[tuple[str, str]], body: bytes) -> None:
+def handle(emu: Host, out: Exchange, name: str, pairs: list[tuple[str, str]], body: bytes) -> None:
     try:
         data = json.loads(body) if body else {}
         if not isinstance(data, dict):

@@ -17,20 +17,20 @@ import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import control, injection, resources
+from .host import Host
 from .paging import BadRequest
 from .request import ApiError, Request
 from .resources.glitchtip import GLITCHTIP, adapt
 from .routing import SENTRY, RouteTable
+from .webhooks import control as webhook_actions
 from .wire import Closed, Exchange
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
-
 assert resources  # imported for its routes
+assert webhook_actions  # imported for its control actions
 _LOGGED_HEADERS = ("authorization", "user-agent", "content-type", "accept")
 
 
@@ -57,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
 class Server:
     """The listening socket and its thread; ``port`` is the one bound (``port=0``: any free)."""
 
-    def __init__(self, emu: Emulator, host: str, port: int, tls: bool) -> None:
+    def __init__(self, emu: Host, host: str, port: int, tls: bool) -> None:
         self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.emulator = emu  # type: ignore[attr-defined]
@@ -117,7 +117,7 @@ def _log_entry(h: BaseHTTPRequestHandler, req: Request, body: bytes, started: fl
 DIALECTS = {"sentry": SENTRY, "glitchtip": GLITCHTIP}
 
 
-def handle(emu: Emulator, h: BaseHTTPRequestHandler) -> None:
+def handle(emu: Host, h: BaseHTTPRequestHandler) -> None:
     routes = DIALECTS[emu.dialect]
     started = time.monotonic()
     split = urlsplit(h.path)
@@ -144,7 +144,7 @@ def handle(emu: Emulator, h: BaseHTTPRequestHandler) -> None:
         _api(emu, routes, req, out, segments)
 
 
-def _api(emu: Emulator, routes: RouteTable, req: Request, out: Exchange, segments: list[str]) -> None:
+def _api(emu: Host, routes: RouteTable, req: Request, out: Exchange, segments: list[str]) -> None:
     entry = out.entry
     assert entry is not None  # handle() logs every API request
     has_slash = len(segments) > 3 and segments[-1] == ""

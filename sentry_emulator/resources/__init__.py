@@ -1,5 +1,6 @@
 """One module per Sentry resource; importing this package registers every route in
-``routing.SENTRY``, then ``glitchtip.GLITCHTIP`` derives GlitchTip's dialect from them."""
+``routing.SENTRY``, then ``glitchtip.GLITCHTIP`` derives GlitchTip's dialect from them and
+``glitchtip_stats`` adds GlitchTip's own stats route to it."""
 
 from . import (
     alerting,
@@ -9,6 +10,7 @@ from . import (
     events,
     feedback,
     glitchtip,
+    glitchtip_stats,
     issue_updates,
     issues,
     keys,
@@ -32,6 +34,7 @@ __all__ = [
     "events",
     "feedback",
     "glitchtip",
+    "glitchtip_stats",
     "issue_updates",
     "issues",
     "keys",

@@ -312,6 +312,3 @@ def settings(emu, req):
         "environment": None,
         "socialApps": [],
     }
-
-
-from . import glitchtip_stats  # noqa: E402,F401 - its route, on the table above

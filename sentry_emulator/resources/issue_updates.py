@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from .. import auth, data, serialize
 from ..auth import EVENT_READ
 from ..data import Issue
+from ..host import Host
 from ..request import FORBIDDEN, NOT_FOUND, ApiError, Request
 from ..routing import route
 from ..webhooks import payloads
-
-if TYPE_CHECKING:
-    from ..emulator import Emulator
 
 EVENT_WRITE = frozenset({"event:write", "event:admin"})
 # The API's status choices, and the resolution each resolve is (the webhook's resolution_type).
@@ -26,7 +23,7 @@ STATUSES = {
 }
 
 
-def actor_of(emu: Emulator, req: Request) -> dict:
+def actor_of(emu: Host, req: Request) -> dict:
     """Who a webhook says made the change: the token's user; an org token has none, so Sentry."""
     token = req.token
     return (
@@ -36,7 +33,7 @@ def actor_of(emu: Emulator, req: Request) -> dict:
     )
 
 
-def set_status(emu: Emulator, iss: Issue, status: str, actor: dict) -> None:
+def set_status(emu: Host, iss: Issue, status: str, actor: dict) -> None:
     """Set ``status`` (an API choice); a change sends ``issue.<status>`` (lastSeen does not move)."""
     if status not in STATUSES:
         raise ApiError(400, {"status": [f'"{status}" is not a valid choice.']})
@@ -51,7 +48,7 @@ def set_status(emu: Emulator, iss: Issue, status: str, actor: dict) -> None:
         emu.webhooks.issue(iss, "archived", actor)  # to the apps subscribed to that name only
 
 
-def assign(emu: Emulator, iss: Issue, value: str | None, actor: dict) -> None:
+def assign(emu: Host, iss: Issue, value: str | None, actor: dict) -> None:
     """``assignedTo``: ``user:ID``, ``team:ID``, a member's user id, username or email; empty
     unassigns. Only a change to another assignee sends ``issue.assigned``, as Sentry sends it when
     the assignment row changed; unassigning sends nothing."""
@@ -66,7 +63,7 @@ def assign(emu: Emulator, iss: Issue, value: str | None, actor: dict) -> None:
     emu.webhooks.issue(iss, "assigned", actor, assignee=hook)
 
 
-def _assignee(emu: Emulator, value: str) -> dict:
+def _assignee(emu: Host, value: str) -> dict:
     """The issue's ``assignedTo`` for an API value; a 400 for one that names nobody."""
     kind, _, ref = value.partition(":") if ":" in value else ("user", "", value)
     if kind == "team":
@@ -84,7 +81,7 @@ def _assignee(emu: Emulator, value: str) -> dict:
     raise ApiError(400, {"assignedTo": ["Unknown actor input"]})
 
 
-def _apply(emu: Emulator, req: Request, issues: list[Issue]) -> dict:
+def _apply(emu: Host, req: Request, issues: list[Issue]) -> dict:
     """The body's changes on every issue; the answer the bulk mutation gives."""
     body = req.json_body()
     actor = actor_of(emu, req)
@@ -102,7 +99,7 @@ def _apply(emu: Emulator, req: Request, issues: list[Issue]) -> dict:
     return result
 
 
-def _issue(emu: Emulator, req: Request, issue_id: str, scopes: frozenset[str]) -> Issue:
+def _issue(emu: Host, req: Request, issue_id: str, scopes: frozenset[str]) -> Issue:
     emu.world.release_due()
     iss = emu.world.issues_by_id.get(issue_id)
     if iss is None or not iss.count:
@@ -113,7 +110,7 @@ def _issue(emu: Emulator, req: Request, issue_id: str, scopes: frozenset[str]) -
     return iss
 
 
-def issue_for(emu: Emulator, req: Request, org: str | None, issue_id: str, scopes: frozenset[str]) -> Issue:
+def issue_for(emu: Host, req: Request, org: str | None, issue_id: str, scopes: frozenset[str]) -> Issue:
     """The issue of a ``/issues/{id}/`` route (with or without the organization in the path)."""
     if org is not None:
         auth.check_org(emu.world, org)

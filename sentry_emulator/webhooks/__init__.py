@@ -1,7 +1,8 @@
 """Webhooks as Sentry's integration platform sends them: Sentry Apps registered on the
 emulator, the changes that trigger a webhook, and the deliveries (see README.md, Webhooks).
 
-``Emulator.webhooks`` is a `Webhooks`; the control API's webhook actions are in ``control``."""
+``Emulator.webhooks`` is a `Webhooks`; the control API's webhook actions are in ``control`` (the
+server imports it, so that this package does not depend on the control API)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import threading
 import uuid
 
 from ..data import Issue, World
-from . import control, payloads
+from . import payloads
 from .apps import SentryApp, make_app
 from .delivery import Delivery, Outbox
 
-__all__ = ["Webhooks", "control", "payloads"]
+__all__ = ["Webhooks", "payloads"]
 
 
 class Webhooks:

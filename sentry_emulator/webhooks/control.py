@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..control import action
+from ..host import Host
 from .apps import OPTIONS
-
-if TYPE_CHECKING:
-    from ..emulator import Emulator
 
 
 def _options(d: dict) -> dict[str, float]:
@@ -16,7 +12,7 @@ def _options(d: dict) -> dict[str, float]:
 
 
 @action("add_sentry_app")
-def _add_sentry_app(emu: Emulator, d: dict):
+def _add_sentry_app(emu: Host, d: dict):
     resources = d.get("resources", ["issue", "error", "comment"])
     if isinstance(resources, str):
         resources = [r for r in resources.split(",") if r]
@@ -35,20 +31,20 @@ def _add_sentry_app(emu: Emulator, d: dict):
 
 
 @action("sentry_apps")
-def _sentry_apps(emu: Emulator, d: dict):
+def _sentry_apps(emu: Host, d: dict):
     return emu.webhooks.apps()
 
 
 @action("webhook_options")
-def _webhook_options(emu: Emulator, d: dict):
+def _webhook_options(emu: Host, d: dict):
     return emu.webhooks.set_options(d["slug"], **_options(d))
 
 
 @action("webhook_requests")
-def _webhook_requests(emu: Emulator, d: dict):
+def _webhook_requests(emu: Host, d: dict):
     return emu.webhooks.requests(d.get("slug"))
 
 
 @action("drain_webhooks")
-def _drain_webhooks(emu: Emulator, d: dict):
+def _drain_webhooks(emu: Host, d: dict):
     return {"drained": emu.webhooks.drain(float(d.get("timeout", 10.0)))}
