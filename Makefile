@@ -43,7 +43,8 @@ sync: $(SYNC_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check source_sentry sentry_emulator tools unit_tests integration_tests main.py
 
-# mypy (strict) over the connector package; its settings are in pyproject.toml.
+# mypy over the connector (strict), the emulator and the tools (strict but for the checks that
+# demand an annotation everywhere); the settings, and why, are in pyproject.toml.
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .emulator import connector_config
 
@@ -47,7 +47,7 @@ class EmulatorProcess:
     def command(self) -> list[str]:
         return [sys.executable, "-m", "sentry_emulator", *self.args]
 
-    def start(self) -> EmulatorProcess:
+    def start(self) -> Self:
         started = time.perf_counter()
         log = self.log_path.open("w") if self.log_path else None
         try:
@@ -87,7 +87,7 @@ class EmulatorProcess:
             + f"\nCommand: {' '.join(self.command())} (run from {ROOT})"
         )
 
-    def __enter__(self) -> EmulatorProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -22,11 +22,11 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sentry_emulator import cli, process
 from source_sentry.config import JsonFileError, config_problems, read_json_object, scrub_token
@@ -111,7 +111,7 @@ class EmulatorProcess(process.EmulatorProcess):
         super().__init__(args, log_path=workdir / "emulator.log", start_timeout=EMULATOR_START_TIMEOUT_S)
         self.sample = sample
 
-    def start(self) -> EmulatorProcess:
+    def start(self) -> Self:
         try:
             return super().start()
         except process.EmulatorDidNotStart as error:
@@ -172,10 +172,14 @@ class StreamCounter:
         original = ProgressTracker.tally_records_read
         counter = self
 
-        def tally_records_read(tracker: Any, messages: Any, *args: Any, **kwargs: Any) -> Any:
-            return original(tracker, counter.watch(messages), *args, **kwargs)
+        def tally_records_read(
+            tracker: ProgressTracker, messages: Iterable[Any], *, auto_close_streams: bool = False
+        ) -> Generator[Any, Any, None]:
+            return original(tracker, counter.watch(messages), auto_close_streams=auto_close_streams)
 
-        ProgressTracker.tally_records_read = tally_records_read  # type: ignore[method-assign]
+        # mypy types the class attribute as the method bound twice (self, self: ProgressTracker),
+        # so no plain function of the method's own signature fits it.
+        ProgressTracker.tally_records_read = tally_records_read  # type: ignore[method-assign, assignment]
         try:
             yield self
         finally:

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from sentry_emulator.process import ROOT
 from tools.bench import forwarding, report, sections, webhooks
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {text}", flush=True)
 
-    meta = {"plan": plan.name, "environment": environment()}
+    meta: dict[str, Any] = {"plan": plan.name, "environment": environment()}
     meta["environment"]["connector under test"] = "the working tree as it is (no overlay)"
     # The webhook receiver's section runs the receiver from this environment, not our command.
     if plan.external and only - {"webhooks", "forwarding"}:
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if plan.external and "startup" in only:
         ensure_venv(CLI_VENV, "sentry-cli")
     problems = sections.Problems()
+    work: Workdir  # bound below, before any step runs
     results: dict = {"plan_issues_per_events": plan.issues_per_events}
     steps = {
         "throughput": lambda: results.update(sections.throughput_and_incremental(plan, work, problems, log)),

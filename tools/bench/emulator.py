@@ -60,12 +60,20 @@ class EmulatorProcess(process.EmulatorProcess):
         return self.base_url.split("://", 1)[1]
 
     @property
+    def tls_ca_cert(self) -> str:
+        """The CA certificate of an emulator started with ``tls=True``."""
+        if self.ca_cert is None:
+            raise RuntimeError("the emulator was started without tls=True: it has no CA certificate")
+        return self.ca_cert
+
+    @property
     def slugs(self) -> list[str]:
         return list(self.info["projects"])
 
     def cpu_seconds(self) -> float:
         import psutil
 
+        assert self.proc is not None, "the emulator has not been started"
         times = psutil.Process(self.proc.pid).cpu_times()
         return times.user + times.system
 

@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 
-def pages(session: requests.Session, url: str, params: dict) -> tuple[int, int]:
+def pages(session: requests.Session, first: str, params: dict) -> tuple[int, int]:
     """Follow ``Link: rel="next"`` while it says results="true"; (records, requests)."""
     records = requests_made = 0
+    url: str | None = first
     while url:
         response = session.get(url, params=params, timeout=120)
         response.raise_for_status()

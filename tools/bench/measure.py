@@ -13,10 +13,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+_loads: Callable[[bytes], Any]
 try:
     import orjson
 
@@ -81,6 +83,7 @@ def run(
     states: dict[str, dict] = {}
     errors: list[str] = []
     tail: list[bytes] = []
+    assert proc.stdout is not None  # stdout=PIPE
     for line in proc.stdout:
         if not parse or not line.startswith(b"{"):
             tail = (tail + [line])[-20:]

@@ -114,7 +114,7 @@ def throughput_and_incremental(plan: Plan, work: Workdir, problems: Problems, lo
 
 def incremental(
     plan: Plan, emu: EmulatorProcess, work: Workdir, states: dict, size: int, problems: Problems, log
-) -> dict[str, Any]:
+) -> dict[int, list[dict[str, Any]]]:
     """Syncs after N new events in one project, each from the state the one before left."""
     config = clients.our_config(emu)
     state = list(states.values())
@@ -123,7 +123,7 @@ def incremental(
     problems.check(m.returncode == 0, f"incremental warm-up at {size:,}: {_fail_text(m)}")
     current = {**states, **m.states}
     slug = emu.slugs[0]
-    result: dict[str, Any] = {}
+    result: dict[int, list[dict[str, Any]]] = {}
     for new in plan.incremental_new[size]:
         runs = plan.incremental_runs if new <= 1_000 else 1
         rows = []
@@ -192,8 +192,8 @@ def official(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, An
     for size, runs in plan.official_sizes.items():
         with EmulatorProcess(events=size, issues=plan.issues(size), projects=plan.projects, tls=True) as emu:
             log(f"official connector: {size:,} events over https")
-            clients.trust_ca_in_official_venv(emu.ca_cert)
-            env = dict(os.environ, REQUESTS_CA_BUNDLE=emu.ca_cert)
+            clients.trust_ca_in_official_venv(emu.tls_ca_cert)
+            env = dict(os.environ, REQUESTS_CA_BUNDLE=emu.tls_ca_cert)
             truth = _all_streams_truth(emu)
             ours_rows, theirs_rows = [], []
             ours_state, theirs_states = None, {}
@@ -255,8 +255,8 @@ def _official_one_project(plan: Plan, work: Workdir, problems: Problems, log, th
     size = max(plan.official_sizes)
     with EmulatorProcess(events=size, issues=plan.issues(size), projects=1, tls=True) as emu:
         log(f"official connector: one project of {size:,} events over https")
-        clients.trust_ca_in_official_venv(emu.ca_cert)
-        env = dict(os.environ, REQUESTS_CA_BUNDLE=emu.ca_cert)
+        clients.trust_ca_in_official_venv(emu.tls_ca_cert)
+        env = dict(os.environ, REQUESTS_CA_BUNDLE=emu.tls_ca_cert)
         truth = _all_streams_truth(emu)
         ours_rows, theirs_rows = [], []
         for _ in range(plan.official_sizes[size]):
@@ -408,8 +408,8 @@ def faults(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]
     ) as emu:  # fmt: skip
         env = dict(os.environ)
         if external:
-            clients.trust_ca_in_official_venv(emu.ca_cert)
-            env["REQUESTS_CA_BUNDLE"] = emu.ca_cert
+            clients.trust_ca_in_official_venv(emu.tls_ca_cert)
+            env["REQUESTS_CA_BUNDLE"] = emu.tls_ca_cert
         truth = _all_streams_truth(emu)
         out["truth_records"] = sum(truth.values())
         for name, spec in plan.fault_mixes.items():
@@ -673,10 +673,10 @@ def _previous_period(state: dict) -> dict:
     return {**state, "stream": {**state["stream"], "stream_state": {**blob, "states": states}}}
 
 
-def status_refresh(plan: Plan, work: Workdir, problems: Problems, log) -> dict[str, Any]:
+def status_refresh(plan: Plan, work: Workdir, problems: Problems, log) -> dict[int, dict[str, Any]]:
     """What keeping issue statuses fresh costs: the first sync of a status period re-reads every
     issue in scope, the others in the period only what moved."""
-    out: dict[str, Any] = {}
+    out: dict[int, dict[str, Any]] = {}
     for issues in plan.status_refresh_issues:
         with EmulatorProcess(events=issues * 2, issues=issues, projects=plan.projects) as emu:
             config = clients.our_config(emu)
