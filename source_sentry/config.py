@@ -145,8 +145,8 @@ def scrub_token(text: str, token: str) -> str:
     return text.replace(token, "[token]") if len(token) >= 4 else text
 
 
-# A NamedTuple, not a dataclass: dataclasses (and the inspect module it loads) cost
-# `notify` ~10 ms of start-up; immutable all the same.
+# A NamedTuple, not a dataclass: dataclasses (and the inspect module it loads) add measurably to
+# `notify`'s start-up (docs/benchmarks.md, "Figures behind the code"); immutable all the same.
 class Settings(NamedTuple):
     """Resolved connection settings; the token is kept out of ``repr``."""
 

@@ -15,7 +15,8 @@ def load_manifest() -> dict[str, Any]:
     """A fresh parse of the manifest (callers may change it: the Cloud build inlines schemas)."""
     import yaml
 
-    # libyaml's loader when PyYAML has it: the same document, parsed in 0.06 s instead of 0.4 s.
+    # libyaml's loader when PyYAML has it: the same document, parsed several times faster (figures:
+    # docs/benchmarks.md, "Figures behind the code").
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     manifest: dict[str, Any] = yaml.load(MANIFEST_PATH.read_text(), Loader=loader)  # noqa: S506 - a safe loader
     return manifest
@@ -24,7 +25,8 @@ def load_manifest() -> dict[str, Any]:
 @cache
 def shared_manifest() -> dict[str, Any]:
     """One parse of the manifest shared by every reader that does not change it (the stream list,
-    the spec, log templates, state keys): a sync read the file five times, 13 ms each."""
+    the spec, log templates, state keys): a sync used to read and parse the file once for each
+    (figures: docs/benchmarks.md, "Figures behind the code")."""
     return load_manifest()
 
 

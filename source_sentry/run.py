@@ -87,8 +87,9 @@ def _run_protocol(args: list[str]) -> int:
     import signal
 
     # Importing the CDK and building the source allocate about a million objects, nearly all kept
-    # to the end; with the default thresholds the cyclic collector walked them some 340 times, a
-    # tenth of start-up's CPU (0.12-0.14 s, measured with gc.callbacks), to free a few thousand.
+    # to the end; with the default thresholds the cyclic collector walked them hundreds of times, a
+    # share of start-up's CPU worth saving (figures: docs/benchmarks.md, "Figures behind the code"),
+    # to free a few thousand.
     # It stays off until the source is built (see _tune_garbage_collector).
     gc.disable()
 
@@ -151,9 +152,9 @@ def _tune_garbage_collector() -> None:
     """Keep Python's cyclic garbage collector from costing more than the sync's own work.
 
     A decoded events page is some 70,000 dicts and lists that live until their records are written.
-    With the default threshold the collector ran some 1,500 times in a 10,000-event sync and each
-    run walked every object alive, the CDK's modules and the parsed manifest included: about a
-    quarter of the sync's CPU (measured with gc.callbacks). Objects built before the sync (modules,
+    With the default threshold the collector ran over and over in a sync and each run walked every
+    object alive, the CDK's modules and the parsed manifest included: a large share of the sync's
+    CPU (figures: docs/benchmarks.md, "Figures behind the code"). Objects built before the sync (modules,
     the manifest, the source's components) are frozen out of the collector's walks, and it runs
     when 100,000 containers more than were freed have been allocated. Records are freed by
     reference counting as soon as they are written, as before; the collector still finds the

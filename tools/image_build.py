@@ -256,7 +256,8 @@ def build_image(buildah: Buildah, tag: str, context: Path = ROOT, log=print) -> 
     """`buildah build` of the repository's Dockerfile, never pulling. Returns seconds.
 
     Without --layers: with the vfs driver every cached step copies the whole root file system,
-    which made a fully cached build slower (about 320 s) than one commit at the end (80-120 s).
+    which made a fully cached build slower than one commit at the end (figures: docs/benchmarks.md,
+    "Figures behind the code").
     The image that the new build replaces is pruned so the cache does not grow."""
     started = time.monotonic()
     buildah(

@@ -161,8 +161,8 @@ def path_segment(value: str) -> str:
     return quote(value, safe="@:")
 
 
-# A NamedTuple, not a dataclass: dataclasses (and the inspect module it loads) cost
-# `notify` ~10 ms of start-up; immutable all the same.
+# A NamedTuple, not a dataclass: dataclasses (and the inspect module it loads) add measurably to
+# `notify`'s start-up (docs/benchmarks.md, "Figures behind the code"); immutable all the same.
 class Notification(NamedTuple):
     """Everything one ``notify`` run sends, already checked."""
 

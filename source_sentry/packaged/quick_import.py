@@ -5,16 +5,16 @@ Each one describes its classes, reading each class's source for its attributes' 
 (attributes_doc, through `inspect.getsource`), and builds its JSON schema right away.
 
 - On Python before 3.13, `inspect.findsource` finds a class by parsing its whole module and walking
-  the tree, once for each class asked about: some 110 classes of the protocol's long module, about
-  a third of the CDK's import time (0.45 s of CPU of 1.4). While the CDK is imported,
-  `inspect.findsource` answers classes from one walk of each module, which finds the same line as
-  the standard library's walk (the first class, in the same order, whose dotted path of classes
-  and `<locals>` of functions is the class's qualified name); anything else, and a class not found
-  so, goes to the standard library's function (`quick_class_sources`).
-- The JSON schemas are asked for by no one in a sync, and building them cost about 0.05 s of the
-  import's CPU (0.98 -> 0.93 s, medians of 20). Serializers made while the CDK is imported build
-  theirs when first asked (`serializer_schemas_on_demand`), from the same description, so they
-  answer the same.
+  the tree, once for each class asked about: over a hundred classes of the protocol's long module,
+  a large share of the CDK's import time (figures: docs/benchmarks.md, "Figures behind the code").
+  While the CDK is imported, `inspect.findsource` answers classes from one walk of each module,
+  which finds the same line as the standard library's walk (the first class, in the same order,
+  whose dotted path of classes and `<locals>` of functions is the class's qualified name);
+  anything else, and a class not found so, goes to the standard library's function
+  (`quick_class_sources`).
+- The JSON schemas are asked for by no one in a sync, and building them costs import CPU (measured
+  in the same place). Serializers made while the CDK is imported build theirs when first asked
+  (`serializer_schemas_on_demand`), from the same description, so they answer the same.
 
 Both are put back after the import.
 """

@@ -27,9 +27,9 @@ from source_sentry.source import SourceSentry
 
 
 class PackagedSource(SourceSentry):
-    """The same connector, about five times faster: components swapped into the manifest
-    (swap.py), the factory's cursors and requester (cursors.py), concurrency pacing (pacing.py),
-    and only the catalog's streams built."""
+    """The same connector, faster (docs/benchmarks.md measures it): components swapped into the
+    manifest (swap.py), the factory's cursors and requester (cursors.py), concurrency pacing
+    (pacing.py), and only the catalog's streams built."""
 
     def __init__(
         self,
@@ -62,10 +62,11 @@ class PackagedSource(SourceSentry):
 
     def _validate_source(self) -> None:
         """The CDK checks the resolved manifest against its schema of components each time a source
-        is built: a third of a second (jsonschema over a 250 KB schema), a tenth of a one-project
-        sync. This source runs only the manifest shipped beside it, which the test suite checks
-        for both sources (test_manifest); the plain `SourceSentry` still checks it at every start,
-        as Airbyte Cloud will."""
+        is built (jsonschema over the CDK's large schema of components), a noticeable share of a
+        short sync (figures: docs/benchmarks.md, "Figures behind the code"). This source runs only
+        the manifest shipped beside it, which the test suite checks for both sources
+        (test_manifest); the plain `SourceSentry` still checks it at every start, as Airbyte Cloud
+        will."""
 
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> ConnectionDefinition:
         return packaged_manifest(dict(super()._read_and_parse_yaml_file(path_to_yaml_file))).manifest
@@ -85,9 +86,10 @@ class PackagedSource(SourceSentry):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        """The CDK's read builds every stream of the manifest (21, 0.23 s) and keeps the catalog's;
-        this builds the catalog's alone, with the CDK's own builder of named streams (None when a
-        name is not one of the manifest's streams: then the CDK's read decides). It starts
+        """The CDK's read builds every stream of the manifest and keeps the catalog's (what that
+        costs: docs/benchmarks.md, "Figures behind the code"); this builds the catalog's alone,
+        with the CDK's own builder of named streams (None when a name is not one of the manifest's
+        streams: then the CDK's read decides). It starts
         knowing no endpoint unserved (endpoint_skips.py)."""
         endpoint_skips.forget()
         selected = self._streams_by_name([configured.stream.name for configured in catalog.streams])
@@ -103,10 +105,11 @@ class PackagedSource(SourceSentry):
 @contextmanager
 def _component_schema_on_demand() -> Iterator[None]:
     """While the source is built, the CDK's constructor does not load its schema of manifest
-    components (a 250 KB YAML, 50-130 ms of every start), which it reads only to validate the
-    manifest, a check left to the test suite (`_validate_source`); the property above loads it if
-    anything reads it. The constructor finds the loader among its module's names: that name answers
-    None (not loaded yet) for the build and is put back."""
+    components (a large YAML file, parsed at every start: see docs/benchmarks.md,
+    "Figures behind the code"), which it reads only to validate the manifest, a check left to the
+    test suite (`_validate_source`); the property above loads it if anything reads it. The
+    constructor finds the loader among its module's names: that name answers None (not loaded
+    yet) for the build and is put back."""
     module: Any = concurrent_declarative_source  # a name of it is swapped, which its types do not allow
     load = module.get_declarative_component_schema
     module.get_declarative_component_schema = lambda: None

@@ -21,7 +21,8 @@ DEV_BIN = Path(sys.executable).parent
 # Our command. The full run puts it in a virtual environment of its own (`use_own_venv`), as a user
 # installs it and as the Docker image holds it: the package and its dependencies alone. The
 # development environment also holds PyAirbyte, whose dependencies (boto3 among them) the CDK's
-# HTTP cache imports when it finds them: 0.2 s of every start that no user's sync pays.
+# HTTP cache imports when it finds them: start-up time that no user's sync pays (how much:
+# docs/benchmarks.md, "Figures behind the code").
 OURS = str(DEV_BIN / "source-sentry")
 # `--connector-overlay DIR`: a directory put first on PYTHONPATH of every run of our command, so a
 # candidate fix to source_sentry/ can be measured without touching the tree.
