@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 
 from .api_token import Token
 from .data import Project, World, _hex32
@@ -46,7 +47,9 @@ class Tokens:
         self._by_value: dict[str, Token] = {}
         self._counter = 0
 
-    def mint(self, scopes, forbidden: set[int], kind: str, *, base_url: str, org: str) -> str:
+    def mint(
+        self, scopes: Iterable[str] | None, forbidden: set[int], kind: str, *, base_url: str, org: str
+    ) -> str:
         self._counter += 1
         n = self._counter
         secret = _hex32(self.seed, "token", n) + _hex32(self.seed, "token2", n)

@@ -24,17 +24,17 @@ def action(name: str) -> Callable[[Callable], Callable]:
 
 
 @action("info")
-def _info(emu: Host, d: dict):
+def _info(emu: Host, d: dict) -> dict:
     return emu.info()
 
 
 @action("ground_truth")
-def _ground_truth(emu: Host, d: dict):
+def _ground_truth(emu: Host, d: dict) -> list[dict]:
     return emu.ground_truth(d["kind"], d.get("projects"), full=bool(d.get("full")))
 
 
 @action("add_events")
-def _add_events(emu: Host, d: dict):
+def _add_events(emu: Host, d: dict) -> list[dict]:
     return emu.add_events(
         d["project"],
         int(d.get("n", 1)),
@@ -46,61 +46,61 @@ def _add_events(emu: Host, d: dict):
 
 
 @action("release_pending")
-def _release_pending(emu: Host, d: dict):
+def _release_pending(emu: Host, d: dict) -> dict:
     return {"released": emu.release_pending()}
 
 
 @action("add_issues")
-def _add_issues(emu: Host, d: dict):
+def _add_issues(emu: Host, d: dict) -> list[dict]:
     return emu.add_issues(d["project"], int(d.get("n", 1)))
 
 
 @action("resolve_issue")
-def _resolve_issue(emu: Host, d: dict):
+def _resolve_issue(emu: Host, d: dict) -> dict:
     return emu.resolve_issue(d["issue_id"])
 
 
 @action("set_issue_status")
-def _set_issue_status(emu: Host, d: dict):
+def _set_issue_status(emu: Host, d: dict) -> dict:
     return emu.set_issue_status(d["issue_id"], d["status"], automatic=bool(d.get("automatic")))
 
 
 @action("add_release")
-def _add_release(emu: Host, d: dict):
+def _add_release(emu: Host, d: dict) -> dict:
     return emu.add_release(d["version"], d.get("projects"))
 
 
 @action("add_repository")
-def _add_repository(emu: Host, d: dict):
+def _add_repository(emu: Host, d: dict) -> dict:
     return emu.add_repository(
         d["name"], url=d.get("url"), provider=d.get("provider", "github"), path=d.get("path")
     )
 
 
 @action("faults")
-def _faults(emu: Host, d: dict):
+def _faults(emu: Host, d: dict) -> dict:
     emu.set_faults(d.get("spec"))
     return {"ok": True}
 
 
 @action("clear_faults")
-def _clear_faults(emu: Host, d: dict):
+def _clear_faults(emu: Host, d: dict) -> dict:
     emu.clear_faults()
     return {"ok": True}
 
 
 @action("make_token")
-def _make_token(emu: Host, d: dict):
+def _make_token(emu: Host, d: dict) -> dict:
     return {"token": emu.make_token(d.get("scopes"), d.get("forbidden_projects", ()), d.get("kind", "user"))}
 
 
 @action("requests")
-def _requests(emu: Host, d: dict):
+def _requests(emu: Host, d: dict) -> list[dict]:
     return emu.requests
 
 
 @action("reset_log")
-def _reset_log(emu: Host, d: dict):
+def _reset_log(emu: Host, d: dict) -> dict:
     emu.reset_log()
     return {"ok": True}
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -656,7 +656,15 @@ class World:
             bisect.insort(self.projects[k].releases, (created[0], rel.id))
         return rel
 
-    def create_release(self, version: str, projects: list[int], *, ref=None, url=None, date_released=None):
+    def create_release(
+        self,
+        version: str,
+        projects: list[int],
+        *,
+        ref: str | None = None,
+        url: str | None = None,
+        date_released: tuple[int, int] | None = None,
+    ) -> tuple[Release, bool]:
         """Returns (release, created_or_linked)."""
         with self.lock:
             rel = self.releases_by_version.get(version)
@@ -672,7 +680,16 @@ class World:
                     linked = True
             return rel, linked
 
-    def _insert_deploy(self, rel, env, name, url, started, finished, projects) -> Deploy:
+    def _insert_deploy(
+        self,
+        rel: Release,
+        env: str,
+        name: str | None,
+        url: str | None,
+        started: tuple[int, int] | None,
+        finished: tuple[int, int],
+        projects: Iterable[int],
+    ) -> Deploy:
         dep = Deploy(
             id=str(self._next_deploy_id),
             release=rel,
@@ -687,7 +704,16 @@ class World:
         rel.deploys.append(dep)
         return dep
 
-    def create_deploy(self, rel, env, name, url, started, finished, projects) -> Deploy:
+    def create_deploy(
+        self,
+        rel: Release,
+        env: str,
+        name: str | None,
+        url: str | None,
+        started: tuple[int, int] | None,
+        finished: tuple[int, int],
+        projects: Iterable[int],
+    ) -> Deploy:
         with self.lock:
             return self._insert_deploy(rel, env, name, url, started, finished, projects)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -107,7 +108,7 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # ------------------------------------------------------------------ public API
@@ -141,7 +142,12 @@ class Emulator:
         """A connector config for this emulator; ``overrides`` add or replace fields."""
         return connector_config(self.info(), **overrides)
 
-    def make_token(self, scopes=None, forbidden_projects=(), kind: str = "user") -> str:
+    def make_token(
+        self,
+        scopes: Iterable[str] | None = None,
+        forbidden_projects: Iterable[str | int] = (),
+        kind: str = "user",
+    ) -> str:
         """A new token. ``kind="user"``: ``sntryu_`` + 64 hex, default scopes ALL_SCOPES;
         ``kind="org"``: ``sntrys_`` + base64(JSON url/region_url/org) + ``_`` + secret, default
         scopes ``["org:ci"]``. ``forbidden_projects`` (slugs or ids) answer 403 to this token."""
@@ -155,13 +161,15 @@ class Emulator:
             forbidden.add(p.idx)
         return self.tokens.mint(scopes, forbidden, kind, base_url=self.base_url, org=self.organization)
 
-    def _project_arg(self, ref: str) -> Project:
+    def _project_arg(self, ref: str | int) -> Project:
         p = self.world.project(str(ref))
         if p is None:
             raise KeyError(f"unknown project {ref!r}")
         return p
 
-    def ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
+    def ground_truth(
+        self, kind: str, projects: Iterable[str | int] | None = None, *, full: bool = False
+    ) -> list[dict]:
         """What a complete, correct sync returns now. ``kind``: a stream name (events, issues,
         projects, project_detail, releases, deploys, release_commits, organization, teams, members,
         repositories, environments, project_keys, monitors, detectors, workflows, monitor_checkins,
@@ -176,7 +184,9 @@ class Emulator:
             items = [glitchtip.shape(kind, item, self.world) for item in items]
         return items
 
-    def _ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]:
+    def _ground_truth(
+        self, kind: str, projects: Iterable[str | int] | None = None, *, full: bool = False
+    ) -> list[dict]:
         w = self.world
         chosen = [self._project_arg(r) for r in projects] if projects else list(w.projects)
         idx = {p.idx for p in chosen}
@@ -362,7 +372,7 @@ class Emulator:
     def resolve_issue(self, issue_id: str) -> dict:
         return self.set_issue_status(issue_id, "resolved")
 
-    def add_release(self, version: str, projects=None) -> dict:
+    def add_release(self, version: str, projects: Iterable[str | int] | None = None) -> dict:
         idx = [self._project_arg(r).idx for r in (projects or [self.world.projects[0].slug])]
         with self.world.lock:
             rel, _ = self.world.create_release(version, idx)

@@ -33,7 +33,7 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
     kwargs); every one started is stopped at teardown."""
     started: list[Emulator] = []
 
-    def factory(**kwargs) -> Emulator:
+    def factory(**kwargs: Any) -> Emulator:
         emu = Emulator(**{**SMALL, **kwargs}).start()
         started.append(emu)
         return emu

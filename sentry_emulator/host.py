@@ -7,6 +7,7 @@ of them imports emulator.py back: the import graph has no circle, not even for t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Protocol
 
@@ -38,7 +39,9 @@ class Host(Protocol):
     # What the control API calls (see control.py for the arguments each action takes).
     def info(self) -> dict: ...
 
-    def ground_truth(self, kind: str, projects=None, *, full: bool = False) -> list[dict]: ...
+    def ground_truth(
+        self, kind: str, projects: Iterable[str | int] | None = None, *, full: bool = False
+    ) -> list[dict]: ...
 
     def add_events(
         self,
@@ -59,7 +62,7 @@ class Host(Protocol):
 
     def set_issue_status(self, issue_id: str, status: str, *, automatic: bool = False) -> dict: ...
 
-    def add_release(self, version: str, projects=None) -> dict: ...
+    def add_release(self, version: str, projects: Iterable[str | int] | None = None) -> dict: ...
 
     def add_repository(
         self, name: str, *, url: str | None = None, provider: str | None = "github", path: str | None = None
@@ -69,7 +72,12 @@ class Host(Protocol):
 
     def clear_faults(self) -> None: ...
 
-    def make_token(self, scopes=None, forbidden_projects=(), kind: str = "user") -> str: ...
+    def make_token(
+        self,
+        scopes: Iterable[str] | None = None,
+        forbidden_projects: Iterable[str | int] = (),
+        kind: str = "user",
+    ) -> str: ...
 
     @property
     def requests(self) -> list[dict]: ...

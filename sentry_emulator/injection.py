@@ -92,7 +92,9 @@ def delay(rule: Rule | None) -> None:
         time.sleep(rule.arg or 0)
 
 
-def answer_after(out: Exchange, rule: Rule | None, status: int, body, headers: dict) -> None:
+def answer_after(
+    out: Exchange, rule: Rule | None, status: int, body: object, headers: dict[str, str]
+) -> None:
     """Send the handler's answer, as ``rule`` (if any) alters it."""
     if rule is not None and rule.action == "409" and _deferred(rule):
         status, body = 409, STATUS_BODIES[409]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote, urlencode
 
 
@@ -94,7 +95,17 @@ def offset_page(total: int, cursor: Cursor | None, limit: int) -> tuple[int, int
     return offset, stop, prev, nxt
 
 
-def offset_list(req, items: list) -> list:
+class PagedRequest(Protocol):
+    """What a page of a list needs of the request (request.Request, which imports this module)."""
+
+    params: dict[str, list[str]]
+
+    def param(self, name: str, default: str | None = None) -> str | None: ...
+
+    def link(self, prev: Cursor, nxt: Cursor) -> None: ...
+
+
+def offset_list(req: PagedRequest, items: list) -> list:
     """The page of ``items`` the request's ``cursor`` and ``per_page`` ask for; sets its Link."""
     cursor, per_page = parse_cursor(req.param("cursor")), parse_per_page(req.params)
     start, stop, prev, nxt = offset_page(len(items), cursor, per_page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from email.message import Message
 from typing import TYPE_CHECKING
 
 from .paging import Cursor, glitchtip_link_header, link_header
@@ -26,7 +27,7 @@ class Request:
     """Method, decoded path, query pairs, headers and body; the handler adds ``extra_headers``."""
 
     def __init__(
-        self, method: str, path: str, pairs: list[tuple[str, str]], headers, body: bytes, base: str
+        self, method: str, path: str, pairs: list[tuple[str, str]], headers: Message, body: bytes, base: str
     ) -> None:
         self.method = method
         self.path = path

@@ -45,7 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
     # do not cost and which would swamp the figures of short runs (the notifier, small pages).
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
         pass
 
     def _dispatch(self) -> None:

@@ -58,7 +58,13 @@ class Exchange:
         entry["duration"] = time.monotonic() - entry.pop("_started")
         self.log.append(entry)
 
-    def send(self, status: int, body, headers=None, content_type: str = "application/json") -> None:
+    def send(
+        self,
+        status: int,
+        body: object,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers = dict(headers or {})
         headers.setdefault("Content-Type", content_type)

@@ -82,7 +82,13 @@ def catalog(streams: list[str] | None = None, mode: str = "incremental") -> dict
     return {"streams": entries}
 
 
-def write_inputs(tmp: Path, config: dict, streams=None, state=None, mode="incremental") -> list[str]:
+def write_inputs(
+    tmp: Path,
+    config: dict,
+    streams: list[str] | None = None,
+    state: list[dict[str, Any]] | None = None,
+    mode: str = "incremental",
+) -> list[str]:
     (tmp / "config.json").write_text(json.dumps(config))
     (tmp / "catalog.json").write_text(json.dumps(catalog(streams, mode)))
     args = ["--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]
@@ -97,10 +103,10 @@ def source(
     tmp: Path,
     config: dict,
     *,
-    streams=None,
-    state=None,
-    mode="incremental",
-    timeout=240,
+    streams: list[str] | None = None,
+    state: list[dict[str, Any]] | None = None,
+    mode: str = "incremental",
+    timeout: float = 240,
     env: dict[str, str] | None = None,
 ) -> Run:
     args = [verb, "--config", str(tmp / "config.json")]

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,9 @@ def recipe(mirror: str, settings: dict[str, str], ca_bundle: Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_base(buildah: Buildah, name: str | None = None, log=print) -> tuple[bool, float]:
+def build_base(
+    buildah: Buildah, name: str | None = None, log: Callable[[str], object] = print
+) -> tuple[bool, float]:
     """Make the stand-in base unless the cached one has the same recipe.
     Returns (built, seconds)."""
     name = name or base_image_name()
@@ -252,7 +255,9 @@ def _configure_rootfs(rootfs: Path, settings: dict[str, str], ca_bundle: Path) -
     (rootfs / "etc/pip.conf").write_text("\n".join(lines) + "\n")
 
 
-def build_image(buildah: Buildah, tag: str, context: Path = ROOT, log=print) -> float:
+def build_image(
+    buildah: Buildah, tag: str, context: Path = ROOT, log: Callable[[str], object] = print
+) -> float:
     """`buildah build` of the repository's Dockerfile, never pulling. Returns seconds.
 
     Without --layers: with the vfs driver every cached step copies the whole root file system,

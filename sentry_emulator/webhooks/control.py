@@ -12,7 +12,7 @@ def _options(d: dict) -> dict[str, float]:
 
 
 @action("add_sentry_app")
-def _add_sentry_app(emu: Host, d: dict):
+def _add_sentry_app(emu: Host, d: dict) -> dict:
     resources = d.get("resources", ["issue", "error", "comment"])
     if isinstance(resources, str):
         resources = [r for r in resources.split(",") if r]
@@ -31,20 +31,20 @@ def _add_sentry_app(emu: Host, d: dict):
 
 
 @action("sentry_apps")
-def _sentry_apps(emu: Host, d: dict):
+def _sentry_apps(emu: Host, d: dict) -> list[dict]:
     return emu.webhooks.apps()
 
 
 @action("webhook_options")
-def _webhook_options(emu: Host, d: dict):
+def _webhook_options(emu: Host, d: dict) -> dict:
     return emu.webhooks.set_options(d["slug"], **_options(d))
 
 
 @action("webhook_requests")
-def _webhook_requests(emu: Host, d: dict):
+def _webhook_requests(emu: Host, d: dict) -> list[dict]:
     return emu.webhooks.requests(d.get("slug"))
 
 
 @action("drain_webhooks")
-def _drain_webhooks(emu: Host, d: dict):
+def _drain_webhooks(emu: Host, d: dict) -> dict:
     return {"drained": emu.webhooks.drain(float(d.get("timeout", 10.0)))}

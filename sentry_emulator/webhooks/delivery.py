@@ -141,7 +141,9 @@ class Outbox:
             self.put(replace(d, attempt=d.attempt + 1, duplicate=again, wait=app.retry_delay))
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float, ca_cert: str | None):
+def _post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, ca_cert: str | None
+) -> tuple[int, str | None]:
     """(HTTP status, None), or (0, "timeout" | "connection") when no answer came."""
     parts = urlsplit(url)
     conn: http.client.HTTPConnection
