@@ -48,6 +48,9 @@ class Settings:
     prune_interval_seconds: int = 3600
     shutdown_grace_seconds: int = 10
     log_level: str = "info"
+    # SQLite only: "full" fsyncs each commit (survives a power loss), "normal" does not (survives
+    # the process being killed); store/sqlite.py says more.
+    sqlite_synchronous: str = "full"
     # Issue 28: targets that get chosen deliveries re-sent (forward/), from the settings
     # FORWARD_SETTING_NAMES.
     forward: ForwardSettings = ForwardSettings()
@@ -86,6 +89,7 @@ INTEGER_BOUNDS = {
     "shutdown_grace_seconds": (0, 600),
 }
 LOG_LEVELS = ("debug", "info", "warning", "error")
+SQLITE_SYNCHRONOUS = ("full", "normal")
 
 
 def load_settings(path: str | Path | None, environ: Mapping[str, str]) -> Settings:
@@ -178,6 +182,13 @@ def _validate(raw: dict[str, Any]) -> Settings:
     if level not in LOG_LEVELS:
         raise SettingsError(f"log_level: one of {', '.join(LOG_LEVELS)} (got {level!r}).")
     values["log_level"] = level
+    synchronous = str(raw.get("sqlite_synchronous", Settings.sqlite_synchronous)).lower()
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise SettingsError(
+            "sqlite_synchronous: full (a delivery answered 2xx survives a power loss) or normal "
+            f"(it survives the process being killed, not a power loss) (got {synchronous!r})."
+        )
+    values["sqlite_synchronous"] = synchronous
     try:
         values["forward"] = read_forward_settings(raw, values["client_secrets"])
     except ForwardConfigError as error:
