@@ -108,7 +108,7 @@ def test_given_smoke_mode_when_run_then_record_counts_match_the_emulator_ground_
     for client in ("windows", "one_window", "floor"):
         assert parallel[client]["records"] == parallel["expected"] == parallel["events"], (client, parallel)
     assert parallel["windows"]["requests"] > parallel["one_window"]["requests"]
-    for store in ("sqlite", "postgres"):
+    for store in ("sqlite", "sqlite_normal", "postgres"):
         receiver = results["webhooks"]["servers"][store]
         assert receiver["answered"] == receiver["in_feed"] > 0, (store, receiver)
         assert receiver["missing"] == 0, (store, receiver)

@@ -35,7 +35,11 @@ RECEIVER_SECRETS = {
     "forward secret": f"whsec_{FORWARD_KEY}",
     "forward secret key": FORWARD_KEY,
     "token in forward URL query": f"query-{SECRET}",
+    # A Slack incoming webhook's URL is its credential: the path's last part is the secret.
+    "Slack webhook URL path": f"slack-{SECRET}",
     "PostgreSQL password": f"pg-{SECRET}",
+    # A reader's URL may carry a token of its own in the query (the access log shows paths).
+    "token in feed URL query": f"cursor-{SECRET}",
     "webhooks_token": f"wrong-feed-{SECRET}",
     "password in webhooks_url user info": SECRET,
 }
@@ -144,9 +148,13 @@ def assert_no_secret(outputs: dict[str, str]) -> None:
             assert json.dumps(secret)[1:-1] not in output, (kind, where)
 
 
+SLACK_PATH = f"/services/T0001/B0002/{RECEIVER_SECRETS['Slack webhook URL path']}"
+
+
 def receiver_settings(target: ForwardTarget, log_level: str) -> dict:
     """Every secret the receiver takes; one forward target answers 500, one is not listening,
-    and both carry a token in their URL's query, as some targets want it."""
+    and both carry a token in their URL's query, as some targets want it; a Slack target, whose
+    whole URL is a credential, answers 500."""
     query = f"?token={RECEIVER_SECRETS['token in forward URL query']}"
     return {
         "client_secrets": [RECEIVER_SECRETS["client secret"]],
@@ -161,7 +169,8 @@ def receiver_settings(target: ForwardTarget, log_level: str) -> dict:
                 "secret": RECEIVER_SECRETS["forward secret"],
             }
             for name, url in (("failing", target.url("/fails")), ("down", f"http://127.0.0.1:{free_port()}/"))
-        ],
+        ]
+        + [{"name": "ops-channel", "kind": "slack", "url": target.url(SLACK_PATH)}],
         "forward_retry_seconds": [0.1],
         "forward_timeout_seconds": 0.5,
         "forward_poll_seconds": 0.05,
@@ -184,6 +193,7 @@ def test_given_receiver_secrets_when_it_serves_refuses_forwards_and_fails_then_n
         settings = receiver_settings(target, log_level)
         failing_path = settings["forward"][0]["url"].removeprefix(target.url(""))
         target.plan(*[Behaviour(500)] * 2, path=failing_path)
+        target.plan(*[Behaviour(500)] * 2, path=SLACK_PATH)
         receiver = ReceiverProcess(tmp_path, str(tmp_path / "deliveries.sqlite3"), **settings).start()
         try:
             base = receiver.base_url
@@ -194,6 +204,9 @@ def test_given_receiver_secrets_when_it_serves_refuses_forwards_and_fails_then_n
             assert httpx.post(f"{base}/sentry/webhook", content=body, headers=forged).status_code == 401
             feed = read_feed(base, token=RECEIVER_SECRETS["feed token"])
             assert [entry["issue_id"] for entry in feed] == ["31"]
+            reader = {"Authorization": f"Bearer {RECEIVER_SECRETS['feed token']}"}
+            query = f"after=0&token={RECEIVER_SECRETS['token in feed URL query']}"
+            assert httpx.get(f"{base}/v1/deliveries?{query}", headers=reader).status_code == 200
             wrong = {"Authorization": f"Bearer {RECEIVER_SECRETS['webhooks_token']}"}
             assert httpx.get(f"{base}/v1/deliveries", headers=wrong).status_code == 401
             assert httpx.get(f"{base}/forward/status.json", headers=wrong).status_code == 401
@@ -201,13 +214,23 @@ def test_given_receiver_secrets_when_it_serves_refuses_forwards_and_fails_then_n
             assert httpx.get(f"{base}/forward/status.json", headers=admin).status_code == 200
 
             deadline = time.monotonic() + 20
-            while '"down"' not in (dead := run_webhooks(receiver.config, "forward", "dead", "--json")) or (
-                '"failing"' not in dead
+            while any(
+                f'"{name}"' not in (dead := run_webhooks(receiver.config, "forward", "dead", "--json"))
+                for name in ("down", "failing", "ops-channel")
             ):
                 assert time.monotonic() < deadline, dead
                 time.sleep(0.1)
             assert len(target.requests(failing_path)) == 2
-            for verb in ("status", "status --json", "dead", "dead --json", "replay", "enable failing"):
+            assert len(target.requests(SLACK_PATH)) == 2
+            for verb in (
+                "status",
+                "status --json",
+                "dead",
+                "dead --json",
+                "replay",
+                "enable failing",
+                "enable ops-channel",
+            ):
                 outputs[f"forward {verb}"] = run_webhooks(receiver.config, "forward", *verb.split())
             assert "exit 0" in outputs["forward replay"], outputs["forward replay"]
         finally:

@@ -1,16 +1,19 @@
-"""`source-sentry webhooks` as an operator starts it: from the environment alone, with a bad
-setting, and with deliveries older than the retention waiting in its database."""
+"""`source-sentry webhooks` as an operator starts and stops it: from the environment alone, with a
+bad setting, with a database it cannot reach, with deliveries older than the retention waiting in
+its database, stopped by a signal; and what its access log shows."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 
 import httpx
+import pytest
 
 from source_sentry.webhooks.envelope import read_envelope
 from source_sentry.webhooks.store import Incoming, open_store
@@ -100,3 +103,89 @@ def test_given_webhooks_command_when_dispatched_then_the_cdk_is_never_imported()
     imported = done.stderr
     assert "source_sentry.webhooks.cli" in imported
     assert "airbyte_cdk" not in imported
+
+
+def test_given_unreachable_postgresql_when_started_then_one_message_saying_what_to_fix(tmp_path):
+    # A password libpq cannot decode: libpq then quotes it in its own message.
+    password = "pw%zz-Hidden-9"
+    port = free_port()
+    config = tmp_path / "receiver.json"
+    config.write_text(
+        json.dumps(
+            {
+                "client_secrets": [SECRET],
+                "database": f"postgresql://hooks:{password}@127.0.0.1:{port}/hooks",
+                "feed_token": FEED_TOKEN,
+                "listen": f"127.0.0.1:{free_port()}",
+            }
+        )
+    )
+    done = subprocess.run([*COMMAND, "--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        f"source-sentry webhooks: database: cannot connect to postgresql://hooks:***@127.0.0.1:{port}/hooks: "
+    )
+    assert "Check the host, port, database name, user and password in the URL" in lines[0]
+    assert "uvicorn" not in done.stderr
+    assert password not in done.stderr
+    assert "pw%zz" not in done.stderr
+
+
+def test_given_refused_connection_when_started_then_the_cause_is_named(tmp_path):
+    port = free_port()
+    config = tmp_path / "receiver.json"
+    config.write_text(
+        json.dumps(
+            {
+                "client_secrets": [SECRET],
+                "database": f"postgresql://hooks:plain-Password-7@127.0.0.1:{port}/hooks",
+                "feed_token": FEED_TOKEN,
+                "listen": f"127.0.0.1:{free_port()}",
+            }
+        )
+    )
+    done = subprocess.run([*COMMAND, "--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "Connection refused" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "plain-Password-7" not in done.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_given_running_receiver_when_asked_to_stop_then_it_drains_and_exits_0(database, tmp_path, signum):
+    receiver = ReceiverProcess(tmp_path, database).start()
+    try:
+        body = issue_body("created", "s1", "unresolved")
+        answer = httpx.post(
+            f"{receiver.base_url}/sentry/webhook", content=body, headers=headers(body, "issue")
+        )
+        assert answer.status_code == 200
+        receiver.process.send_signal(signum)
+        code = receiver.process.wait(30)
+    finally:
+        receiver.kill()
+    assert code == 0, receiver.log_text()[-2000:]
+    assert "Stopped: every delivery answered is committed" in receiver.log_text()
+    assert "Traceback" not in receiver.log_text()
+
+
+def test_given_feed_requests_with_query_strings_when_logged_then_only_after_and_limit_show(tmp_path):
+    token = "cursor-Token-4d2f9a"
+    with ReceiverProcess(tmp_path, str(tmp_path / "d.sqlite3"), log_level="info") as receiver:
+        auth = {"Authorization": f"Bearer {FEED_TOKEN}"}
+        for query in (f"after=0&limit=5&token={token}", f"{token}", "after=0&limit=7"):
+            answer = httpx.get(f"{receiver.base_url}/v1/deliveries?{query}", headers=auth)
+            assert answer.status_code == 200, query
+        answer = httpx.get(f"{receiver.base_url}/healthz?access_token={token}")
+        assert answer.status_code == 200
+    log = receiver.log_text()
+    assert '"GET /v1/deliveries?after=0&limit=5&(more withheld) HTTP/1.1" 200' in log
+    assert '"GET /v1/deliveries?(more withheld) HTTP/1.1" 200' in log
+    assert '"GET /v1/deliveries?after=0&limit=7 HTTP/1.1" 200' in log
+    assert '"GET /healthz?(more withheld) HTTP/1.1" 200' in log
+    assert token not in log
+    assert "token=" not in log

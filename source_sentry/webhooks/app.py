@@ -59,7 +59,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        opened = store if store is not None else await run_in_threadpool(open_store, settings.database)
+        opened = (
+            store
+            if store is not None
+            else await run_in_threadpool(open_store, settings.database, settings.sqlite_synchronous)
+        )
         state["store"] = opened
         state["committer"] = Committer(
             opened,

@@ -1,7 +1,15 @@
-"""`source-sentry webhooks [--config FILE]`: read the settings, then serve until SIGTERM/SIGINT.
+"""`source-sentry webhooks [--config FILE]`: read the settings, open the database, then serve
+until SIGTERM/SIGINT.
 
-uvicorn handles the signals: it stops accepting connections, lets requests in flight finish
-(up to `shutdown_grace_seconds`), then the app commits what is queued and closes the store.
+The database is opened before uvicorn starts, so that one it cannot reach is reported as a
+setting to fix, in one message, instead of as a start-up traceback.
+
+On SIGTERM or SIGINT uvicorn stops accepting connections, lets requests in flight finish (up to
+`shutdown_grace_seconds`), then the app commits what is queued and closes the store. uvicorn
+then restores the handlers it found and raises the signal again, so that a program embedding it
+learns of it; with Python's default handler that would end the process by the signal (status
+-15, reported by container runtimes as a failure) after a clean stop. The handlers installed
+here take that second signal, so a clean stop exits 0.
 """
 
 from __future__ import annotations
@@ -9,8 +17,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any
 
 USAGE_EPILOG = """\
 Every setting can also come from the environment (which wins over the file):
@@ -46,15 +57,25 @@ def main(argv: Sequence[str]) -> int:
     import uvicorn
 
     from source_sentry.webhooks.app import create_app
-    from source_sentry.webhooks.store import StoreError
+    from source_sentry.webhooks.store import StoreError, open_store
 
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("uvicorn.access").addFilter(_access_line_without_query)
+    stop = _StopSignals()
+    try:
+        store = open_store(settings.database, settings.sqlite_synchronous)
+    except StoreError as error:
+        sys.stderr.write(f"source-sentry webhooks: database: {error}\n")
+        return 1
+    if stop.requested is not None:
+        store.close()
+        return 0
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, store=store),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -63,10 +84,54 @@ def main(argv: Sequence[str]) -> int:
         server_header=False,
     )
     server = uvicorn.Server(config)
+    stop.server = server
     try:
         server.run()
     except StoreError as error:
-        sys.stderr.write(f"source-sentry webhooks: {error}\n")
+        sys.stderr.write(f"source-sentry webhooks: database: {error}\n")
         return 1
-    # uvicorn reports a failed start-up (store unreachable, port taken) by not starting.
+    # uvicorn reports a failed start-up (port taken) by not starting.
     return 0 if server.started else 1
+
+
+# Query parameters an access line may show: the feed's own, whole numbers only.
+SHOWN_QUERY = ("after", "limit")
+
+
+def _access_line_without_query(record: logging.LogRecord) -> bool:
+    """uvicorn's access line names the path with its query string. A reader's URL can carry a
+    token or another credential in its query (a URL pasted with `?token=...`, a proxy adding
+    one), so the line keeps only the feed's `after` and `limit` when they are numbers, and says
+    that something else was left out."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+        path, _, query = args[2].partition("?")
+        kept = []
+        withheld = False
+        for part in query.split("&"):
+            name, _, value = part.partition("=")
+            if name in SHOWN_QUERY and value.isdigit():
+                kept.append(part)
+            elif part:
+                withheld = True
+        shown = "&".join(kept + (["(more withheld)"] if withheld else []))
+        record.args = (args[0], args[1], f"{path}?{shown}" if shown else path, *args[3:])
+    return True
+
+
+class _StopSignals:
+    """SIGTERM and SIGINT handlers for the whole run. Before uvicorn takes over they note the
+    request (the caller then stops instead of serving); while it serves, uvicorn's own handlers
+    are in place; after its shutdown they take the signal uvicorn raises again, and the stop,
+    already done, needs nothing more."""
+
+    def __init__(self) -> None:
+        self.server: Any = None
+        self.requested: int | None = None
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = signum
+        if self.server is not None and not self.server.should_exit:
+            self.server.handle_exit(signum, frame)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from source_sentry.webhooks.forward.config import (
     SETTING_NAMES as FORWARD_SETTING_NAMES,
@@ -48,6 +49,9 @@ class Settings:
     prune_interval_seconds: int = 3600
     shutdown_grace_seconds: int = 10
     log_level: str = "info"
+    # SQLite only: "full" fsyncs each commit (survives a power loss), "normal" does not (survives
+    # the process being killed); store/sqlite.py says more.
+    sqlite_synchronous: str = "full"
     # Issue 28: targets that get chosen deliveries re-sent (forward/), from the settings
     # FORWARD_SETTING_NAMES.
     forward: ForwardSettings = ForwardSettings()
@@ -86,6 +90,7 @@ INTEGER_BOUNDS = {
     "shutdown_grace_seconds": (0, 600),
 }
 LOG_LEVELS = ("debug", "info", "warning", "error")
+SQLITE_SYNCHRONOUS = ("full", "normal")
 
 
 def load_settings(path: str | Path | None, environ: Mapping[str, str]) -> Settings:
@@ -97,13 +102,46 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str]) -> Settin
 
 
 def redact_url(database: str) -> str:
-    """A PostgreSQL URL without its password (`postgresql://user:***@host/db`)."""
+    """A PostgreSQL URL without its password (`postgresql://user:***@host/db`, `password=***`)."""
     scheme, sep, rest = database.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return database
-    credentials, _, location = rest.rpartition("@")
-    user = credentials.partition(":")[0]
-    return f"{scheme}://{user}:***@{location}" if ":" in credentials else database
+    location, mark, query = rest.partition("?")
+    if "@" in location:
+        credentials, _, host = location.rpartition("@")
+        user, colon, _password = credentials.partition(":")
+        location = f"{user}:***@{host}" if colon else location
+    if mark:
+        query = "&".join(
+            f"{part.partition('=')[0]}=***" if part.partition("=")[0].lower() == "password" else part
+            for part in query.split("&")
+        )
+    return f"{scheme}://{location}{mark}{query}"
+
+
+def scrub(text: str, database: str) -> str:
+    """`text` (a driver's message about `database`) with the URL's password hidden: libpq quotes
+    parts of a URL it cannot read, the password included."""
+    for secret in sorted(_url_passwords(database), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _url_passwords(database: str) -> set[str]:
+    scheme, sep, rest = database.partition("://")
+    if not sep:
+        return set()
+    location, _, query = rest.partition("?")
+    found = []
+    if "@" in location:
+        credentials = location.rpartition("@")[0]
+        if ":" in credentials:
+            found.append(credentials.partition(":")[2])
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name.lower() == "password":
+            found.append(value)
+    return {form for raw in found if raw for form in (raw, unquote(raw)) if form}
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -178,6 +216,13 @@ def _validate(raw: dict[str, Any]) -> Settings:
     if level not in LOG_LEVELS:
         raise SettingsError(f"log_level: one of {', '.join(LOG_LEVELS)} (got {level!r}).")
     values["log_level"] = level
+    synchronous = str(raw.get("sqlite_synchronous", Settings.sqlite_synchronous)).lower()
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise SettingsError(
+            "sqlite_synchronous: full (a delivery answered 2xx survives a power loss) or normal "
+            f"(it survives the process being killed, not a power loss) (got {synchronous!r})."
+        )
+    values["sqlite_synchronous"] = synchronous
     try:
         values["forward"] = read_forward_settings(raw, values["client_secrets"])
     except ForwardConfigError as error:

@@ -578,6 +578,7 @@ def _parallel(res: dict, w) -> None:
 WEBHOOK_SERVERS = {
     "floor": "floor: uvicorn + Starlette answering 200, nothing kept",
     "sqlite": "receiver, SQLite (WAL, synchronous=FULL)",
+    "sqlite_normal": "receiver, SQLite (WAL, synchronous=NORMAL: survives kill -9, not power loss)",
     "postgres": "receiver, PostgreSQL (fsync on, local cluster)",
 }
 

@@ -183,12 +183,13 @@ def webhooks(plan, work, problems, log) -> dict[str, Any]:
     root = work.path
     pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"))
     with pool, TempCluster() as cluster:
-        for store, database in (
-            ("sqlite", str(root / "webhooks-bench.sqlite3")),
-            ("postgres", cluster.new_database()),
+        for store, database, extra in (
+            ("sqlite", str(root / "webhooks-bench.sqlite3"), {}),
+            ("sqlite_normal", str(root / "webhooks-bench-normal.sqlite3"), {"sqlite_synchronous": "normal"}),
+            ("postgres", cluster.new_database(), {}),
         ):
             log(f"webhooks: {store}")
-            with ReceiverProcess(root, database, log_level="warning") as receiver:
+            with ReceiverProcess(root, database, log_level="warning", **extra) as receiver:
                 result, answered = measure_server(pool, receiver.base_url, store, rates, seconds, log)
                 fed = [entry["issue_id"] for entry in read_feed(receiver.base_url)]
             missing = set(answered) - set(fed)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from source_sentry.webhooks.settings import Settings, SettingsError, load_settings, redact_url
+from source_sentry.webhooks.settings import Settings, SettingsError, load_settings, redact_url, scrub
 
 SECRET = "s3cr3t-client-secret-value"
 TOKEN = "feed-token-0123456789abcdef"
@@ -103,3 +103,43 @@ def test_given_settings_when_redacted_then_no_secret_token_or_password_shows():
     assert "pw-XYZ" not in shown
     assert "postgresql://hooks:***@db/hooks" in shown
     assert redact_url("/data/w.sqlite3") == "/data/w.sqlite3"
+
+
+def test_given_sqlite_synchronous_when_loaded_then_full_by_default_normal_on_request(tmp_path):
+    path = _file(tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN)
+    assert load_settings(path, {}).sqlite_synchronous == "full"
+    chosen = load_settings(path, {"SENTRY_WEBHOOKS_SQLITE_SYNCHRONOUS": "NORMAL"})
+    assert chosen.sqlite_synchronous == "normal"
+
+
+def test_given_sqlite_synchronous_off_when_loaded_then_refused_naming_both_choices(tmp_path):
+    path = _file(
+        tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN, sqlite_synchronous="off"
+    )
+    with pytest.raises(SettingsError) as refused:
+        load_settings(path, {})
+    assert str(refused.value).startswith("sqlite_synchronous: full (")
+    assert "normal (" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://hooks:pw-XYZ@db:5432/hooks", "postgresql://hooks:***@db:5432/hooks"),
+        ("postgresql://hooks@db/hooks", "postgresql://hooks@db/hooks"),
+        (
+            "postgresql://db/hooks?sslmode=require&password=pw-XYZ",
+            "postgresql://db/hooks?sslmode=require&password=***",
+        ),
+        ("postgres://hooks:p%40w-XYZ@db/hooks?PASSWORD=pw-XYZ", "postgres://hooks:***@db/hooks?PASSWORD=***"),
+    ],
+)
+def test_given_database_url_when_redacted_then_every_password_is_hidden(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_given_driver_message_quoting_the_password_when_scrubbed_then_it_is_hidden_raw_and_decoded():
+    url = "postgresql://hooks:p%40w-XYZ%zz@db/hooks"
+    said = 'invalid percent-encoded token: "p%40w-XYZ%zz"; user p@w-XYZ%zz at db'
+    assert scrub(said, url) == 'invalid percent-encoded token: "***"; user *** at db'
+    assert scrub("could not connect to db", "/data/w.sqlite3") == "could not connect to db"

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from source_sentry.webhooks.settings import redact_url
+from source_sentry.webhooks.settings import redact_url, scrub
 from source_sentry.webhooks.store.base import (
     Extension,
     Incoming,
@@ -75,14 +75,27 @@ class PostgresStore:
                 self._writer.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_ORDER_LOCK,))
                 self._writer.execute(SCHEMA)
         except psycopg.Error as error:
-            raise StoreError(f"Cannot create the tables in {redact_url(url)}: {error}") from error
+            raise StoreError(
+                f"cannot create the tables in {redact_url(url)}: {self._said(error)} The database "
+                "user needs the right to create tables in it (or create them from the schema in "
+                "store/postgres.py)."
+            ) from error
 
     def _connect(self, autocommit: bool) -> psycopg.Connection[Any]:
         try:
             return psycopg.connect(self._url, autocommit=autocommit, connect_timeout=10)
         except psycopg.Error as error:
-            # psycopg's message names host and port, never the password.
-            raise StoreError(f"Cannot connect to {redact_url(self._url)}: {error}") from error
+            raise StoreError(
+                f"cannot connect to {redact_url(self._url)}: {self._said(error)} Check the host, "
+                "port, database name, user and password in the URL, and that PostgreSQL is running "
+                "and accepts connections from this host."
+            ) from error
+
+    def _said(self, error: psycopg.Error) -> str:
+        """psycopg's message as one sentence, without the password (libpq quotes a URL part it
+        cannot read, and that can be the password)."""
+        said = scrub(" ".join(str(error).split()), self._url)
+        return said if said.endswith((".", "?")) else said + "."
 
     def _healthy(self, conn: psycopg.Connection[Any], autocommit: bool) -> psycopg.Connection[Any]:
         """The connection, or a new one when the server dropped it (restart, failover)."""

@@ -1,14 +1,27 @@
 """The embedded store: one SQLite file in WAL mode, needing no server.
 
-`synchronous=FULL` makes each commit fsync the write-ahead log, so a delivery answered 2xx
-survives the process being killed and the machine losing power. Writers take the database's
-write lock at BEGIN IMMEDIATE, so seqs (the rowid, never reused) follow commit order even with
-several processes on one file, and a reader of `seq > after` never passes a row that commits
-later.
+Durability (the setting `sqlite_synchronous`). `full`, the default: each commit fsyncs the
+write-ahead log before the delivery is answered, so a delivery answered 2xx survives the
+process being killed and the machine losing power. `normal`: a commit writes the log without
+waiting for the disk; a delivery answered 2xx survives the process being killed (the log is in
+the operating system's cache) but the last ones before a power loss or an operating-system
+crash can be lost (the database stays consistent).
+
+Checkpoints (copying the log back into the database file) run in a thread of their own, never
+in the transaction that keeps deliveries: SQLite's own automatic checkpoint runs inside a
+commit and, at a thousand pages, holds every waiting request for tens of milliseconds about
+once a second under load. A passive checkpoint waits for no reader or writer, so commits go on
+meanwhile; the writer's automatic checkpoint stays on at a far larger size, only in case the
+thread cannot keep up.
+
+Writers take the database's write lock at BEGIN IMMEDIATE, so seqs (the rowid, never reused)
+follow commit order even with several processes on one file, and a reader of `seq > after`
+never passes a row that commits later.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -51,26 +64,52 @@ CREATE INDEX IF NOT EXISTS deliveries_request_id ON deliveries (request_id);
 CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at_ms);
 """
 SQL = Statements.marked("?")
+log = logging.getLogger("source_sentry.webhooks")
+SYNCHRONOUS = ("full", "normal")
+# How often the checkpoint thread copies what was committed back into the database file.
+CHECKPOINT_SECONDS = 0.5
+# A passive checkpoint copies the frames the log held when it began; commits made meanwhile stay
+# behind, so under steady load the log would never be started afresh and would only grow. Past
+# this many pages (16 MB with SQLite's 4 KB pages) the thread finishes with a second passive
+# checkpoint while holding the store's write lock: it copies only what came in during the first
+# one (a few milliseconds), and the next commit starts the log from its beginning.
+RESTART_PAGES = 4_096
+# The writer checkpoints inside a commit only past this many pages (about 64 MB) of log.
+WRITER_AUTOCHECKPOINT_PAGES = 16_384
+# Once a checkpoint lets SQLite start the log afresh, a log file larger than this is cut back.
+JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 class SqliteStore:
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self, path: str, synchronous: str = "full", checkpoint_seconds: float = CHECKPOINT_SECONDS
+    ) -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous: one of {SYNCHRONOUS}, not {synchronous!r}")
         self.path = path
+        self.synchronous = synchronous
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._writer = self._connect()
+            self._writer.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
+            self._writer.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}")
             self._writer.executescript(SCHEMA)
             self._reader = self._connect()
-        except sqlite3.Error as error:
-            raise StoreError(f"Cannot open the SQLite database {path}: {error}") from error
+            checkpointer = self._connect()
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(
+                f"cannot open the SQLite database {path}: {error}. Give a file path in a directory "
+                "this user can write (the database and its -wal and -shm files are created there)."
+            ) from error
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._checkpointer = _Checkpointer(checkpointer, checkpoint_seconds, self._write_lock)
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE below).
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         return conn
 
     def record_batch(
@@ -88,6 +127,7 @@ class SqliteStore:
                     raise
             except sqlite3.Error as error:
                 raise StoreError(f"SQLite could not keep the deliveries: {error}") from error
+        self._checkpointer.wanted()
         return results
 
     def feed(self, after: int, limit: int) -> list[dict[str, Any]]:
@@ -108,13 +148,19 @@ class SqliteStore:
                 )
             except sqlite3.Error as error:
                 raise StoreError(f"SQLite could not prune: {error}") from error
+        self._checkpointer.wanted()
         return cursor.rowcount
 
     def check(self) -> None:
         with self._read_lock:
             self._read("SELECT 1", ())
 
+    def checkpoint(self) -> tuple[int, int, int]:
+        """Run a passive checkpoint now: (1 if it could not run, log frames, frames copied)."""
+        return self._checkpointer.run()
+
     def close(self) -> None:
+        self._checkpointer.stop()
         self._writer.close()
         self._reader.close()
 
@@ -123,3 +169,48 @@ class SqliteStore:
             return self._reader.execute(sql, params).fetchall()
         except sqlite3.Error as error:
             raise StoreError(f"SQLite could not be read: {error}") from error
+
+
+class _Checkpointer:
+    """A thread that, at most every `interval` seconds and only after writes, copies the log
+    into the database file with a passive checkpoint on a connection of its own."""
+
+    def __init__(self, conn: sqlite3.Connection, interval: float, write_lock: threading.Lock) -> None:
+        self._conn = conn
+        self._interval = interval
+        self._write_lock = write_lock
+        self._lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="webhooks-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def wanted(self) -> None:
+        self._dirty.set()
+
+    def run(self) -> tuple[int, int, int]:
+        with self._lock:
+            busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(frames), int(copied)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._dirty.wait()
+            if self._stopping.is_set():
+                return
+            self._dirty.clear()
+            try:
+                _busy, frames, _copied = self.run()
+                if frames >= RESTART_PAGES:
+                    with self._write_lock:
+                        self.run()
+            except sqlite3.Error as error:
+                # The writer's own checkpoint stays as the fallback; the next write tries again.
+                log.warning("SQLite checkpoint failed: %s", error)
+            self._stopping.wait(self._interval)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        self._thread.join()
+        self._conn.close()

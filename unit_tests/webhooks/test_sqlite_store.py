@@ -1,0 +1,87 @@
+"""The SQLite store's durability setting and its checkpoints, which run beside the commits that
+keep deliveries instead of inside them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from source_sentry.webhooks.envelope import read_envelope
+from source_sentry.webhooks.store import Incoming, open_store
+from source_sentry.webhooks.store import sqlite as sqlite_store
+from source_sentry.webhooks.store.sqlite import SqliteStore
+from tools.receiver import issue_body
+
+WINDOW_MS = 3_600_000
+
+
+def incoming(issue: str) -> Incoming:
+    body = issue_body("created", issue, "unresolved", title="frame " * 100)
+    return Incoming(None, None, 0, body, hashlib.sha256(body).hexdigest(), read_envelope("issue", body))
+
+
+@pytest.mark.parametrize(("chosen", "pragma"), [("full", 2), ("normal", 1)])
+def test_given_synchronous_setting_when_opened_then_every_connection_uses_it(tmp_path, chosen, pragma):
+    store = open_store(str(tmp_path / "d.sqlite3"), sqlite_synchronous=chosen)
+    try:
+        for conn in (store._writer, store._reader, store._checkpointer._conn):
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == pragma
+    finally:
+        store.close()
+
+
+def test_given_commits_when_they_return_then_none_of_them_checkpointed(tmp_path):
+    """SQLite's default would copy the log back inside the commit that passes 1,000 pages."""
+    store = SqliteStore(str(tmp_path / "d.sqlite3"))
+    store._checkpointer.stop()  # nothing copies the log now, unless a commit does
+    wal = tmp_path / "d.sqlite3-wal"
+    for n in range(0, 20_000, 50):  # bounded: a log that commits keep resetting never grows this far
+        if os.path.getsize(wal) >= 1_500 * (4096 + 24):  # a frame: a page and its header
+            break
+        store.record_batch([incoming(str(n + i)) for i in range(50)], WINDOW_MS)
+    probe = sqlite3.connect(tmp_path / "d.sqlite3")
+    try:
+        busy, frames, copied = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        probe.close()
+    # Every frame was still only in the log: no commit had copied any of it.
+    assert (busy, copied) == (0, frames)
+    assert frames >= 1_500
+    store._writer.close()
+    store._reader.close()
+
+
+def test_given_steady_writes_when_checkpoints_run_beside_them_then_the_log_is_started_afresh(
+    tmp_path, monkeypatch
+):
+    """A passive checkpoint leaves behind what was committed while it ran; under steady writes
+    the log would grow with everything ever written unless the thread finishes the job."""
+    monkeypatch.setattr(sqlite_store, "RESTART_PAGES", 64)
+    store = SqliteStore(str(tmp_path / "d.sqlite3"), synchronous="normal", checkpoint_seconds=0.01)
+    written = 0
+
+    def write() -> None:
+        nonlocal written
+        while written < 3_000:
+            store.record_batch([incoming(f"{written}-{i}") for i in range(10)], WINDOW_MS)
+            written += 10
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(120)
+    wal_bytes = os.path.getsize(tmp_path / "d.sqlite3-wal")
+    database_bytes = os.path.getsize(tmp_path / "d.sqlite3")
+    assert store.newest_seq() == written
+    store.close()
+    # The database file holds what was copied back; the log, reused from its start, far less.
+    assert database_bytes > 1_000 * 4096, (database_bytes, wal_bytes, written)
+    assert wal_bytes < database_bytes / 2, (wal_bytes, database_bytes)
+    reopened = SqliteStore(str(tmp_path / "d.sqlite3"))
+    try:
+        assert len(reopened.feed(0, 100_000)) == written
+    finally:
+        reopened.close()
