@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from airbyte_cdk.models import AirbyteStateMessageSerializer, SyncMode
+from airbyte_cdk.models import AirbyteStateMessageSerializer, FailureType, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 
@@ -206,3 +206,37 @@ def test_given_over_a_batch_of_changes_when_a_sync_stops_after_its_first_batch_t
     assert set(rest) == set(batches[1])
     positions = [s["stream"]["stream_state"][FEED_POSITION_KEY] for s in states]
     assert positions[0] < positions[-2] < positions[-1]
+
+
+def test_given_the_receiver_unreachable_at_sync_time_when_syncing_then_issues_sync_and_the_position_stays(
+    emulator, caplog
+):
+    config = {**emulator.config(), "webhooks_url": "http://user:pw@127.0.0.1:9", "webhooks_token": FEED_TOKEN}
+    _, state = sync(config)
+    kept = {**state[0], "stream": {**state[0]["stream"]}}
+    kept["stream"]["stream_state"] = {**state[0]["stream"]["stream_state"], FEED_POSITION_KEY: 41}
+    records, after = sync(config, [kept])
+
+    assert records == {}
+    assert after[0]["stream"]["stream_state"][FEED_POSITION_KEY] == 41
+    warned = [r.getMessage() for r in caplog.records if "webhook receiver's feed" in r.getMessage()]
+    assert warned
+    assert "http://127.0.0.1:9/v1/deliveries could not be reached" in warned[0]
+    assert "pw" not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_given_a_wrong_feed_token_when_syncing_issues_then_a_config_error_names_the_setting(
+    emulator, receiver
+):
+    config = {
+        **emulator.config(),
+        "webhooks_url": receiver.base_url,
+        "webhooks_token": "not-the-token-0123456789",
+    }
+    catalog = CatalogBuilder().with_stream(STREAM, SyncMode.incremental).build()
+    output = read(PackagedSource(config=config, catalog=catalog, state=None), config, catalog, None)
+
+    errors = [m.trace.error for m in output.errors if m.trace and m.trace.error]
+    assert [e.failure_type for e in errors][:1] == [FailureType.config_error]
+    assert "refused webhooks_token (401)" in (errors[0].message or "")
+    assert "not-the-token-0123456789" not in str([e.message for e in errors])

@@ -163,9 +163,9 @@ class ChangedIssues:
         try:
             response = self._feed.request("GET", FEED_PATH, params={"after": after})
         except SentryUnavailable as error:
-            raise FeedUnavailable(
-                f"The webhook receiver's feed at {where} could not be read: {error}"
-            ) from None
+            # Its words, not the error's: those name the URL as given, a password in it included.
+            problem = f"answered {error.status}" if error.status else "could not be reached"
+            raise FeedUnavailable(f"The webhook receiver's feed at {where} {problem}.") from None
         status = response.status_code
         if status in (401, 403):
             raise AirbyteTracedException(
