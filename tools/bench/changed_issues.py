@@ -96,7 +96,9 @@ def _change(emu: EmulatorProcess, ids: list[str], statuses: dict[str, str]) -> N
                 params = [("id", issue) for issue in group[start : start + BULK]]
                 answer = client.put(path, params=params, json={"status": target})
                 answer.raise_for_status()
-    emu.control("drain_webhooks", timeout=600)
+    # The timeout in the body is the emulator's wait; the keyword would be this request's own.
+    if not emu.control("drain_webhooks", {"timeout": 600})["drained"]:
+        raise RuntimeError("the emulator did not send every webhook within 600 s")
 
 
 def _staleness(plan: Plan, emu, work, config, state, statuses, in_scope, problems, log) -> dict[str, Any]:
