@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 from airbyte_cdk.models import AirbyteStateMessageSerializer, FailureType, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 
+from integration_tests.webhooks.conftest import put
 from source_sentry.packaged.source import PackagedSource
 from source_sentry.state import FEED_POSITION_KEY, sanitize_state
 from tools.receiver import FEED_TOKEN, SECRET, ReceiverProcess, read_feed
@@ -38,16 +38,6 @@ def sync(config: dict[str, Any], state: list[dict[str, Any]] | None = None, *, e
     assert len(records) == len(output.records), "an issue came twice in one sync"
     states = [AirbyteStateMessageSerializer.dump(m.state) for m in output.state_messages if m.state]
     return records, (states if every_state else states[-1:])
-
-
-def put(emu, issue_id: str, change: dict[str, Any]) -> None:
-    answer = requests.put(
-        f"{emu.base_url}/api/0/organizations/{emu.organization}/issues/{issue_id}/",
-        headers={"Authorization": f"Bearer {emu.token}"},
-        json=change,
-        timeout=10,
-    )
-    assert answer.ok, answer.text
 
 
 def by_id_requests(emu) -> list[dict[str, list[str]]]:
