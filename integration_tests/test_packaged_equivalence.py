@@ -1,5 +1,8 @@
 """The packaged connector (Python components swapped in) and the manifest as written (what Airbyte
-Cloud runs) sync the same emulator data to the same records and the same final state."""
+Cloud runs) sync the same emulator data to the same records and the same final state. One
+difference is by design, and its own test bounds it: with a webhook receiver configured, the
+packaged connector's `issues` also sends the issues the feed says changed, read again by id, and
+keeps its feed position in the issues state (the manifest cannot, see docs/webhooks.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from source_sentry.manifest import incremental_stream_names, stream_names
 from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
+from source_sentry.state import FEED_POSITION_KEY
 from tools.receiver import FEED_TOKEN, SECRET, ReceiverProcess, read_feed
 
 
@@ -160,9 +164,7 @@ def test_given_a_truncated_project_list_when_a_child_stream_syncs_then_the_retry
     assert [bool(r.get("fault")) for r in project_lists[:2]] == [True, False]
 
 
-def test_given_a_receivers_feed_when_syncing_webhook_deliveries_then_both_variants_agree(
-    emulator, tmp_path
-):
+def test_given_a_receivers_feed_when_syncing_webhook_deliveries_then_both_variants_agree(emulator, tmp_path):
     with ReceiverProcess(tmp_path, str(tmp_path / "deliveries.sqlite3")) as receiver:
         emulator.webhooks.register(f"{receiver.base_url}/sentry/webhook", SECRET, ["issue", "error"])
         emulator.add_events(emulator.project_slugs[0], 3)
@@ -178,3 +180,35 @@ def test_given_a_receivers_feed_when_syncing_webhook_deliveries_then_both_varian
     assert sorted(records["webhook_deliveries"]) == sorted(str(entry["seq"]) for entry in feed)
     assert len(feed) >= 4  # at least one issue created and three errors
     assert state["webhook_deliveries"]["stream"]["stream_state"] == {"seq": feed[-1]["seq"]}
+
+
+def test_given_a_feed_naming_changed_issues_when_syncing_issues_then_the_packaged_adds_only_their_reread(
+    emulator, tmp_path
+):
+    """The one place the two differ on purpose: with a receiver, the packaged connector also sends
+    the issues the feed says changed (read again by id) and keeps its feed position in the issues
+    state; the manifest has no such read. Everything else of the stream is the same."""
+    with ReceiverProcess(tmp_path, str(tmp_path / "deliveries.sqlite3")) as receiver:
+        emulator.webhooks.register(f"{receiver.base_url}/sentry/webhook", SECRET, ["issue"])
+        config = {**emulator.config(), "webhooks_url": receiver.base_url, "webhooks_token": FEED_TOKEN}
+        streams = ("issues",)
+        (records, state) = sync(config, None, packaged=True, streams=streams)
+        (expected_records, expected_state) = sync(config, None, packaged=False, streams=streams)
+        changed = [i["id"] for i in emulator.ground_truth("issues") if i["status"] == "unresolved"][:2]
+        for issue_id in changed:
+            emulator.set_issue_status(issue_id, "resolved")
+        assert emulator.webhooks.drain(30)
+        (new, new_state) = sync(config, _states(state), packaged=True, streams=streams)
+        (expected_new, expected_new_state) = sync(
+            config, _states(expected_state), packaged=False, streams=streams
+        )
+        feed = read_feed(receiver.base_url)
+
+    assert records == expected_records
+    assert expected_new.get("issues", {}) == {}
+    assert sorted(new["issues"]) == sorted(changed)
+    assert {new["issues"][i]["status"] for i in changed} == {"resolved"}
+    for packaged_state, declarative_state in ((state, expected_state), (new_state, expected_new_state)):
+        blob = dict(packaged_state["issues"]["stream"]["stream_state"])
+        assert blob.pop(FEED_POSITION_KEY) == (feed[-1]["seq"] if packaged_state is new_state else 0)
+        assert blob == declarative_state["issues"]["stream"]["stream_state"]

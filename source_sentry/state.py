@@ -15,8 +15,18 @@ from typing import Any
 
 from source_sentry.manifest import per_project_stream_names, shared_manifest
 
-# Keys of the per-partition state the CDK's ConcurrentPerPartitionCursor writes.
-PARTITIONED_STATE_KEYS = {"states", "state", "parent_state", "lookback_window", "use_global_cursor"}
+# The issues stream's position in the webhook feed (the last seq whose changed issues were
+# read again), which the packaged connector keeps beside the CDK's keys (packaged/changed_issues.py).
+FEED_POSITION_KEY = "webhook_feed_after"
+# Keys of the per-partition state the CDK's ConcurrentPerPartitionCursor writes, and ours.
+PARTITIONED_STATE_KEYS = {
+    "states",
+    "state",
+    "parent_state",
+    "lookback_window",
+    "use_global_cursor",
+    FEED_POSITION_KEY,
+}
 
 
 @cache
@@ -91,6 +101,8 @@ def state_problem(stream: str, blob: Any) -> str | None:
             f"it has keys this connector does not write ({', '.join(sorted(map(str, unknown)))}); "
             "it looks like another connector's state"
         )
+    if FEED_POSITION_KEY in blob and _seq_problem(blob, FEED_POSITION_KEY):
+        return f"its `{FEED_POSITION_KEY}` value {blob[FEED_POSITION_KEY]!r} is not a whole number"
     states = blob.get("states", [])
     if not isinstance(states, list):
         return "its `states` is not a list"

@@ -113,3 +113,15 @@ def test_given_feed_seq_states_when_sanitized_then_a_whole_seq_is_kept_and_a_dat
     assert len(warnings) == 2
     assert "is not a whole number" in warnings[0]
     assert "no `seq` cursor" in warnings[1]
+
+
+def test_given_an_issues_feed_position_when_sanitized_then_a_whole_seq_is_kept_else_dropped() -> None:
+    entry = issues_entry("11", "2024-05-31T00:00:00Z", "2024-05-31T08:00:00.000000Z")
+    kept = {"states": [entry], "use_global_cursor": False, "webhook_feed_after": 7}
+    clean, warnings = sanitize_state(
+        [message("issues", kept), message("issues", {**kept, "webhook_feed_after": "7"})]
+    )
+
+    assert [m["stream"]["stream_state"] for m in clean] == [kept]
+    assert len(warnings) == 1
+    assert "`webhook_feed_after` value '7' is not a whole number" in warnings[0]

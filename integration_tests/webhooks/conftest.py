@@ -4,7 +4,10 @@ store of each kind, and the receiver running in its own process."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import requests
 
 from source_sentry.webhooks.store import open_store
 from tools.postgres import PostgresMissing, TempCluster
@@ -73,3 +76,15 @@ class Window:
 
     def feed(self) -> list[dict]:
         return read_feed(self.base_url, after=self.after)
+
+
+def put(emu, issue_id: str, change: dict[str, Any]) -> None:
+    """Change an issue through the emulator's API (`PUT .../issues/{id}/`), as a user in Sentry
+    would: the emulator then sends its webhooks."""
+    answer = requests.put(
+        f"{emu.base_url}/api/0/organizations/{emu.organization}/issues/{issue_id}/",
+        headers={"Authorization": f"Bearer {emu.token}"},
+        json=change,
+        timeout=10,
+    )
+    assert answer.ok, answer.text

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-import requests
 from airbyte_cdk.models import (
     AirbyteMessageSerializer,
     AirbyteStateMessageSerializer,
@@ -25,6 +24,7 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import discover, read
 
 import source_sentry
+from integration_tests.webhooks.conftest import put
 from source_sentry.source import SourceSentry
 from tools.receiver import FEED_TOKEN, SECRET, ReceiverProcess, headers, issue_body, read_feed
 
@@ -55,16 +55,6 @@ def sync(config: dict[str, Any], state: list[dict[str, Any]] | None = None):
 def feed_requests(receiver: ReceiverProcess) -> list[str]:
     """The query of each feed request the receiver served, from its access log."""
     return re.findall(r'"GET /v1/deliveries\?([^ "]*) HTTP', receiver.log_text())
-
-
-def put(emu, issue_id: str, change: dict[str, Any]) -> None:
-    answer = requests.put(
-        f"{emu.base_url}/api/0/organizations/{emu.organization}/issues/{issue_id}/",
-        headers={"Authorization": f"Bearer {emu.token}"},
-        json=change,
-        timeout=10,
-    )
-    assert answer.ok, answer.text
 
 
 def test_given_issue_mutations_over_two_syncs_when_reading_deliveries_then_each_comes_once_in_seq_order(

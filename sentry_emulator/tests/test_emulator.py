@@ -266,6 +266,37 @@ def test_org_issues_default_query_is_unresolved_and_empty_query_returns_all_stat
     assert {i["status"] for i in everything} > {"unresolved"}
 
 
+def test_org_issues_by_group_ids_return_exactly_those_of_every_status_ignoring_query_and_dates(
+    make_emulator,
+):
+    emu = make_emulator(span_days=60)
+    truth = {i["id"]: i for i in get(emu, org_path(emu, "issues/"), statsPeriod="90d", query="").json()}
+    old = sorted(truth, key=lambda i: truth[i]["lastSeen"])[0]  # outside the default 14 days
+    resolved = next(i for i in truth if truth[i]["status"] == "resolved")
+    unresolved = next(i for i in truth if truth[i]["status"] == "unresolved")
+    wanted = {old, resolved, unresolved}
+    resp = get(
+        emu, org_path(emu, "issues/") + "?" + "&".join(f"group={i}" for i in [*wanted, "99999999"]),
+        query="is:unresolved", limit="1",
+    )
+    assert resp.status_code == 200
+    assert {i["id"] for i in resp.json()} == wanted
+    assert "Link" not in resp.headers
+    assert {i["id"]: i["status"] for i in resp.json()} == {i: truth[i]["status"] for i in wanted}
+
+
+def test_org_issues_by_group_ids_keep_to_the_requested_projects_and_refuse_non_integers(emulator):
+    truth = get(emulator, org_path(emulator, "issues/"), statsPeriod="90d", query="").json()
+    first = next(i for i in truth if i["project"]["slug"] == emulator.project_slugs[0])
+    other = next(i for i in truth if i["project"]["slug"] != emulator.project_slugs[0])
+    path = org_path(emulator, "issues/") + f"?group={first['id']}&group={other['id']}"
+    scoped = get(emulator, path, project=first["project"]["id"]).json()
+    bad = get(emulator, org_path(emulator, "issues/") + "?group=abc")
+    assert [i["id"] for i in scoped] == [first["id"]]
+    assert bad.status_code == 400
+    assert bad.json() == {"detail": "Group ids must be integers"}
+
+
 def test_org_issues_without_dates_apply_a_14_day_window(make_emulator):
     emu = make_emulator(span_days=60, short_pages=0)
     default, _ = follow(emu, org_path(emu, "issues/"), query="")

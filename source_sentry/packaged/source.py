@@ -20,6 +20,7 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import M
 from airbyte_cdk.sources.types import ConnectionDefinition
 
 from source_sentry.packaged import endpoint_skips
+from source_sentry.packaged.changed_issues import ChangedIssues
 from source_sentry.packaged.cursors import SentryComponentFactory
 from source_sentry.packaged.pacing import ConcurrencyPacedBudget
 from source_sentry.packaged.swap import packaged_manifest
@@ -86,12 +87,24 @@ class PackagedSource(SourceSentry):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        """The CDK's read builds every stream of the manifest and keeps the catalog's (what that
-        costs: docs/benchmarks.md, "Figures behind the code"); this builds the catalog's alone,
-        with the CDK's own builder of named streams (None when a name is not one of the manifest's
-        streams: then the CDK's read decides). It starts
-        knowing no endpoint unserved (endpoint_skips.py)."""
+        """The CDK's read builds every stream of the manifest (what that costs: docs/benchmarks.md,
+        "Figures behind the code") and keeps the catalog's; this builds the catalog's alone, with
+        the CDK's own builder of named streams (None when a name is not one of the manifest's
+        streams: then the CDK's read decides). It starts knowing no endpoint unserved
+        (endpoint_skips.py). With a webhook receiver configured, the issues stream also reads
+        again the issues its feed says changed (changed_issues.py)."""
         endpoint_skips.forget()
+        messages = self._read_streams(logger, config, catalog, state)
+        changed = ChangedIssues.for_read(config, catalog, state)
+        yield from (messages if changed is None else changed.around(messages))
+
+    def _read_streams(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None,
+    ) -> Iterator[AirbyteMessage]:
         selected = self._streams_by_name([configured.stream.name for configured in catalog.streams])
         if selected is None:
             yield from super().read_catalog_streams(logger, config, catalog, state)

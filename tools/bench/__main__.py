@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sentry_emulator.process import ROOT
-from tools.bench import forwarding, report, sections, webhooks
+from tools.bench import changed_issues, forwarding, report, sections, webhooks
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
@@ -36,6 +36,7 @@ SECTIONS = {
     "parallel": "11: whole-org events from a server taking 200 ms a page, ours against the floor",
     "webhooks": "12: the webhook receiver: deliveries/s and answer latency, SQLite and PostgreSQL vs a floor",
     "forwarding": "13: forwarding: POST-to-target time, and answer latency while a target is down",
+    "changed_issues": "14: issue statuses from the webhook feed: requests and seconds, staleness",
 }
 NOTE = Path(__file__).resolve().parent / "note.md"
 EPILOG = (
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         "webhooks": lambda: results.__setitem__("webhooks", webhooks.webhooks(plan, work, problems, log)),
         "forwarding": lambda: results.__setitem__(
             "forwarding", forwarding.forwarding(plan, work, problems, log)
+        ),
+        "changed_issues": lambda: results.__setitem__(
+            "changed_issues", changed_issues.changed_issues(plan, work, problems, log)
         ),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

@@ -46,6 +46,13 @@ class Plan:
     forward_stores: tuple[str, ...] = ("sqlite", "postgres")
     forward_scenarios: tuple[str, ...] = ("none", "healthy", "one_down")
 
+    # Section 14: the organization's issues, the status changes synced after its first sync, and
+    # the staleness run: changes (one per interval) with syncs every interval seconds.
+    changed_issues_org: int = 12_000
+    changed_issues_counts: tuple[int, ...] = (10, 1_000, 10_000)
+    staleness_interval: float = 60.0
+    staleness_changes: int = 6
+
     def issues(self, events: int) -> int:
         return max(events // self.issues_per_events, self.projects)
 
@@ -89,4 +96,8 @@ SMOKE = Plan(
     forward_seconds=1.0,
     forward_stores=("sqlite",),
     forward_scenarios=("healthy", "one_down"),
+    changed_issues_org=60,
+    changed_issues_counts=(10,),
+    staleness_interval=1.0,
+    staleness_changes=1,
 )

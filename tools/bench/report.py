@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tools.bench import changed_issues
 from tools.bench.measure import fmt, median, ratio, spread
 
 
@@ -108,6 +109,7 @@ def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
     _parallel(res, w)
     _webhooks(res, w)
     _forwarding(res, w)
+    changed_issues.render(res, w)
     _profile(res, w)
     _closing(res, w)
     return "\n".join(out).rstrip() + "\n"
