@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -56,7 +57,7 @@ def changed_issues(plan: Plan, work: Workdir, problems, log) -> dict[str, Any]:
             changing = time.perf_counter() - started
             m, req = clients.read(clients.OURS, emu, work, config, ["issues"], state=state, collect_ids=True)
             by_id = sum(1 for e in emu.request_log() if "group" in (e.get("query") or {}))
-            sent = m.ids.get("issues", {})
+            sent: Counter[str] = m.ids.get("issues", Counter())
             problems.check(
                 m.returncode == 0 and set(sent) == set(chosen) and m.duplicates("issues") == 0,
                 f"changed issues: {len(chosen)} changed, the sync sent {m.counts['issues']} "
@@ -93,7 +94,9 @@ def _change(emu: EmulatorProcess, ids: list[str], statuses: dict[str, str]) -> N
     with httpx.Client(headers={"Authorization": f"Bearer {emu.token}"}, timeout=60) as client:
         for target, group in targets.items():
             for start in range(0, len(group), BULK):
-                params = [("id", issue) for issue in group[start : start + BULK]]
+                params: list[tuple[str, str | int | float | bool | None]] = [
+                    ("id", issue) for issue in group[start : start + BULK]
+                ]
                 answer = client.put(path, params=params, json={"status": target})
                 answer.raise_for_status()
     # The timeout in the body is the emulator's wait; the keyword would be this request's own.
