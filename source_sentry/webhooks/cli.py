@@ -71,9 +71,6 @@ def main(argv: Sequence[str]) -> int:
     except StoreError as error:
         sys.stderr.write(f"source-sentry webhooks: database: {error}\n")
         return 1
-    if stop.requested is not None:
-        store.close()
-        return 0
     config = uvicorn.Config(
         create_app(settings, store=store),
         host=settings.host,
@@ -85,6 +82,9 @@ def main(argv: Sequence[str]) -> int:
     )
     server = uvicorn.Server(config)
     stop.server = server
+    if stop.requested is not None:  # a signal came while the database was opening
+        store.close()
+        return 0
     try:
         server.run()
     except StoreError as error:

@@ -72,7 +72,8 @@ CHECKPOINT_SECONDS = 0.5
 # behind, so under steady load the log would never be started afresh and would only grow. Past
 # this many pages (16 MB with SQLite's 4 KB pages) the thread finishes with a second passive
 # checkpoint while holding the store's write lock: it copies only what came in during the first
-# one (a few milliseconds), and the next commit starts the log from its beginning.
+# one (measured: under 10 ms with synchronous=FULL, 43 to 68 ms with NORMAL), and the next
+# commit starts the log from its beginning.
 RESTART_PAGES = 4_096
 # The writer checkpoints inside a commit only past this many pages (about 64 MB) of log.
 WRITER_AUTOCHECKPOINT_PAGES = 16_384
@@ -154,10 +155,6 @@ class SqliteStore:
     def check(self) -> None:
         with self._read_lock:
             self._read("SELECT 1", ())
-
-    def checkpoint(self) -> tuple[int, int, int]:
-        """Run a passive checkpoint now: (1 if it could not run, log frames, frames copied)."""
-        return self._checkpointer.run()
 
     def close(self) -> None:
         self._checkpointer.stop()
