@@ -20,6 +20,7 @@ the cursors is told to build these (`SentryComponentFactory`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -35,6 +36,7 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_sentry.packaged.pacing import UNLIMITED, ConcurrencyPacedBudget
+from source_sentry.packaged.parts import PLANNED_STREAMS, REFUSED, PartPlanner
 from source_sentry.packaged.requester import SliceRenderedRequester
 
 # (input formats, date text) -> the CDK's parse of it. The same text is parsed by three readers
@@ -182,6 +184,25 @@ _WAIT_FOR_ANSWER: Final = 10.0
 SideBySide = Callable[[bool], "bool | None"]
 
 
+def _split_in_parts(
+    cursor: ConcurrentCursor, lower: Any, upper: Any, upper_is_end: bool
+) -> Iterable[StreamSlice]:
+    """The span cut at the boundaries of its parts (parts.py), oldest first, each part cut into
+    windows as before; the span as before when it is not planned; nothing when Sentry refused the
+    project (the probe's answer was its one request)."""
+    planner: PartPlanner | None = getattr(cursor, "_planner", None)
+    plan = planner.plan(cursor, lower, upper) if planner is not None and upper_is_end else None
+    if plan == REFUSED:
+        return
+    if not isinstance(plan, list) or not plan:
+        yield from _split_while_side_by_side(cursor, lower, upper, upper_is_end)
+        return
+    edges = [lower, *plan, upper]
+    for index in range(len(plan) + 1):
+        last = index == len(plan)
+        yield from _split_while_side_by_side(cursor, edges[index], edges[index + 1], upper_is_end and last)
+
+
 def _split_while_side_by_side(
     cursor: ConcurrentCursor, lower: Any, upper: Any, upper_is_end: bool
 ) -> Iterable[StreamSlice]:
@@ -220,12 +241,14 @@ def _split_while_side_by_side(
 # a built cursor becomes one of these, which needs the very layout of the class it was.)
 class SpreadWindowsCursor(SliceMemoCursor):
     _side_by_side: SideBySide | None = None
-    _split_per_slice_range = _split_while_side_by_side
+    _planner: PartPlanner | None = None
+    _split_per_slice_range = _split_in_parts
 
 
 class SpreadWindowsSettledEndCursor(SettledEndCursor):
     _side_by_side: SideBySide | None = None
-    _split_per_slice_range = _split_while_side_by_side
+    _planner: PartPlanner | None = None
+    _split_per_slice_range = _split_in_parts
 
 
 class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
@@ -236,6 +259,11 @@ class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
     stands while the same object is asked again."""
 
     _last_key: tuple[Any, str] | None = None
+    # A stream cut in parts (parts.py) emits its state whenever a project's saved position moves
+    # (a window ends with no unread window before it), where the CDK waits ten minutes between
+    # state messages of a per-partition cursor: a sync stopped before then saved nothing.
+    _planner: PartPlanner | None = None
+    _last_state: Any = None
 
     def _to_partition_key(self, partition: Any) -> str:
         last = self._last_key  # one read: other threads may replace it meanwhile
@@ -244,6 +272,26 @@ class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
         key = super()._to_partition_key(partition)
         self._last_key = (partition, key)  # holding the mapping: its id cannot be reused
         return key
+
+    def _generate_slices_from_partition(
+        self, partition: StreamSlice, parent_state: Any
+    ) -> Iterable[StreamSlice]:
+        planner = self._planner
+        if planner is not None:
+            # Slices are cut on one thread, a project after another: the project's cursor asks
+            # the planner while this project's windows are being cut.
+            planner.current = partition
+        yield from super()._generate_slices_from_partition(partition, parent_state)
+
+    def _throttle_state_message(self) -> float | None:
+        if self._planner is None:
+            return super()._throttle_state_message()
+        # Called under the cursor's lock, once a window is closed.
+        state = self.state
+        if state == self._last_state:
+            return None
+        self._last_state = state
+        return time.time()
 
 
 def _is_clock(end_datetime: Any) -> bool:
@@ -292,10 +340,23 @@ class SentryComponentFactory(ModelToComponentFactory):
             cursor.__class__ = SettledEndCursor
         stream = kwargs.get("stream_name", args[2] if len(args) > 2 else None)
         ask = self._side_by_side_for(stream) if stream in SPREAD_WINDOW_STREAMS else None
-        if ask is not None:
+        # The planner finds the stream's requester when it first plans: a resumed sync builds
+        # its projects' cursors from the state before any requester is built.
+        planner = self._planner_for(stream, kwargs.get("config", args[5] if len(args) > 5 else {}))
+        if ask is not None or planner is not None:
             cursor.__class__ = SpreadWindowsSettledEndCursor if settled else SpreadWindowsCursor
             cursor._side_by_side = ask  # type: ignore[attr-defined]
+            cursor._planner = planner  # type: ignore[attr-defined]
         return cursor
+
+    def _planner_for(self, stream: Any, config: Any) -> PartPlanner | None:
+        """The stream's planner of parts (parts.py), one per stream, shared by its cursors."""
+        if stream not in PLANNED_STREAMS:
+            return None
+        planners = self.__dict__.setdefault("_planners", {})
+        if stream not in planners:
+            planners[stream] = PartPlanner(self, stream, config or {})
+        return planners[stream]  # type: ignore[no-any-return]
 
     def create_http_requester(self, model: Any, config: Any, *args: Any, name: str, **kwargs: Any) -> Any:
         # The path each stream's requester asks, for `_side_by_side_for` (the first one built
@@ -304,6 +365,8 @@ class SentryComponentFactory(ModelToComponentFactory):
         requester = super().create_http_requester(model, config, *args, name=name, **kwargs)
         if type(requester) is HttpRequester:
             SliceRenderedRequester.adopt(requester)
+        # The stream's own requester, which sends the probes of parts.py.
+        self.__dict__.setdefault("_requesters", {}).setdefault(name, requester)
         return requester
 
     def _side_by_side_for(self, stream: str) -> SideBySide | None:
@@ -346,6 +409,9 @@ class SentryComponentFactory(ModelToComponentFactory):
         _share_parse(cursor)
         if type(cursor) is ConcurrentPerPartitionCursor:
             cursor.__class__ = SlicePartitionKeyCursor
+            stream = kwargs.get("stream_name", args[3] if len(args) > 3 else None)
+            config = kwargs.get("config", args[5] if len(args) > 5 else {})
+            cursor._planner = self._planner_for(stream, config)  # type: ignore[attr-defined]
         return cursor
 
 

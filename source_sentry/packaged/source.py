@@ -88,8 +88,12 @@ class PackagedSource(SourceSentry):
         """The CDK's read builds every stream of the manifest (21, 0.23 s) and keeps the catalog's;
         this builds the catalog's alone, with the CDK's own builder of named streams (None when a
         name is not one of the manifest's streams: then the CDK's read decides). It starts
-        knowing no endpoint unserved (endpoint_skips.py)."""
+        knowing no endpoint unserved (endpoint_skips.py), and cuts long spans of events in parts
+        (parts.py)."""
         endpoint_skips.forget()
+        # Long spans of events are cut in parts by a probe (parts.py): in a read only, so that
+        # `check` and discovery send what they sent.
+        self._constructor.__dict__["_plan_parts"] = True
         selected = self._streams_by_name([configured.stream.name for configured in catalog.streams])
         if selected is None:
             yield from super().read_catalog_streams(logger, config, catalog, state)
