@@ -28,6 +28,7 @@ MEASURED_SECTIONS = [
     "## 11. A server slow to build pages",
     "## 12. The webhook receiver",
     "## 13. Forwarding",
+    "## 14. A big project's first sync",
     "## Closing note",
 ]
 NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")

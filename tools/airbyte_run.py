@@ -137,6 +137,8 @@ def interrupted_read(
     stream: str | None = None,
     known: set[str] | frozenset[str] = frozenset(),
     timeout: float = 240,
+    env: dict[str, str] | None = None,
+    command: str = COMMAND,
 ) -> Run:
     """`read` of the installed command, sent SIGTERM (what a pod eviction, a node drain or a deploy
     of the Airbyte worker sends) once `stop_after` records of `stream` whose id is not in `known`
@@ -150,7 +152,7 @@ def interrupted_read(
     lines: list[str] = []
     with (tmp / "stderr.txt").open("w+") as stderr:
         process = subprocess.Popen(
-            [COMMAND, *args], stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=tmp
+            [command, *args], stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=tmp, env=env
         )
         watchdog = threading.Timer(timeout, process.kill)
         watchdog.start()

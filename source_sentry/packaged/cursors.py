@@ -284,7 +284,7 @@ class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
         yield from super()._generate_slices_from_partition(partition, parent_state)
 
     def _throttle_state_message(self) -> float | None:
-        if self._planner is None:
+        if self._planner is None or not self._planner.active:
             return super()._throttle_state_message()
         # Called under the cursor's lock, once a window is closed.
         state = self.state

@@ -19,7 +19,7 @@ from airbyte_cdk.sources.declarative import concurrent_declarative_source
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.types import ConnectionDefinition
 
-from source_sentry.packaged import endpoint_skips
+from source_sentry.packaged import endpoint_skips, parts
 from source_sentry.packaged.cursors import SentryComponentFactory
 from source_sentry.packaged.pacing import ConcurrencyPacedBudget
 from source_sentry.packaged.swap import packaged_manifest
@@ -93,7 +93,7 @@ class PackagedSource(SourceSentry):
         endpoint_skips.forget()
         # Long spans of events are cut in parts by a probe (parts.py): in a read only, so that
         # `check` and discovery send what they sent.
-        self._constructor.__dict__["_plan_parts"] = True
+        self._constructor.__dict__["_plan_parts"] = parts.enabled_by_environment()
         selected = self._streams_by_name([configured.stream.name for configured in catalog.streams])
         if selected is None:
             yield from super().read_catalog_streams(logger, config, catalog, state)

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from sentry_emulator.process import ROOT
-from tools.bench import forwarding, report, sections, webhooks
+from tools.bench import forwarding, report, resume, sections, webhooks
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
@@ -35,6 +35,7 @@ SECTIONS = {
     "parallel": "11: whole-org events from a server taking 200 ms a page, ours against the floor",
     "webhooks": "12: the webhook receiver: deliveries/s and answer latency, SQLite and PostgreSQL vs a floor",
     "forwarding": "13: forwarding: POST-to-target time, and answer latency while a target is down",
+    "resume": "14: a big project's first sync before/after parts, and what an interrupted one redoes",
 }
 NOTE = Path(__file__).resolve().parent / "note.md"
 EPILOG = (
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "forwarding": lambda: results.__setitem__(
             "forwarding", forwarding.forwarding(plan, work, problems, log)
         ),
+        "resume": lambda: results.__setitem__("resume", resume.resume(plan, work, problems, log)),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Workdir(Path(tmp))
