@@ -20,6 +20,7 @@ the cursors is told to build these (`SentryComponentFactory`).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -168,6 +169,9 @@ class SettledEndCursor(SliceMemoCursor):
         return bool(value <= end)
 
 
+# A stream cut in parts writes its state at least this often (seconds) while windows close.
+STATE_EVERY: Final = 60.0
+
 # Streams whose windows (the cursor's `step`) only spread a project's pages over workers, so that
 # cutting fewer changes which requests are sent, never what is read: the manifest's events.
 SPREAD_WINDOW_STREAMS: Final = frozenset({"events"})
@@ -259,11 +263,14 @@ class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
     stands while the same object is asked again."""
 
     _last_key: tuple[Any, str] | None = None
-    # A stream cut in parts (parts.py) emits its state whenever a project's saved position moves
-    # (a window ends with no unread window before it), where the CDK waits ten minutes between
-    # state messages of a per-partition cursor: a sync stopped before then saved nothing.
+    # A stream cut in parts (parts.py) emits its state when a project cut in parts moves its saved
+    # position (a part ends with none unread before it), and otherwise at most every STATE_EVERY
+    # seconds, where the CDK waits ten minutes between state messages of a per-partition cursor:
+    # a sync stopped before then saved nothing. (Each message holds every project's position:
+    # one per small project would write the organization's state once per project.)
     _planner: PartPlanner | None = None
-    _last_state: Any = None
+    _closing: threading.local | None = None
+    _saved_positions: dict[str, Any] | None = None
 
     def _to_partition_key(self, partition: Any) -> str:
         last = self._last_key  # one read: other threads may replace it meanwhile
@@ -281,17 +288,37 @@ class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
             # Slices are cut on one thread, a project after another: the project's cursor asks
             # the planner while this project's windows are being cut.
             planner.current = partition
+            planner.current_key = self._to_partition_key(partition.partition)
         yield from super()._generate_slices_from_partition(partition, parent_state)
 
+    def close_partition(self, partition: Any) -> None:
+        if self._planner is not None:
+            if self._closing is None:
+                self._closing = threading.local()
+            window = partition.to_slice()
+            self._closing.key = None if window is None else self._to_partition_key(window.partition)
+        super().close_partition(partition)
+
     def _throttle_state_message(self) -> float | None:
-        if self._planner is None or not self._planner.active:
+        planner = self._planner
+        if planner is None or not planner.active:
             return super()._throttle_state_message()
-        # Called under the cursor's lock, once a window is closed.
-        state = self.state
-        if state == self._last_state:
-            return None
-        self._last_state = state
-        return time.time()
+        # Called under the cursor's lock, once a window is closed, on the thread that closed it.
+        now = time.time()
+        key: str | None = getattr(self._closing, "key", None)
+        cursor = self._cursor_per_partition.get(key) if key is not None else None
+        if key is not None and cursor is not None and planner.in_parts(key):
+            saved = self._saved_positions
+            if saved is None:
+                saved = self._saved_positions = {}
+            # A copy: the CDK's cursor hands out the same mapping, changed in place, each time.
+            position = dict(cursor.state)
+            if saved.get(key) != position:
+                saved[key] = position
+                return now
+        if now - self._last_emission_time >= STATE_EVERY:
+            return now
+        return None
 
 
 def _is_clock(end_datetime: Any) -> bool:

@@ -67,6 +67,11 @@ class PartPlanner:
         self._field = PLANNED_STREAMS[stream]
         self._enabled = config.get("server") != "glitchtip"
         self.current: StreamSlice | None = None  # the project whose span is being cut
+        self.current_key = ""  # its key, as the per-project cursor writes it
+        self._in_parts: set[str] = set()  # keys of the projects cut in more than one part
+
+    def in_parts(self, key: str) -> bool:
+        return key in self._in_parts
 
     @property
     def active(self) -> bool:
@@ -129,4 +134,6 @@ class PartPlanner:
             bounds.append(boundary)
             newest = boundary
         bounds.reverse()
+        if bounds:
+            self._in_parts.add(self.current_key)
         return bounds

@@ -49,6 +49,8 @@ PRIVATE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
             "_to_partition_key",
             "_generate_slices_from_partition",
             "_throttle_state_message",
+            "_last_emission_time",
+            "_cursor_per_partition",
         ),
         "airbyte_cdk.sources.declarative.parsers.model_to_component_factory:ModelToComponentFactory": (
             "_init_mappings",
