@@ -131,3 +131,58 @@ def cloud_source(verb: str, args: list[str], cwd: Path, timeout: float = 240) ->
 def cloud_read(workdir: Path, args: list[str], timeout: float = 240) -> Run:
     """`read` of the Cloud manifest, `args` as `write_inputs` gives them."""
     return cloud_source("read", args, workdir, timeout)
+
+
+def interrupted_read(
+    tmp: Path,
+    config: dict,
+    *,
+    streams: list[str],
+    state: list[dict[str, Any]] | None = None,
+    stop_after: int | None = None,
+    stream: str | None = None,
+    known: set[str] | frozenset[str] = frozenset(),
+    timeout: float = 240,
+    env: dict[str, str] | None = None,
+    command: str = COMMAND,
+) -> Run:
+    """`read` of the installed command, sent SIGTERM (what a pod eviction, a node drain or a deploy
+    of the Airbyte worker sends) once `stop_after` records of `stream` whose id is not in `known`
+    have come out of it; its messages are those it wrote before it ended. Without `stop_after` it
+    runs to its end."""
+    import signal
+    import threading
+
+    args = ["read", *write_inputs(tmp, config, streams, state)]
+    head = '{"type":"RECORD","record":{"stream":"%s"' % (stream or streams[0])
+    lines: list[str] = []
+    with (tmp / "stderr.txt").open("w+") as stderr:
+        process = subprocess.Popen(
+            [command, *args], stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=tmp, env=env
+        )
+        watchdog = threading.Timer(timeout, process.kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            seen = 0
+            for line in process.stdout:
+                lines.append(line)
+                if (
+                    stop_after is not None
+                    and seen < stop_after
+                    and line.startswith(head)
+                    and line.endswith("\n")
+                ):
+                    if known and str(json.loads(line)["record"]["data"].get("id")) in known:
+                        continue
+                    seen += 1
+                    if seen == stop_after:
+                        process.send_signal(signal.SIGTERM)
+            returncode = process.wait()
+        finally:
+            watchdog.cancel()
+        stderr.seek(0)
+        # A process stopped while writing leaves its last line torn: a destination drops it too.
+        if lines and not lines[-1].endswith("\n"):
+            lines.pop()
+        return parse("".join(lines), stderr.read(), returncode)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_sentry import sentry_api
+from source_sentry.packaged.parts import SWITCH as PARTS_SWITCH
 from source_sentry.packaged.source import PackagedSource
 from source_sentry.source import SourceSentry
 from unit_tests.fake_sentry import FakeSentry, ViaRequests
@@ -25,12 +27,25 @@ def read_stream(
     sync_mode: SyncMode = SyncMode.incremental,
     expecting_exception: bool = False,
     packaged: bool = True,
+    parts: bool = False,
 ) -> EntrypointOutput:
-    """`packaged=False` reads with the manifest as written (the Cloud variant)."""
+    """`packaged=False` reads with the manifest as written (the Cloud variant). Without `parts`
+    the packaged connector reads long spans of events as the manifest does: the probes that cut
+    them in parts (source_sentry/packaged/parts.py, tested in unit_tests/packaged/test_parts.py and
+    end to end) are requests the mocks of the manifest's requests do not answer."""
     catalog = CatalogBuilder().with_stream(stream, sync_mode).build()
     built_state = StateBuilder().with_stream_state(stream, state).build() if state is not None else None
     source = (PackagedSource if packaged else SourceSentry)(config=config, catalog=catalog, state=built_state)
-    return read(source, dict(config), catalog, built_state, expecting_exception=expecting_exception)
+    saved = os.environ.get(PARTS_SWITCH)
+    if not parts:
+        os.environ[PARTS_SWITCH] = "off"
+    try:
+        return read(source, dict(config), catalog, built_state, expecting_exception=expecting_exception)
+    finally:
+        if saved is None:
+            os.environ.pop(PARTS_SWITCH, None)
+        else:
+            os.environ[PARTS_SWITCH] = saved
 
 
 class FakeClock:

@@ -20,6 +20,7 @@ from unit_tests.sentry import (
     projects_request,
     projects_url,
     record,
+    request,
 )
 
 NOW = "2024-06-01T12:00:00Z"
@@ -396,6 +397,41 @@ class EventsWindowsTest(TestCase):
         # the first window's newest event: it moves only over windows finished without a gap
         assert cursors
         assert max(cursors) == "2024-05-11T00:00:00.000000Z"
+
+    @HttpMocker()
+    def test_given_parts_when_first_sync_then_probes_cut_the_span_and_state_follows_each_part(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        # The packaged connector's parts (parts.py): a probe of one event at offset 5,000 finds
+        # LATE, whose receipt cuts the span; the older remainder's probe is empty. The parts are
+        # read oldest first, and the state moves to the first part's end before the second ends.
+        http_mocker.get(projects_request(), page(projects_url(), [project("backend", "11")]))
+        probe = {"full": "true", "per_page": 1, "cursor": "0:5000:0"}
+        cut, cut_past = "2024-05-25T08:00:00.000000", "2024-05-25T09:00:00.000000"
+        http_mocker.get(
+            request(events_url("backend"), start=START, end=END, **probe), page(events_url("backend"), [LATE])
+        )
+        http_mocker.get(
+            request(events_url("backend"), start=START, end=cut_past, **probe),
+            page(events_url("backend"), []),
+        )
+        http_mocker.get(
+            events_request("backend", START, cut_past),
+            page(events_url("backend"), [LATE, AHEAD, AT_BOUNDARY]),
+        )
+        # The second part reaches back `lookback_minutes` before its start; LATE, kept by the
+        # first, is dropped.
+        http_mocker.get(
+            events_request("backend", "2024-05-25T07:00:00.000000", END),
+            page(events_url("backend"), [NEWEST, LATE]),
+        )
+
+        output = read_stream("events", config(start_date="2024-05-01T00:00:00Z", num_workers=1), parts=True)
+
+        assert sorted(r.record.data["id"][:5] for r in output.records) == ["ahead", "bound", "late0", "newes"]
+        states = [m.state.stream.stream_state.__dict__ for m in output.state_messages]
+        cursors = [s["states"][0]["cursor"]["dateReceived"] for s in states if s.get("states")]
+        assert cursors[:2] == [f"{cut}Z", "2024-05-31T06:00:00.500000Z"]
 
     @HttpMocker()
     def test_given_one_worker_when_first_sync_then_one_window_as_without_windows(

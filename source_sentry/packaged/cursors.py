@@ -20,6 +20,8 @@ the cursors is told to build these (`SentryComponentFactory`).
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -35,6 +37,7 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_sentry.packaged.pacing import UNLIMITED, ConcurrencyPacedBudget
+from source_sentry.packaged.parts import PLANNED_STREAMS, REFUSED, PartPlanner
 from source_sentry.packaged.requester import SliceRenderedRequester
 
 # (input formats, date text) -> the CDK's parse of it. The same text is parsed by three readers
@@ -166,6 +169,9 @@ class SettledEndCursor(SliceMemoCursor):
         return bool(value <= end)
 
 
+# A stream cut in parts writes its state at least this often (seconds) while windows close.
+STATE_EVERY: Final = 60.0
+
 # Streams whose windows (the cursor's `step`) only spread a project's pages over workers, so that
 # cutting fewer changes which requests are sent, never what is read: the manifest's events.
 SPREAD_WINDOW_STREAMS: Final = frozenset({"events"})
@@ -180,6 +186,25 @@ _WAIT_FOR_ANSWER: Final = 10.0
 # Whether windows can be read side by side: (wait for the endpoint's first answer?) -> yes, no,
 # or None when that is not known yet and `wait` was false.
 SideBySide = Callable[[bool], "bool | None"]
+
+
+def _split_in_parts(
+    cursor: ConcurrentCursor, lower: Any, upper: Any, upper_is_end: bool
+) -> Iterable[StreamSlice]:
+    """The span cut at the boundaries of its parts (parts.py), oldest first, each part cut into
+    windows as before; the span as before when it is not planned; nothing when Sentry refused the
+    project (the probe's answer was its one request)."""
+    planner: PartPlanner | None = getattr(cursor, "_planner", None)
+    plan = planner.plan(cursor, lower, upper) if planner is not None and upper_is_end else None
+    if plan == REFUSED:
+        return
+    if not isinstance(plan, list) or not plan:
+        yield from _split_while_side_by_side(cursor, lower, upper, upper_is_end)
+        return
+    edges = [lower, *plan, upper]
+    for index in range(len(plan) + 1):
+        last = index == len(plan)
+        yield from _split_while_side_by_side(cursor, edges[index], edges[index + 1], upper_is_end and last)
 
 
 def _split_while_side_by_side(
@@ -220,12 +245,14 @@ def _split_while_side_by_side(
 # a built cursor becomes one of these, which needs the very layout of the class it was.)
 class SpreadWindowsCursor(SliceMemoCursor):
     _side_by_side: SideBySide | None = None
-    _split_per_slice_range = _split_while_side_by_side
+    _planner: PartPlanner | None = None
+    _split_per_slice_range = _split_in_parts
 
 
 class SpreadWindowsSettledEndCursor(SettledEndCursor):
     _side_by_side: SideBySide | None = None
-    _split_per_slice_range = _split_while_side_by_side
+    _planner: PartPlanner | None = None
+    _split_per_slice_range = _split_in_parts
 
 
 class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
@@ -236,6 +263,14 @@ class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
     stands while the same object is asked again."""
 
     _last_key: tuple[Any, str] | None = None
+    # A stream cut in parts (parts.py) emits its state when a project cut in parts moves its saved
+    # position (a part ends with none unread before it), and otherwise at most every STATE_EVERY
+    # seconds, where the CDK waits ten minutes between state messages of a per-partition cursor:
+    # a sync stopped before then saved nothing. (Each message holds every project's position:
+    # one per small project would write the organization's state once per project.)
+    _planner: PartPlanner | None = None
+    _closing: threading.local | None = None
+    _saved_positions: dict[str, Any] | None = None
 
     def _to_partition_key(self, partition: Any) -> str:
         last = self._last_key  # one read: other threads may replace it meanwhile
@@ -244,6 +279,46 @@ class SlicePartitionKeyCursor(ConcurrentPerPartitionCursor):
         key = super()._to_partition_key(partition)
         self._last_key = (partition, key)  # holding the mapping: its id cannot be reused
         return key
+
+    def _generate_slices_from_partition(
+        self, partition: StreamSlice, parent_state: Any
+    ) -> Iterable[StreamSlice]:
+        planner = self._planner
+        if planner is not None:
+            # Slices are cut on one thread, a project after another: the project's cursor asks
+            # the planner while this project's windows are being cut.
+            planner.current = partition
+            planner.current_key = self._to_partition_key(partition.partition)
+        yield from super()._generate_slices_from_partition(partition, parent_state)
+
+    def close_partition(self, partition: Any) -> None:
+        if self._planner is not None:
+            if self._closing is None:
+                self._closing = threading.local()
+            window = partition.to_slice()
+            self._closing.key = None if window is None else self._to_partition_key(window.partition)
+        super().close_partition(partition)
+
+    def _throttle_state_message(self) -> float | None:
+        planner = self._planner
+        if planner is None or not planner.active:
+            return super()._throttle_state_message()
+        # Called under the cursor's lock, once a window is closed, on the thread that closed it.
+        now = time.time()
+        key: str | None = getattr(self._closing, "key", None)
+        cursor = self._cursor_per_partition.get(key) if key is not None else None
+        if key is not None and cursor is not None and planner.in_parts(key):
+            saved = self._saved_positions
+            if saved is None:
+                saved = self._saved_positions = {}
+            # A copy: the CDK's cursor hands out the same mapping, changed in place, each time.
+            position = dict(cursor.state)
+            if saved.get(key) != position:
+                saved[key] = position
+                return now
+        if now - self._last_emission_time >= STATE_EVERY:
+            return now
+        return None
 
 
 def _is_clock(end_datetime: Any) -> bool:
@@ -292,10 +367,23 @@ class SentryComponentFactory(ModelToComponentFactory):
             cursor.__class__ = SettledEndCursor
         stream = kwargs.get("stream_name", args[2] if len(args) > 2 else None)
         ask = self._side_by_side_for(stream) if stream in SPREAD_WINDOW_STREAMS else None
-        if ask is not None:
+        # The planner finds the stream's requester when it first plans: a resumed sync builds
+        # its projects' cursors from the state before any requester is built.
+        planner = self._planner_for(stream, kwargs.get("config", args[5] if len(args) > 5 else {}))
+        if ask is not None or planner is not None:
             cursor.__class__ = SpreadWindowsSettledEndCursor if settled else SpreadWindowsCursor
             cursor._side_by_side = ask  # type: ignore[attr-defined]
+            cursor._planner = planner  # type: ignore[attr-defined]
         return cursor
+
+    def _planner_for(self, stream: Any, config: Any) -> PartPlanner | None:
+        """The stream's planner of parts (parts.py), one per stream, shared by its cursors."""
+        if stream not in PLANNED_STREAMS:
+            return None
+        planners = self.__dict__.setdefault("_planners", {})
+        if stream not in planners:
+            planners[stream] = PartPlanner(self, stream, config or {})
+        return planners[stream]  # type: ignore[no-any-return]
 
     def create_http_requester(self, model: Any, config: Any, *args: Any, name: str, **kwargs: Any) -> Any:
         # The path each stream's requester asks, for `_side_by_side_for` (the first one built
@@ -304,6 +392,8 @@ class SentryComponentFactory(ModelToComponentFactory):
         requester = super().create_http_requester(model, config, *args, name=name, **kwargs)
         if type(requester) is HttpRequester:
             SliceRenderedRequester.adopt(requester)
+        # The stream's own requester, which sends the probes of parts.py.
+        self.__dict__.setdefault("_requesters", {}).setdefault(name, requester)
         return requester
 
     def _side_by_side_for(self, stream: str) -> SideBySide | None:
@@ -346,6 +436,9 @@ class SentryComponentFactory(ModelToComponentFactory):
         _share_parse(cursor)
         if type(cursor) is ConcurrentPerPartitionCursor:
             cursor.__class__ = SlicePartitionKeyCursor
+            stream = kwargs.get("stream_name", args[3] if len(args) > 3 else None)
+            config = kwargs.get("config", args[5] if len(args) > 5 else {})
+            cursor._planner = self._planner_for(stream, config)  # type: ignore[attr-defined]
         return cursor
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # The CDK's print buffer writes out at this interval; so does this one.
 FLUSH_INTERVAL = 0.1
 _RECORD_HEAD = b'{"type":"RECORD","record":{"stream":'
+_STATE_HEAD = b'{"type":"STATE"'
 
 
 class ProtocolOutput:
@@ -150,6 +151,10 @@ def launch(source: Source, args: list[str]) -> None:
         for line in lines:
             if isinstance(line, bytes):
                 out.put(line)
+                if line.startswith(_STATE_HEAD):
+                    # A state message goes out at once: a process stopped (SIGTERM) within the
+                    # buffer's 0.1 s would lose it, and its retry would redo what it saved.
+                    out.flush()
             else:
                 out.write(line + "\n")
 

@@ -19,7 +19,7 @@ from airbyte_cdk.sources.declarative import concurrent_declarative_source
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.types import ConnectionDefinition
 
-from source_sentry.packaged import endpoint_skips
+from source_sentry.packaged import endpoint_skips, parts
 from source_sentry.packaged.changed_issues import ChangedIssues
 from source_sentry.packaged.cursors import SentryComponentFactory
 from source_sentry.packaged.pacing import ConcurrencyPacedBudget
@@ -91,9 +91,12 @@ class PackagedSource(SourceSentry):
         "Figures behind the code") and keeps the catalog's; this builds the catalog's alone, with
         the CDK's own builder of named streams (None when a name is not one of the manifest's
         streams: then the CDK's read decides). It starts knowing no endpoint unserved
-        (endpoint_skips.py). With a webhook receiver configured, the issues stream also reads
-        again the issues its feed says changed (changed_issues.py)."""
+        (endpoint_skips.py), cuts long spans of events in parts (parts.py) and, with a webhook
+        receiver configured, reads again the issues its feed says changed (changed_issues.py)."""
         endpoint_skips.forget()
+        # Long spans of events are cut in parts by a probe (parts.py): in a read only, so that
+        # `check` and discovery send what they sent.
+        self._constructor.__dict__["_plan_parts"] = parts.enabled_by_environment()
         messages = self._read_streams(logger, config, catalog, state)
         changed = ChangedIssues.for_read(config, catalog, state)
         yield from (messages if changed is None else changed.around(messages))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sentry_emulator.process import ROOT
-from tools.bench import changed_issues, forwarding, report, sections, webhooks
+from tools.bench import changed_issues, forwarding, report, resume, sections, webhooks
 from tools.bench.clients import CLI_VENV, OFFICIAL_VENV, Workdir, ensure_venv
 from tools.bench.plan import FULL, SMOKE
 
@@ -37,6 +37,7 @@ SECTIONS = {
     "webhooks": "12: the webhook receiver: deliveries/s and answer latency, SQLite and PostgreSQL vs a floor",
     "forwarding": "13: forwarding: POST-to-target time, and answer latency while a target is down",
     "changed_issues": "14: issue statuses from the webhook feed: requests and seconds, staleness",
+    "resume": "15: a big project's first sync before/after parts, and what an interrupted one redoes",
 }
 NOTE = Path(__file__).resolve().parent / "note.md"
 EPILOG = (
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "changed_issues": lambda: results.__setitem__(
             "changed_issues", changed_issues.changed_issues(plan, work, problems, log)
         ),
+        "resume": lambda: results.__setitem__("resume", resume.resume(plan, work, problems, log)),
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Workdir(Path(tmp))

@@ -45,6 +45,10 @@ class Plan:
     forward_seconds: float = 10.0
     forward_stores: tuple[str, ...] = ("sqlite", "postgres")
     forward_scenarios: tuple[str, ...] = ("none", "healthy", "one_down")
+    # Section 15: first syncs of one project of each size, and the project stopped midway.
+    resume_sizes: tuple[int, ...] = (100, 10_000, 100_000)
+    resume_stop_events: int = 30_000
+    resume_stops: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
 
     # Section 14: the organization's issues, the status changes synced after its first sync, and
     # the staleness run: changes (one per interval) with syncs every interval seconds.
@@ -82,6 +86,9 @@ SMOKE = Plan(
     rate_limited_events=500,
     # Sentry's windows shrunk so that the smoke run still meets every limit within seconds.
     rate_overrides={"events": "3/1/1", "issues": "5/1", "releases": "40/1", "default": "40/1"},
+    resume_sizes=(100,),
+    resume_stop_events=2_000,
+    resume_stops=(0.5,),
     fault_events=300,
     fault_runs=1,
     startup_runs=1,

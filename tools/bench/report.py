@@ -110,6 +110,7 @@ def render(res: dict[str, Any], meta: dict[str, Any]) -> str:
     _webhooks(res, w)
     _forwarding(res, w)
     changed_issues.render(res, w)
+    _resume(res, w)
     _profile(res, w)
     _closing(res, w)
     return "\n".join(out).rstrip() + "\n"
@@ -575,6 +576,41 @@ def _parallel(res: dict, w) -> None:
         "before its start to an hour past its end and keeps only the events received inside it, so that "
         "late events and clients whose clocks run ahead are still read exactly once.\n"
     )
+
+
+def _resume(res: dict, w) -> None:
+    w("## 15. A big project's first sync, and an interrupted one\n")
+    rs = res.get("resume")
+    if not rs:
+        w("Not run.\n")
+        return
+    w(
+        "One project, `num_workers` 1 (sentry.io's default: one events request in flight). *Before*: "
+        "the span read as one window, state at the CDK's pace (`SOURCE_SENTRY_EVENT_PARTS=off`). "
+        f"*After*: the span cut into parts of at most {rs['part_events']:,} events by probes of one event "
+        "(`source_sentry/packaged/parts.py`). Requests counted against the emulator without rate limits; "
+        "the time under sentry.io's events limit (60 requests a minute) is derived from them: "
+        "requests ÷ 60 minutes.\n"
+    )
+    w("| events | when | requests | of which probes | states | wall s, no limits | minutes at 60/min |")
+    w("|---:|---|---:|---:|---:|---:|---:|")
+    for row in rs["first_syncs"]:
+        w(
+            f"| {row['events']:,} | {row['when']} | {row['requests']:,} | {row['probes']} | {row['states']} "
+            f"| {fmt(row['wall'])} | {row['sentry_io_minutes']:.1f} |"
+        )
+    w(
+        f"\nA project of {rs['stop_events']:,} events, its first sync stopped with SIGTERM once the share "
+        "below had been emitted, then run again from the last state it wrote: what the retry emitted again.\n"
+    )
+    w("| stopped at | when | emitted before the stop | emitted again | share redone | retry requests |")
+    w("|---:|---|---:|---:|---:|---:|")
+    for row in rs["stops"]:
+        w(
+            f"| {row['stop']:.0%} | {row['when']} | {row['emitted']:,} | {row['redone']:,} "
+            f"| {row['redone_share']:.0%} | {row['retry_requests']:,} |"
+        )
+    w("")
 
 
 WEBHOOK_SERVERS = {

@@ -46,7 +46,13 @@ PRIVATE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
             "_lowest_cursor_value_to_sync",
             "_end_provider",
         ),
-        "airbyte_cdk.sources.declarative.incremental:ConcurrentPerPartitionCursor": ("_to_partition_key",),
+        "airbyte_cdk.sources.declarative.incremental:ConcurrentPerPartitionCursor": (
+            "_to_partition_key",
+            "_generate_slices_from_partition",
+            "_throttle_state_message",
+            "_last_emission_time",
+            "_cursor_per_partition",
+        ),
         "airbyte_cdk.sources.declarative.parsers.model_to_component_factory:ModelToComponentFactory": (
             "_init_mappings",
             "_api_budget",
@@ -56,6 +62,12 @@ PRIVATE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter"
         ":CustomFormatConcurrentStreamStateConverter": ("_input_datetime_formats", "_datetime_format"),
+    },
+    "source_sentry/packaged/parts.py (PartPlanner)": {
+        "airbyte_cdk.sources.streams.concurrent.cursor:ConcurrentCursor": (
+            "_connector_state_converter",
+            "_slice_boundary_fields_wrapper",
+        ),
     },
     "source_sentry/packaged/requester.py (SliceRenderedRequester)": {
         "airbyte_cdk.sources.declarative.requesters.http_requester:HttpRequester": (

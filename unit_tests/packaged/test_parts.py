@@ -1,0 +1,186 @@
+"""The planner of parts (parts.py): what it sends to cut a project's span, and the windows it cuts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.models import DatetimeBasedCursor as DatetimeBasedCursorModel
+from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_sentry.manifest import load_manifest
+from source_sentry.packaged.cursors import SentryComponentFactory, SpreadWindowsSettledEndCursor
+from source_sentry.packaged.parts import PART_EVENTS, REFUSED, PartPlanner
+
+DEFINITIONS = load_manifest()["definitions"]
+CONFIG = {
+    "auth_token": "t",
+    "organization": "org",
+    "settle_seconds": 300,
+    "start_date": "2025-12-01T00:00:00Z",
+}
+PROJECT = StreamSlice(
+    partition={"project_id": "1", "parent_slice": {}}, cursor_slice={}, extra_fields={"slug": "a"}
+)
+LOWER = datetime(2026, 1, 1, tzinfo=UTC)
+UPPER = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def answer(status: int, body: Any) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = requests.compat.json.dumps(body).encode()
+    return response
+
+
+class Requester:
+    """Answers each probe with the next of `answers` (a Response, or an exception to raise), and
+    keeps what it was asked."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.sent: list[dict[str, Any]] = []
+
+    def send_request(self, **kwargs: Any) -> Any:
+        self.sent.append(kwargs)
+        reply = self.answers.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
+def event(when: datetime) -> requests.Response:
+    return answer(200, [{"id": "x", "dateReceived": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}])
+
+
+def setup(
+    requester: Requester, config: dict[str, Any] = CONFIG, reading: bool = True
+) -> tuple[Any, PartPlanner]:
+    factory = SentryComponentFactory()
+    factory.__dict__["_requesters"] = {"events": requester}
+    if reading:
+        factory.__dict__["_plan_parts"] = True
+    definition = {
+        **DEFINITIONS["cursor"],
+        "cursor_field": "dateReceived",
+        "end_datetime": DEFINITIONS["settled_end"],
+        "is_data_feed": True,
+        "step": "{{ '' }}",  # as on sentry.io: one window per part
+        "cursor_granularity": "PT0S",
+    }
+    cursor = factory.create_concurrent_cursor_from_datetime_based_cursor(
+        model_type=DatetimeBasedCursorModel,
+        component_definition=definition,
+        stream_name="events",
+        stream_namespace=None,
+        stream_state={},
+        config=config,
+    )
+    assert isinstance(cursor, SpreadWindowsSettledEndCursor)
+    planner = cursor._planner
+    assert planner is not None
+    planner.current = PROJECT
+    return cursor, planner
+
+
+def windows(cursor: Any, lower: datetime = LOWER, upper: datetime = UPPER) -> list[tuple[str, str]]:
+    return [(w["start_time"], w["end_time"]) for w in cursor._split_per_slice_range(lower, upper, True)]
+
+
+def test_given_a_project_of_at_most_a_part_when_planned_then_one_probe_and_one_window() -> None:
+    requester = Requester(answer(200, []))
+    cursor, _ = setup(requester)
+
+    assert windows(cursor) == [("2026-01-01T00:00:00.000000Z", "2026-03-01T00:00:00.000000Z")]
+    [probe] = requester.sent
+    assert probe["request_params"] == {"per_page": "1", "cursor": f"0:{PART_EVENTS}:0"}
+    assert probe["stream_slice"].partition == PROJECT.partition
+    assert probe["stream_slice"].extra_fields == {"slug": "a"}
+    assert dict(probe["stream_slice"].cursor_slice) == {
+        "start_time": "2026-01-01T00:00:00.000000Z",
+        "end_time": "2026-03-01T00:00:00.000000Z",
+    }
+
+
+def test_given_a_big_project_when_planned_then_parts_oldest_first_meet_end_to_end() -> None:
+    first, second = datetime(2026, 2, 20, 12, tzinfo=UTC), datetime(2026, 2, 3, 6, 30, 1, 5, tzinfo=UTC)
+    requester = Requester(event(first), event(second), answer(200, []))
+    cursor, _ = setup(requester)
+
+    assert windows(cursor) == [
+        ("2026-01-01T00:00:00.000000Z", "2026-02-03T06:30:01.000005Z"),
+        ("2026-02-03T06:30:01.000005Z", "2026-02-20T12:00:00.000000Z"),
+        ("2026-02-20T12:00:00.000000Z", "2026-03-01T00:00:00.000000Z"),
+    ]
+    # Each probe asks the older remainder of the span.
+    ends = [p["stream_slice"].cursor_slice["end_time"] for p in requester.sent]
+    assert ends == [
+        "2026-03-01T00:00:00.000000Z",
+        "2026-02-20T12:00:00.000000Z",
+        "2026-02-03T06:30:01.000005Z",
+    ]
+
+
+def test_given_an_hour_busier_than_a_part_when_planned_then_the_rest_is_one_part() -> None:
+    # The probe of the remainder answers an event not older than its end: no progress, so stop.
+    boundary = datetime(2026, 2, 20, tzinfo=UTC)
+    requester = Requester(event(boundary), event(boundary + timedelta(minutes=30)))
+    cursor, _ = setup(requester)
+
+    assert len(windows(cursor)) == 2
+    assert len(requester.sent) == 2
+
+
+def test_given_a_forbidden_project_when_planned_then_its_one_request_is_the_probe_and_nothing_is_read() -> (
+    None
+):
+    requester = Requester(answer(403, {"detail": "You do not have permission"}))
+    cursor, planner = setup(requester)
+
+    assert planner.plan(cursor, LOWER, UPPER) == REFUSED
+    requester.answers.append(answer(403, {}))
+    assert windows(cursor) == []
+
+
+def test_given_a_server_refusing_the_probe_when_planned_then_the_span_is_read_as_before() -> None:
+    refused = AirbyteTracedException(
+        internal_message="'GET' request to 'x' failed with status code '400': 'Pagination offset too large'",
+        failure_type=FailureType.system_error,
+    )
+    requester = Requester(refused)
+    cursor, _ = setup(requester)
+
+    assert windows(cursor) == [("2026-01-01T00:00:00.000000Z", "2026-03-01T00:00:00.000000Z")]
+
+
+def test_given_any_other_failure_of_the_probe_when_planned_then_it_is_the_syncs() -> None:
+    broken = AirbyteTracedException(
+        internal_message="'GET' request to 'x' failed with status code '401'",
+        failure_type=FailureType.config_error,
+    )
+    cursor, _ = setup(Requester(broken))
+
+    with pytest.raises(AirbyteTracedException):
+        windows(cursor)
+
+
+@pytest.mark.parametrize(
+    ("config", "reading", "lower"),
+    [
+        ({**CONFIG, "server": "glitchtip"}, True, LOWER),  # GlitchTip ignores start, end and offsets
+        (CONFIG, False, LOWER),  # check and discover: only a read plans
+        (CONFIG, True, UPPER - timedelta(days=1)),  # an incremental span of a day or less
+    ],
+)
+def test_given_a_span_not_planned_when_cut_then_no_probe_and_windows_as_before(
+    config: dict[str, Any], reading: bool, lower: datetime
+) -> None:
+    requester = Requester()
+    cursor, _ = setup(requester, config, reading)
+
+    assert len(windows(cursor, lower=lower)) == 1
+    assert requester.sent == []
