@@ -22,6 +22,17 @@ minute, so an interruption costs at most about a minute of reading, and a part's
 offset that some Sentry versions refuse. A project with more than 5,000 events in one hour cannot
 be cut finer than that hour: there the rest of the span stays one part.
 
+Issues (`issues`, by lastSeen) are cut the same way, with what differs in how Sentry pages its
+issue search: by score (`sort=date`: lastSeen in milliseconds) with cursors `score:offset`, the
+offset counted among the issues scored at most `score`, and a `limit`. The probe asks `limit=1` at
+`{score of the span's end}:5000:0`. The search lists an issue with any event in the window, so a
+part would also list every newer issue still alive after it: each part but the newest starts its
+first page at its own end's score (`part_start`, sent by the stream's requester), and Sentry's
+next cursors, whose offsets count only issues of one score, never go deep. The search may answer
+a page short, even empty, with more to come: an empty probe answer is asked again at its next
+cursor. The status refresh (`issue_status_refresh_hours`) re-reads every issue in scope and is
+planned like a first sync: one probe per project a period, an interrupted refresh resumes.
+
 Only the packaged connector plans: the Cloud manifest cannot send a request to cut its windows.
 A span of a day or less (an incremental sync) is not planned, and costs what it cost; GlitchTip
 ignores `start`/`end` (and `cursor` offsets), so it is never planned.
@@ -29,10 +40,11 @@ ignores `start`/`end` (and `cursor` offsets), so it is never planned.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from airbyte_cdk.sources.types import StreamSlice
@@ -45,7 +57,12 @@ PLAN_MIN_SPAN: Final = timedelta(days=1)
 # At most this many probes per project (5 million events); the rest of the span is then one part.
 MAX_PROBES: Final = 1000
 # Streams planned, and the record field whose date is a boundary (the stream's cursor field).
-PLANNED_STREAMS: Final = {"events": "dateReceived"}
+PLANNED_STREAMS: Final = {"events": "dateReceived", "issues": "lastSeen"}
+# Streams whose list Sentry pages by score (issues sorted by date: lastSeen in milliseconds) with
+# cursors `score:offset`, an offset counted among the items scored at most `score`. Their list is
+# not narrowed at the top by the request's dates (an issue seen after a part's end is still
+# listed), so a part's first page starts at its end's score; the probe asks `limit` items.
+SCORE_PAGED: Final = frozenset({"issues"})
 REFUSED: Final = "refused"
 # `off` in the environment reads every span as before this planner (one window a project where
 # windows are not read side by side, state at the CDK's pace): for a server that refuses the
@@ -69,6 +86,11 @@ class PartPlanner:
         self.current: StreamSlice | None = None  # the project whose span is being cut
         self.current_key = ""  # its key, as the per-project cursor writes it
         self._in_parts: set[str] = set()  # keys of the projects cut in more than one part
+        self._score_paged = stream in SCORE_PAGED
+        # (partition, end) of the parts but the newest, of a score-paged stream (`part_start`).
+        self._part_ends: set[tuple[str, str]] = set()
+        self._end_field = ""
+        self._converter: Any = None
 
     def in_parts(self, key: str) -> bool:
         return key in self._in_parts
@@ -90,6 +112,7 @@ class PartPlanner:
             return None
         converter = cursor._connector_state_converter
         start_field, end_field = cursor._slice_boundary_fields_wrapper
+        self._converter, self._end_field = converter, end_field
         bounds: list[datetime] = []
         newest = upper
         for _ in range(MAX_PROBES):
@@ -105,7 +128,7 @@ class PartPlanner:
                 response = requester.send_request(
                     stream_state={},
                     stream_slice=window,
-                    request_params={"per_page": "1", "cursor": f"0:{PART_EVENTS}:0"},
+                    request_params=self._probe_params(newest),
                 )
             except Exception as error:
                 # A server refusing the probe's own parameters (400: an older Sentry with a lower
@@ -125,6 +148,8 @@ class PartPlanner:
                 return REFUSED
             try:
                 page = response.json()
+                if not page and self._score_paged:
+                    page = self._past_a_short_page(requester, window, response)
                 value = page[0][self._field] if page else None
                 boundary = converter.parse_timestamp(value) if value else None
             except (ValueError, TypeError, KeyError, IndexError, AttributeError):
@@ -136,4 +161,65 @@ class PartPlanner:
         bounds.reverse()
         if bounds:
             self._in_parts.add(self.current_key)
+            if self._score_paged:
+                ends = {converter.output_format(bound) for bound in bounds}
+                self._part_ends.update((_partition_key(project.partition), end) for end in ends)
+                # The stream's requester starts each part's first page at that part's end.
+                requester.__dict__["_part_start"] = self.part_start
         return bounds
+
+    def _probe_params(self, newest: datetime) -> dict[str, str]:
+        """One record at offset PART_EVENTS: of the whole span for offset-paged events; for
+        score-paged issues, among those seen at or before `newest` (its score, in milliseconds)."""
+        if self._score_paged:
+            return {"limit": "1", "cursor": f"{_score(newest)}:{PART_EVENTS}:0"}
+        return {"per_page": "1", "cursor": f"0:{PART_EVENTS}:0"}
+
+    def _past_a_short_page(self, requester: Any, window: StreamSlice, response: Any) -> Any:
+        """Sentry's issue search may answer a page short, even empty, while its Link says more
+        follow (it filters after paging): an empty answer with a next page is asked again at the
+        next cursor, at most SHORT_PAGE_TRIES times. Returns the page found, or []."""
+        for _ in range(SHORT_PAGE_TRIES):
+            following = (getattr(response, "links", None) or {}).get("next") or {}
+            if following.get("results") != "true" or not following.get("cursor"):
+                return []
+            response = requester.send_request(
+                stream_state={},
+                stream_slice=window,
+                request_params={"limit": "1", "cursor": following["cursor"]},
+            )
+            if response is None or not response.ok:
+                return []
+            page = response.json()
+            if page:
+                return page
+        return []
+
+    def part_start(self, window: Any) -> str | None:
+        """The cursor of a part's first page, for a score-paged stream: the part's end's score,
+        so that the issues seen after it (every newer part's) are not listed again; None for any
+        other window (a span not cut, the newest part, a probe)."""
+        if not isinstance(window, StreamSlice):
+            return None
+        end_field = self._end_field
+        end = window.cursor_slice.get(end_field) if end_field else None
+        if not end or (_partition_key(window.partition), end) not in self._part_ends:
+            return None
+        converter = self._converter
+        if converter is None:
+            return None
+        return f"{_score(converter.parse_timestamp(end))}:0:0"
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# Tries past empty answers of a probe of a score-paged stream, before the span is one part.
+SHORT_PAGE_TRIES: Final = 3
+
+
+def _score(when: datetime) -> int:
+    """Sentry's score of an issue seen at `when`, sorted by date: its milliseconds since 1970."""
+    return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _partition_key(partition: Any) -> str:
+    return json.dumps(partition, sort_keys=True, default=str)

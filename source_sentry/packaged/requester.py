@@ -142,7 +142,14 @@ class SliceRenderedRequester(HttpRequester):
         stream_slice: StreamSlice | None = None,
         next_page_token: Mapping[str, Any] | None = None,
     ) -> Any:
-        return self._options(HttpRequester.get_request_params, stream_state, stream_slice, next_page_token)
+        params = self._options(HttpRequester.get_request_params, stream_state, stream_slice, next_page_token)
+        # A part of a score-paged stream (parts.py) starts its first page at the part's end.
+        part_start = self.__dict__.get("_part_start")
+        if part_start is not None and not (next_page_token or {}).get("next_page_token"):
+            cursor = part_start(stream_slice)
+            if cursor is not None:
+                params = {**params, "cursor": cursor}
+        return params
 
     def get_request_headers(
         self,

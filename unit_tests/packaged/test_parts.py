@@ -58,10 +58,10 @@ def event(when: datetime) -> requests.Response:
 
 
 def setup(
-    requester: Requester, config: dict[str, Any] = CONFIG, reading: bool = True
+    requester: Requester, config: dict[str, Any] = CONFIG, reading: bool = True, stream: str = "events"
 ) -> tuple[Any, PartPlanner]:
     factory = SentryComponentFactory()
-    factory.__dict__["_requesters"] = {"events": requester}
+    factory.__dict__["_requesters"] = {stream: requester}
     if reading:
         factory.__dict__["_plan_parts"] = True
     definition = {
@@ -72,10 +72,17 @@ def setup(
         "step": "{{ '' }}",  # as on sentry.io: one window per part
         "cursor_granularity": "PT0S",
     }
+    if stream == "issues":  # the manifest's issues cursor: lastSeen, no step, no granularity
+        definition = {
+            **DEFINITIONS["cursor"],
+            "cursor_field": "lastSeen",
+            "end_datetime": DEFINITIONS["settled_end"],
+            "is_data_feed": True,
+        }
     cursor = factory.create_concurrent_cursor_from_datetime_based_cursor(
         model_type=DatetimeBasedCursorModel,
         component_definition=definition,
-        stream_name="events",
+        stream_name=stream,
         stream_namespace=None,
         stream_state={},
         config=config,
@@ -184,3 +191,73 @@ def test_given_a_span_not_planned_when_cut_then_no_probe_and_windows_as_before(
 
     assert len(windows(cursor, lower=lower)) == 1
     assert requester.sent == []
+
+
+def issue(when: datetime, link: str = "") -> requests.Response:
+    response = answer(200, [{"id": "1", "lastSeen": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}] if when else [])
+    if link:
+        response.headers["Link"] = link
+    return response
+
+
+def score(when: datetime) -> int:
+    return int(when.timestamp()) * 1000 + when.microsecond // 1000
+
+
+def test_given_a_big_project_of_issues_when_planned_then_probes_ask_a_limit_at_its_parts_ends() -> None:
+    first, second = (
+        datetime(2026, 2, 20, 12, 0, 0, 250999, tzinfo=UTC),
+        datetime(2026, 2, 3, 6, 30, 1, tzinfo=UTC),
+    )
+    requester = Requester(issue(first), issue(second), answer(200, []))
+    cursor, planner = setup(requester, stream="issues")
+
+    assert windows(cursor) == [
+        ("2026-01-01T00:00:00.000000Z", "2026-02-03T06:30:01.000000Z"),
+        ("2026-02-03T06:30:01.000000Z", "2026-02-20T12:00:00.250999Z"),
+        ("2026-02-20T12:00:00.250999Z", "2026-03-01T00:00:00.000000Z"),
+    ]
+    # Issues are paged by score (lastSeen in milliseconds) with `limit`: each probe skips
+    # PART_EVENTS issues among those seen at or before the end of the span it asks.
+    assert [p["request_params"] for p in requester.sent] == [
+        {"limit": "1", "cursor": f"{score(UPPER)}:{PART_EVENTS}:0"},
+        {"limit": "1", "cursor": f"{score(first)}:{PART_EVENTS}:0"},
+        {"limit": "1", "cursor": f"{score(second)}:{PART_EVENTS}:0"},
+    ]
+    # A part's first page starts at its end's score, the newest part's as before; another
+    # project's windows are not touched.
+    part = StreamSlice(
+        partition=PROJECT.partition,
+        cursor_slice={"start_time": "2026-02-03T06:30:01.000000Z", "end_time": "2026-02-20T12:00:00.250999Z"},
+    )
+    assert planner.part_start(part) == f"{score(first)}:0:0" == "1771588800250:0:0"
+    newest = StreamSlice(
+        partition=PROJECT.partition,
+        cursor_slice={"start_time": "2026-02-20T12:00:00.250999Z", "end_time": "2026-03-01T00:00:00.000000Z"},
+    )
+    assert planner.part_start(newest) is None
+    other = StreamSlice(
+        partition={"project_id": "2", "parent_slice": {}}, cursor_slice=dict(part.cursor_slice)
+    )
+    assert planner.part_start(other) is None
+    assert requester.__dict__["_part_start"] == planner.part_start
+
+
+def test_given_a_short_empty_answer_with_more_when_issues_are_probed_then_the_next_cursor_is_asked() -> None:
+    boundary = datetime(2026, 2, 20, tzinfo=UTC)
+    more = '<http://x/?cursor=1771545600000:1:0>; rel="next"; results="true"; cursor="1771545600000:1:0"'
+    requester = Requester(issue(None, more), issue(boundary), answer(200, []))  # type: ignore[arg-type]
+    cursor, _ = setup(requester, stream="issues")
+
+    assert len(windows(cursor)) == 2
+    assert requester.sent[1]["request_params"] == {"limit": "1", "cursor": "1771545600000:1:0"}
+
+
+def test_given_an_empty_answer_without_more_when_issues_are_probed_then_one_part() -> None:
+    done = '<http://x/?cursor=1:0:0>; rel="next"; results="false"; cursor="1:0:0"'
+    requester = Requester(issue(None, done))  # type: ignore[arg-type]
+    cursor, planner = setup(requester, stream="issues")
+
+    assert len(windows(cursor)) == 1
+    assert len(requester.sent) == 1
+    assert "_part_start" not in requester.__dict__

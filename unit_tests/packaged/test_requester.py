@@ -136,3 +136,18 @@ def test_given_parameters_reading_the_page_token_when_pages_are_asked_then_each_
     ]
 
     assert cursors == ["c:1", "c:2"]
+
+
+def test_given_a_part_of_issues_when_its_pages_are_asked_then_the_first_starts_at_the_parts_end() -> None:
+    issues = requesters(True)["issues"]
+    part = window("11", "2026-01-01T00:00:00.000000Z", "2026-01-11T00:00:00.000000Z")
+    before = issues.get_request_params(stream_slice=part, next_page_token=None)
+    assert "cursor" not in before
+    issues.__dict__["_part_start"] = lambda w: "1768089600000:0:0" if w is part else None
+
+    first = issues.get_request_params(stream_slice=part, next_page_token=None)
+    assert first == {**before, "cursor": "1768089600000:0:0"}
+    # Later pages follow Sentry's Link (the paginator's cursor), unchanged.
+    assert issues.get_request_params(stream_slice=part, next_page_token={"next_page_token": "c:1"}) == before
+    other = window("12", "2026-01-01T00:00:00.000000Z", "2026-01-11T00:00:00.000000Z")
+    assert "cursor" not in issues.get_request_params(stream_slice=other, next_page_token=None)
