@@ -49,6 +49,9 @@ class Plan:
     resume_sizes: tuple[int, ...] = (100, 10_000, 100_000)
     resume_stop_events: int = 30_000
     resume_stops: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
+    # ... and a project of this many issues stopped at these shares of them.
+    resume_stop_issues: int = 15_000
+    resume_issue_stops: tuple[float, ...] = (0.5,)
 
     # Section 14: the organization's issues, the status changes synced after its first sync, and
     # the staleness run: changes (one per interval) with syncs every interval seconds.
@@ -89,6 +92,7 @@ SMOKE = Plan(
     resume_sizes=(100,),
     resume_stop_events=2_000,
     resume_stops=(0.5,),
+    resume_stop_issues=1_500,
     fault_events=300,
     fault_runs=1,
     startup_runs=1,

@@ -610,6 +610,21 @@ def _resume(res: dict, w) -> None:
             f"| {row['stop']:.0%} | {row['when']} | {row['emitted']:,} | {row['redone']:,} "
             f"| {row['redone_share']:.0%} | {row['retry_requests']:,} |"
         )
+    if rs.get("issue_stops"):
+        w(
+            f"\nThe same for `issues`: a project of {rs['stop_issues']:,} issues, parts of at most "
+            f"{rs['part_events']:,} issues by lastSeen (probes of `limit=1`).\n"
+        )
+        w(
+            "| stopped at | when | emitted before the stop | emitted again | share redone "
+            "| retry requests | of which probes |"
+        )
+        w("|---:|---|---:|---:|---:|---:|---:|")
+        for row in rs["issue_stops"]:
+            w(
+                f"| {row['stop']:.0%} | {row['when']} | {row['emitted']:,} | {row['redone']:,} "
+                f"| {row['redone_share']:.0%} | {row['retry_requests']:,} | {row.get('retry_probes', 0)} |"
+            )
     w("")
 
 

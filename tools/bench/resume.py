@@ -1,5 +1,5 @@
 """Section 15: what a first sync of one big project costs, and what an interrupted one redoes,
-before and after events were cut in parts (source_sentry/packaged/parts.py).
+before and after events (and issues) were cut in parts (source_sentry/packaged/parts.py).
 
 "Before" is the same command with the parts switched off (SOURCE_SENTRY_EVENT_PARTS=off): each
 project's span one window, as sentry.io's one request in flight has it, and the CDK's state pace.
@@ -35,8 +35,8 @@ def _env(before: bool) -> dict[str, str]:
     return env
 
 
-def _events_requests(emu: EmulatorProcess) -> list[dict[str, Any]]:
-    return [e for e in emu.request_log() if e["path"].endswith("/events/")]
+def _events_requests(emu: EmulatorProcess, stream: str = "events") -> list[dict[str, Any]]:
+    return [e for e in emu.request_log() if e["path"].endswith(f"/{stream}/")]
 
 
 def _config(emu: EmulatorProcess) -> dict[str, Any]:
@@ -74,26 +74,30 @@ def first_syncs(sizes: tuple[int, ...], work: Path, problems: Any, log) -> list[
     return rows
 
 
-def _interrupted(emu: EmulatorProcess, work: Path, before: bool, share: float, total: int) -> dict[str, Any]:
+def _interrupted(
+    emu: EmulatorProcess, work: Path, before: bool, share: float, total: int, stream: str = "events"
+) -> dict[str, Any]:
     emu.reset_log()
     stopped = interrupted_read(
-        work, _config(emu), streams=["events"], env=_env(before), stop_after=math.ceil(share * total),
+        work, _config(emu), streams=[stream], env=_env(before), stop_after=math.ceil(share * total),
         timeout=3600, command=clients.OURS,
     )  # fmt: skip
-    emitted = set(stopped.ids("events"))
+    emitted = set(stopped.ids(stream))
     emu.reset_log()
     retry = interrupted_read(
-        work, _config(emu), streams=["events"], env=_env(before), state=stopped.final_state() or None,
+        work, _config(emu), streams=[stream], env=_env(before), state=stopped.final_state() or None,
         timeout=3600, command=clients.OURS,
     )  # fmt: skip
-    again = [i for i in retry.ids("events") if i in emitted]
+    again = [i for i in retry.ids(stream) if i in emitted]
+    requests = _events_requests(emu, stream)
     return {
         "stop": share,
         "emitted": len(emitted),
         "redone": len(again),
         "redone_share": len(again) / len(emitted) if emitted else 0.0,
-        "retry_requests": len(_events_requests(emu)),
-        "union_exact": len(emitted | set(retry.ids("events"))) == total,
+        "retry_requests": len(requests),
+        "retry_probes": sum(1 for e in requests if e.get("query", {}).get("limit") == ["1"]),
+        "union_exact": len(emitted | set(retry.ids(stream))) == total,
         "retry_ok": retry.returncode == 0,
     }
 
@@ -113,6 +117,29 @@ def stops(total: int, shares: tuple[float, ...], work: Path, problems: Any, log)
     return rows
 
 
+def issue_stops(
+    total: int, shares: tuple[float, ...], work: Path, problems: Any, log
+) -> list[dict[str, Any]]:
+    """The same for a project of `total` issues (one event each, and a few more events)."""
+    rows = []
+    with EmulatorProcess(
+        events=total + total // 10, issues=total, projects=1, releases=2, span_days=80
+    ) as emu:
+        for label in ("before", "after"):
+            for share in shares:
+                row = {"when": label, **_interrupted(emu, work, label == "before", share, total, "issues")}
+                problems.check(
+                    row["union_exact"] and row["retry_ok"],
+                    f"resume: issues stop at {share:.0%} ({label}) lost issues or failed its retry",
+                )
+                rows.append(row)
+                log(
+                    f"resume: issues stop at {share:.0%} {label}: "
+                    f"{row['redone']:,} of {row['emitted']:,} redone"
+                )
+    return rows
+
+
 def resume(plan: Any, work: Any, problems: Any, log) -> dict[str, Any]:
     path = Path(work.path) / "resume"
     path.mkdir(exist_ok=True)
@@ -122,4 +149,6 @@ def resume(plan: Any, work: Any, problems: Any, log) -> dict[str, Any]:
         "first_syncs": first_syncs(plan.resume_sizes, path, problems, log),
         "stop_events": plan.resume_stop_events,
         "stops": stops(plan.resume_stop_events, plan.resume_stops, path, problems, log),
+        "stop_issues": plan.resume_stop_issues,
+        "issue_stops": issue_stops(plan.resume_stop_issues, plan.resume_issue_stops, path, problems, log),
     }
