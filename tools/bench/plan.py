@@ -51,7 +51,7 @@ class Plan:
     resume_stops: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
     # ... and a project of this many issues stopped at these shares of them.
     resume_stop_issues: int = 15_000
-    resume_issue_stops: tuple[float, ...] = (0.5,)
+    resume_issue_stops: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
 
     # Section 14: the organization's issues, the status changes synced after its first sync, and
     # the staleness run: changes (one per interval) with syncs every interval seconds.
@@ -93,6 +93,7 @@ SMOKE = Plan(
     resume_stop_events=2_000,
     resume_stops=(0.5,),
     resume_stop_issues=1_500,
+    resume_issue_stops=(0.5,),
     fault_events=300,
     fault_runs=1,
     startup_runs=1,
