@@ -1,6 +1,7 @@
 """`source-sentry webhooks` as an operator starts and stops it: from the environment alone, with a
-bad setting, with a database it cannot reach, with deliveries older than the retention waiting in
-its database, stopped by a signal; and what its access log shows."""
+bad setting, with a database it cannot reach, with forwarding that cannot start, with deliveries
+older than the retention waiting in its database, stopped by a signal; and what its access log
+shows."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import sys
 import time
 
 import httpx
+import psycopg
 import pytest
 
 from source_sentry.webhooks.envelope import read_envelope
+from source_sentry.webhooks.forward.outbox import Outbox
 from source_sentry.webhooks.store import Incoming, open_store
 from tools.postgres import free_port
 from tools.receiver import FEED_TOKEN, SECRET, ReceiverProcess, headers, issue_body, read_feed
@@ -189,3 +192,110 @@ def test_given_feed_requests_with_query_strings_when_logged_then_only_after_and_
     assert '"GET /healthz?(more withheld) HTTP/1.1" 200' in log
     assert token not in log
     assert "token=" not in log
+
+
+SLACK_URL = "https://hooks.slack.com/services/T0/B0/slack-Secretpart-7"
+WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FORWARD = [
+    {"name": "ops", "kind": "slack", "url": SLACK_URL},
+    {"name": "catalog", "kind": "webhook", "url": "https://x.example/h", "secret": WHSEC},
+]
+
+
+def _forwarding_config(tmp_path, database: str) -> str:
+    config = tmp_path / "receiver.json"
+    config.write_text(
+        json.dumps(
+            {
+                "client_secrets": [SECRET],
+                "database": database,
+                "feed_token": FEED_TOKEN,
+                "listen": f"127.0.0.1:{free_port()}",
+                "forward": FORWARD,
+            }
+        )
+    )
+    return str(config)
+
+
+def _one_line_without_secrets(done: subprocess.CompletedProcess[str], password: str = "") -> str:
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    for secret in (
+        SECRET,
+        FEED_TOKEN,
+        "slack-Secretpart-7",
+        WHSEC,
+        "MfKQ9r8",
+        *([password] if password else []),
+    ):
+        assert secret not in done.stderr
+    assert "uvicorn" not in done.stderr
+    return lines[0]
+
+
+def test_given_outbox_tables_owned_by_another_user_when_started_then_one_line_saying_what_to_fix(
+    pg_cluster, tmp_path
+):
+    admin_url = pg_cluster.new_database()
+    schema = admin_url.rpartition("%3D")[2]
+    role = f"hooks_{schema[-12:]}"
+    password = "outbox-Password-5"
+    with psycopg.connect(pg_cluster.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        conn.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO {role}')
+    database = admin_url.replace("postgres@", f"{role}:{password}@")
+    Outbox(admin_url).close()  # created by the database's owner, not the receiver's user
+    done = subprocess.run(
+        [*COMMAND, "--config", _forwarding_config(tmp_path, database)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = _one_line_without_secrets(done, password)
+    assert line.startswith(
+        "source-sentry webhooks: forwarding: cannot create the outbox tables (forward_outbox, "
+        f"forward_targets) in postgresql://{role}:***@127.0.0.1:"
+    )
+    assert "must be owner of table forward_outbox" in line
+    assert "needs the right to create tables there and to own those two tables" in line
+
+
+def test_given_missing_ca_file_when_started_with_targets_then_one_line_naming_the_target_and_variable(
+    tmp_path,
+):
+    missing = tmp_path / "no-such-ca.pem"
+    done = subprocess.run(
+        [*COMMAND, "--config", _forwarding_config(tmp_path, str(tmp_path / "d.sqlite3"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SSL_CERT_FILE": str(missing)},
+    )
+    line = _one_line_without_secrets(done)
+    assert line.startswith(
+        "source-sentry webhooks: forwarding: forward[0] (ops): cannot set up its HTTP client "
+        "(No such file or directory). Check what it reads from the environment: SSL_CERT_FILE"
+    )
+
+
+def test_given_target_url_the_client_cannot_parse_when_started_then_one_line_without_the_url(tmp_path):
+    config = tmp_path / "bad-url.json"
+    config.write_text(
+        json.dumps(
+            {
+                "client_secrets": [SECRET],
+                "database": str(tmp_path / "d.sqlite3"),
+                "feed_token": FEED_TOKEN,
+                "forward": [{**FORWARD[0], "url": "https://hooks.slack.com:slack-Secretpart-7/x"}],
+            }
+        )
+    )
+    done = subprocess.run([*COMMAND, "--config", str(config)], capture_output=True, text=True, timeout=60)
+    line = _one_line_without_secrets(done)
+    assert line == (
+        "source-sentry webhooks: forwarding: forward[0] (ops).url: the HTTP client cannot use it "
+        "(not shown here); check its port and characters."
+    )

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -31,6 +31,9 @@ from source_sentry.webhooks.signature import signature_matches
 from source_sentry.webhooks.store import Incoming, Store, StoreError, open_store
 from source_sentry.webhooks.store.base import Extension
 
+if TYPE_CHECKING:
+    from source_sentry.webhooks.forward.service import Forwarder
+
 log = logging.getLogger("source_sentry.webhooks")
 MS_PER_DAY = 86_400_000
 
@@ -44,15 +47,17 @@ def create_app(
     store: Store | None = None,
     metrics: Metrics | None = None,
     extend: Extension | None = None,
+    forwarder: Forwarder | None = None,
 ) -> Starlette:
     """The app; the store is opened at start-up (from settings.database unless given) and closed,
-    after the last queued delivery is committed, at shutdown."""
+    after the last queued delivery is committed, at shutdown. So is the forwarder's outbox, unless
+    a forwarder (built on `metrics`, and opened) is given."""
     metrics = metrics or Metrics()
     state: dict[str, Any] = {}
     # Issue 28: with targets set, chosen deliveries get outbox rows in their own transaction (and
     # with only an admin token, the status page still shows what older targets left).
-    forwarding = settings.forward.targets or settings.forward.admin_token
-    forwarder = _forwarder(settings, metrics) if forwarding else None
+    if forwarder is None and forwarding(settings):
+        forwarder = new_forwarder(settings, metrics)
     if forwarder is not None and extend is None:
         extend = forwarder.extend
     state["forwarder"] = forwarder
@@ -120,7 +125,11 @@ def create_app(
     )
 
 
-def _forwarder(settings: Settings, metrics: Metrics) -> Any:
+def forwarding(settings: Settings) -> bool:
+    return bool(settings.forward.targets or settings.forward.admin_token)
+
+
+def new_forwarder(settings: Settings, metrics: Metrics) -> Forwarder:
     from source_sentry.webhooks.forward.service import Forwarder
 
     return Forwarder(settings, metrics.registry)

@@ -1,8 +1,10 @@
-"""`source-sentry webhooks [--config FILE]`: read the settings, open the database, then serve
-until SIGTERM/SIGINT.
+"""`source-sentry webhooks [--config FILE]`: read the settings, open the database and the
+forwarding outbox, then serve until SIGTERM/SIGINT.
 
-The database is opened before uvicorn starts, so that one it cannot reach is reported as a
-setting to fix, in one message, instead of as a start-up traceback.
+The database and the forwarding outbox (its tables, each target's HTTP client) are opened before
+uvicorn starts, so that a problem there is reported as a setting to fix, in one message, instead
+of as a start-up traceback: uvicorn logs a failed lifespan start-up with its traceback, and
+catching that inside the lifespan would still leave uvicorn's own lines around the message.
 
 On SIGTERM or SIGINT uvicorn stops accepting connections, lets requests in flight finish (up to
 `shutdown_grace_seconds`), then the app commits what is queued and closes the store. uvicorn
@@ -56,7 +58,9 @@ def main(argv: Sequence[str]) -> int:
 
     import uvicorn
 
-    from source_sentry.webhooks.app import create_app
+    from source_sentry.webhooks.app import create_app, forwarding, new_forwarder
+    from source_sentry.webhooks.forward.service import ForwardStartError
+    from source_sentry.webhooks.metrics import Metrics
     from source_sentry.webhooks.store import StoreError, open_store
 
     logging.basicConfig(
@@ -71,8 +75,17 @@ def main(argv: Sequence[str]) -> int:
     except StoreError as error:
         sys.stderr.write(f"source-sentry webhooks: database: {error}\n")
         return 1
+    metrics = Metrics()
+    forwarder = new_forwarder(settings, metrics) if forwarding(settings) else None
+    try:
+        if forwarder is not None:
+            forwarder.open()  # the outbox's tables and each target's HTTP client
+    except ForwardStartError as error:
+        store.close()
+        sys.stderr.write(f"source-sentry webhooks: forwarding: {error}\n")
+        return 1
     config = uvicorn.Config(
-        create_app(settings, store=store),
+        create_app(settings, store=store, metrics=metrics, forwarder=forwarder),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -83,6 +96,8 @@ def main(argv: Sequence[str]) -> int:
     server = uvicorn.Server(config)
     stop.server = server
     if stop.requested is not None:  # a signal came while the database was opening
+        if forwarder is not None:
+            forwarder.close()
         store.close()
         return 0
     try:

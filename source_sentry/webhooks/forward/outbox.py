@@ -25,7 +25,7 @@ from typing import Any
 
 from source_sentry.webhooks.forward.choose import chosen, facts
 from source_sentry.webhooks.forward.config import Target
-from source_sentry.webhooks.settings import redact_url
+from source_sentry.webhooks.settings import redact_url, scrub
 from source_sentry.webhooks.store import StoreError
 
 TABLES = """
@@ -145,10 +145,20 @@ class Outbox:
         self._lock = threading.Lock()
         self._conn: Any = self._connect()
         id_type = "BIGSERIAL PRIMARY KEY" if self.postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
-        with self._transaction() as conn:
-            for statement in TABLES.format(id_type=id_type).split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        try:
+            with self._transaction() as conn:
+                for statement in TABLES.format(id_type=id_type).split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+        except StoreError as error:
+            self._conn.close()
+            cause = error.__cause__ if error.__cause__ is not None else error
+            raise StoreError(
+                f"cannot create the outbox tables (forward_outbox, forward_targets) in "
+                f"{redact_url(database)}: {self._said(cause)} The database user needs the right to "
+                "create tables there and to own those two tables if they already exist (or create "
+                "them from the schema in forward/outbox.py)."
+            ) from error
 
     def _connect(self) -> Any:
         try:
@@ -169,8 +179,15 @@ class Outbox:
             return conn
         except Exception as error:
             raise StoreError(
-                f"Cannot open the forwarding outbox in {redact_url(self._database)}: {error}"
+                f"cannot open the outbox in {redact_url(self._database)}: {self._said(error)} Check "
+                "that the database accepts one more connection from this host (the outbox keeps "
+                "its own)."
             ) from error
+
+    def _said(self, error: BaseException) -> str:
+        """A driver's message as one sentence, without the URL's password (libpq can quote it)."""
+        said = scrub(" ".join(str(error).split()), self._database)
+        return said if said.endswith((".", "?")) else said + "."
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.postgres else text
