@@ -22,6 +22,7 @@ from source_sentry.webhooks.forward.config import (
     ForwardSettings,
     read_forward_settings,
 )
+from source_sentry.webhooks.numbers import NumberError, whole_number
 
 ENV_PREFIX = "SENTRY_WEBHOOKS_"
 SECRET_SETTINGS = frozenset({"client_secrets", "feed_token"})
@@ -211,7 +212,10 @@ def _validate(raw: dict[str, Any]) -> Settings:
     values["listen"] = listen
     for name, (low, high) in INTEGER_BOUNDS.items():
         if name in raw:
-            values[name] = _integer(name, raw[name], low, high)
+            try:
+                values[name] = whole_number(name, raw[name], low, high)
+            except NumberError as error:
+                raise SettingsError(str(error)) from None
     level = str(raw.get("log_level", Settings.log_level)).lower()
     if level not in LOG_LEVELS:
         raise SettingsError(f"log_level: one of {', '.join(LOG_LEVELS)} (got {level!r}).")
@@ -228,18 +232,6 @@ def _validate(raw: dict[str, Any]) -> Settings:
     except ForwardConfigError as error:
         raise SettingsError(str(error)) from None
     return Settings(**values)
-
-
-def _integer(name: str, value: Any, low: int, high: int) -> int:
-    try:
-        number = int(value)
-        if isinstance(value, float | bool) or str(number) != str(value).strip():
-            raise ValueError
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name}: give a whole number from {low} to {high} (got {value!r}).") from None
-    if not low <= number <= high:
-        raise SettingsError(f"{name}: give a whole number from {low} to {high} (got {number}).")
-    return number
 
 
 def _valid_listen(listen: str) -> bool:

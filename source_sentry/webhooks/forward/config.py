@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from source_sentry.webhooks.numbers import NumberError, number, whole_number
+
 KINDS = ("webhook", "slack")
 FILTERS = ("resources", "actions", "projects", "levels")
 # Seconds to wait after the 1st, 2nd, ... failed attempt; the delivery is dead after the last.
 # 5 s rides out a restart or a blip; 5 and 30 min a deploy or an overloaded target; 2, 5 and
 # 10 h an outage that lasts into the next working day: about 17.6 hours and 7 attempts in all.
 DEFAULT_RETRY_SECONDS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
+MAX_RETRY_SECONDS = 7 * 86400
 MIN_ADMIN_TOKEN_LENGTH = 16
 
 
@@ -101,19 +104,27 @@ def read_forward_settings(raw: dict[str, Any], secrets: tuple[str, ...]) -> Forw
     retry = raw.get("forward_retry_seconds", list(DEFAULT_RETRY_SECONDS))
     if isinstance(retry, str):
         retry = _json(retry, "forward_retry_seconds")
-    if not isinstance(retry, list) or not retry or not all(_number(v) and 0 <= v <= 7 * 86400 for v in retry):
+    if not isinstance(retry, list) or not retry:
         raise ForwardConfigError(
             "forward_retry_seconds: give a list of delays in seconds, one per retry, "
             "e.g. [5, 300, 1800, 7200, 18000, 36000]."
         )
-    return ForwardSettings(
-        targets=targets,
-        admin_token=token,
-        retry_seconds=tuple(float(v) for v in retry),
-        timeout_seconds=_bounded(raw, "forward_timeout_seconds", 10.0, 0.05, 120),
-        concurrency=int(_bounded(raw, "forward_concurrency", 4, 1, 64, whole=True)),
-        poll_seconds=_bounded(raw, "forward_poll_seconds", 1.0, 0.01, 60),
-    )
+    try:
+        return ForwardSettings(
+            targets=targets,
+            admin_token=token,
+            retry_seconds=tuple(
+                number(f"forward_retry_seconds[{index}]", delay, 0, MAX_RETRY_SECONDS)
+                for index, delay in enumerate(retry)
+            ),
+            timeout_seconds=number(
+                "forward_timeout_seconds", raw.get("forward_timeout_seconds", 10.0), 0.05, 120
+            ),
+            concurrency=whole_number("forward_concurrency", raw.get("forward_concurrency", 4), 1, 64),
+            poll_seconds=number("forward_poll_seconds", raw.get("forward_poll_seconds", 1.0), 0.01, 60),
+        )
+    except NumberError as error:
+        raise ForwardConfigError(str(error)) from None
 
 
 def _targets(value: Any) -> tuple[Target, ...]:
@@ -190,22 +201,3 @@ def _json(text: str, name: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         raise ForwardConfigError(f"{name}: the environment variable must hold JSON.") from None
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _bounded(
-    raw: dict[str, Any], name: str, default: float, low: float, high: float, whole: bool = False
-) -> float:
-    value = raw.get(name, default)
-    try:
-        number = float(value)
-        if isinstance(value, bool) or (whole and number != int(number)):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ForwardConfigError(f"{name}: give a number from {low} to {high} (got {value!r}).") from None
-    if not low <= number <= high:
-        raise ForwardConfigError(f"{name}: give a number from {low} to {high} (got {number}).")
-    return number

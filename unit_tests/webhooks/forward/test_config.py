@@ -93,6 +93,15 @@ def test_given_a_short_admin_token_when_loaded_then_refused(tmp_path):
         load(tmp_path, admin_token="short")
 
 
-def test_given_a_bad_retry_schedule_when_loaded_then_refused_with_an_example(tmp_path):
+@pytest.mark.parametrize("schedule", [[], 5, {"first": 5}])
+def test_given_a_retry_schedule_that_is_no_list_when_loaded_then_refused_with_an_example(tmp_path, schedule):
     with pytest.raises(SettingsError, match=r"forward_retry_seconds: .*\[5, 300, 1800"):
+        load(tmp_path, forward_retry_seconds=schedule)
+
+
+def test_given_a_bad_delay_in_the_retry_schedule_when_loaded_then_the_delay_is_named(tmp_path):
+    with pytest.raises(SettingsError) as raised:
         load(tmp_path, forward_retry_seconds=[5, "soon"])
+    assert str(raised.value) == (
+        "forward_retry_seconds[1]: 'soon' is not a number; give a number from 0 to 604800."
+    )
