@@ -38,6 +38,39 @@ def test_given_bad_setting_when_started_then_exit_2_naming_it_without_traceback_
     assert SECRET not in done.stderr + done.stdout
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "start"),
+    [
+        ("SENTRY_WEBHOOKS_SQLITE_SYNCHRONOUS", "off", "SENTRY_WEBHOOKS_SQLITE_SYNCHRONOUS: full ("),
+        ("SENTRY_WEBHOOKS_RETENTION_DAYS", "a week", "SENTRY_WEBHOOKS_RETENTION_DAYS: 'a week' is not"),
+        ("SENTRY_WEBHOOKS_FORWARD_CONCURRENCY", "inf", "SENTRY_WEBHOOKS_FORWARD_CONCURRENCY: 'inf' is not"),
+        (
+            "SENTRY_WEBHOOKS_FORWARD",
+            '[{"name": "ops", "kind": "slack", "url": "https://[::1/T0/slack-Secretpart-7"}]',
+            "SENTRY_WEBHOOKS_FORWARD[0] (ops).url: give an http:// or https:// URL (not shown here).",
+        ),
+    ],
+)
+def test_given_bad_setting_in_the_environment_when_started_then_one_line_naming_the_variable(
+    tmp_path, variable, value, start
+):
+    env = {
+        **os.environ,
+        "SENTRY_WEBHOOKS_CLIENT_SECRETS": SECRET,
+        "SENTRY_WEBHOOKS_DATABASE": str(tmp_path / "env.sqlite3"),
+        "SENTRY_WEBHOOKS_FEED_TOKEN": FEED_TOKEN,
+        variable: value,
+    }
+    done = subprocess.run(COMMAND, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [done.stderr.rstrip("\n")]
+    assert done.stderr.startswith(f"source-sentry webhooks: {start}")
+    assert "Traceback" not in done.stderr
+    assert SECRET not in done.stderr
+    assert "slack-Secretpart-7" not in done.stderr
+
+
 def test_given_settings_only_in_the_environment_when_started_then_it_receives(tmp_path):
     port = free_port()
     env = {

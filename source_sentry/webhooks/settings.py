@@ -20,6 +20,7 @@ from source_sentry.webhooks.forward.config import (
 from source_sentry.webhooks.forward.config import (
     ForwardConfigError,
     ForwardSettings,
+    Label,
     read_forward_settings,
 )
 from source_sentry.webhooks.numbers import NumberError, whole_number
@@ -98,8 +99,14 @@ def load_settings(path: str | Path | None, environ: Mapping[str, str]) -> Settin
     raw: dict[str, Any] = {}
     if path is not None:
         raw = _read_file(Path(path))
-    raw.update(_from_environment(environ))
-    return _validate(raw)
+    from_environment = _from_environment(environ)
+    raw.update(from_environment)
+
+    def label(name: str) -> str:
+        """How a problem names a setting: by its environment variable when it came from there."""
+        return ENV_PREFIX + name.upper() if name in from_environment else name
+
+    return _validate(raw, label)
 
 
 def redact_url(database: str) -> str:
@@ -178,29 +185,32 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return found
 
 
-def _validate(raw: dict[str, Any]) -> Settings:
+def _validate(raw: dict[str, Any], label: Label) -> Settings:
     secrets = raw.get("client_secrets")
     if isinstance(secrets, str):
         secrets = [secrets]
     if not isinstance(secrets, list) or not secrets or not all(isinstance(s, str) and s for s in secrets):
         raise SettingsError(
-            "client_secrets: give the Client Secret of the Sentry integration (a list, newest first "
-            f"while you rotate; environment: {ENV_PREFIX}CLIENT_SECRETS=secret1,secret2)."
+            f"{label('client_secrets')}: give the Client Secret of the Sentry integration (a list, "
+            f"newest first while you rotate; environment: {ENV_PREFIX}CLIENT_SECRETS=secret1,secret2)."
         )
     database = raw.get("database")
     if not isinstance(database, str) or not database.strip():
         raise SettingsError(
-            "database: give a file path for SQLite (e.g. /data/webhooks.sqlite3) or a "
+            f"{label('database')}: give a file path for SQLite (e.g. /data/webhooks.sqlite3) or a "
             f"postgresql:// URL (environment: {ENV_PREFIX}DATABASE)."
         )
     token = raw.get("feed_token")
     if not isinstance(token, str) or len(token) < MIN_FEED_TOKEN_LENGTH:
         raise SettingsError(
-            f"feed_token: give a random string of at least {MIN_FEED_TOKEN_LENGTH} characters that "
-            f"readers of the feed send as a bearer token (environment: {ENV_PREFIX}FEED_TOKEN)."
+            f"{label('feed_token')}: give a random string of at least {MIN_FEED_TOKEN_LENGTH} "
+            "characters that readers of the feed send as a bearer token (environment: "
+            f"{ENV_PREFIX}FEED_TOKEN)."
         )
     if token in secrets:
-        raise SettingsError("feed_token: must differ from every client secret (a reader must not hold one).")
+        raise SettingsError(
+            f"{label('feed_token')}: must differ from every client secret (a reader must not hold one)."
+        )
     values: dict[str, Any] = {
         "client_secrets": tuple(secrets),
         "database": database.strip(),
@@ -208,27 +218,27 @@ def _validate(raw: dict[str, Any]) -> Settings:
     }
     listen = raw.get("listen", Settings.listen)
     if not isinstance(listen, str) or not _valid_listen(listen):
-        raise SettingsError(f"listen: give host:port, e.g. 0.0.0.0:8080 (got {listen!r}).")
+        raise SettingsError(f"{label('listen')}: give host:port, e.g. 0.0.0.0:8080 (got {listen!r}).")
     values["listen"] = listen
     for name, (low, high) in INTEGER_BOUNDS.items():
         if name in raw:
             try:
-                values[name] = whole_number(name, raw[name], low, high)
+                values[name] = whole_number(label(name), raw[name], low, high)
             except NumberError as error:
                 raise SettingsError(str(error)) from None
     level = str(raw.get("log_level", Settings.log_level)).lower()
     if level not in LOG_LEVELS:
-        raise SettingsError(f"log_level: one of {', '.join(LOG_LEVELS)} (got {level!r}).")
+        raise SettingsError(f"{label('log_level')}: one of {', '.join(LOG_LEVELS)} (got {level!r}).")
     values["log_level"] = level
     synchronous = str(raw.get("sqlite_synchronous", Settings.sqlite_synchronous)).lower()
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise SettingsError(
-            "sqlite_synchronous: full (a delivery answered 2xx survives a power loss) or normal "
+            f"{label('sqlite_synchronous')}: full (a delivery answered 2xx survives a power loss) or normal "
             f"(it survives the process being killed, not a power loss) (got {synchronous!r})."
         )
     values["sqlite_synchronous"] = synchronous
     try:
-        values["forward"] = read_forward_settings(raw, values["client_secrets"])
+        values["forward"] = read_forward_settings(raw, values["client_secrets"], label)
     except ForwardConfigError as error:
         raise SettingsError(str(error)) from None
     return Settings(**values)

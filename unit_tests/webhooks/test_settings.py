@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import pytest
 
+from source_sentry.webhooks.forward.config import SETTING_NAMES as FORWARD_SETTING_NAMES
 from source_sentry.webhooks.settings import Settings, SettingsError, load_settings, redact_url, scrub
 
 SECRET = "s3cr3t-client-secret-value"
@@ -143,3 +145,76 @@ def test_given_driver_message_quoting_the_password_when_scrubbed_then_it_is_hidd
     said = 'invalid percent-encoded token: "p%40w-XYZ%zz"; user p@w-XYZ%zz at db'
     assert scrub(said, url) == 'invalid percent-encoded token: "***"; user *** at db'
     assert scrub("could not connect to db", "/data/w.sqlite3") == "could not connect to db"
+
+
+SLACK_URL = "https://hooks.slack.com/services/T0/B0/slack-Secretpart-3"
+# One bad value for every setting the environment can give, and the start of the message.
+BAD_IN_ENVIRONMENT = {
+    "client_secrets": (" , ", "SENTRY_WEBHOOKS_CLIENT_SECRETS: give the Client Secret"),
+    "database": ("  ", "SENTRY_WEBHOOKS_DATABASE: give a file path"),
+    "feed_token": ("short", "SENTRY_WEBHOOKS_FEED_TOKEN: give a random string of at least 16"),
+    "listen": ("8080", "SENTRY_WEBHOOKS_LISTEN: give host:port"),
+    "max_body_bytes": ("1e6", "SENTRY_WEBHOOKS_MAX_BODY_BYTES: '1e6' is not a whole number; give"),
+    "retention_days": ("0", "SENTRY_WEBHOOKS_RETENTION_DAYS: 0 is out of range; give a whole number"),
+    "retry_window_seconds": ("-1", "SENTRY_WEBHOOKS_RETRY_WINDOW_SECONDS: -1 is out of range"),
+    "feed_max_limit": ("many", "SENTRY_WEBHOOKS_FEED_MAX_LIMIT: 'many' is not a whole number"),
+    "prune_interval_seconds": ("5", "SENTRY_WEBHOOKS_PRUNE_INTERVAL_SECONDS: 5 is out of range"),
+    "shutdown_grace_seconds": ("601", "SENTRY_WEBHOOKS_SHUTDOWN_GRACE_SECONDS: 601 is out of range"),
+    "log_level": ("loud", "SENTRY_WEBHOOKS_LOG_LEVEL: one of debug, info, warning, error"),
+    "sqlite_synchronous": ("off", "SENTRY_WEBHOOKS_SQLITE_SYNCHRONOUS: full ("),
+    "forward": (
+        json.dumps([{"name": "ops", "kind": "email", "url": SLACK_URL}]),
+        "SENTRY_WEBHOOKS_FORWARD[0] (ops).kind: one of webhook, slack.",
+    ),
+    "admin_token": ("short", "SENTRY_WEBHOOKS_ADMIN_TOKEN: give a random string of at least 16"),
+    "forward_retry_seconds": ("[5, -1]", "SENTRY_WEBHOOKS_FORWARD_RETRY_SECONDS[1]: -1 is out of range"),
+    "forward_timeout_seconds": ("0", "SENTRY_WEBHOOKS_FORWARD_TIMEOUT_SECONDS: 0 is out of range"),
+    "forward_concurrency": ("inf", "SENTRY_WEBHOOKS_FORWARD_CONCURRENCY: 'inf' is not a whole number"),
+    "forward_poll_seconds": ("soon", "SENTRY_WEBHOOKS_FORWARD_POLL_SECONDS: 'soon' is not a number"),
+}
+
+
+def test_given_the_bad_values_table_when_read_then_it_covers_every_setting():
+    assert set(BAD_IN_ENVIRONMENT) == {f.name for f in fields(Settings) if f.name != "forward"} | set(
+        FORWARD_SETTING_NAMES
+    )
+
+
+@pytest.mark.parametrize("name", sorted(BAD_IN_ENVIRONMENT))
+def test_given_a_bad_value_in_the_environment_when_loaded_then_the_message_names_the_variable(tmp_path, name):
+    value, start = BAD_IN_ENVIRONMENT[name]
+    path = _file(tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, {"SENTRY_WEBHOOKS_" + name.upper(): value})
+    message = str(raised.value)
+    assert message.startswith(start)
+    assert "\n" not in message
+    assert SECRET not in message
+    assert "slack-Secretpart-3" not in message
+
+
+@pytest.mark.parametrize(
+    ("forward", "message"),
+    [
+        (
+            '[{"name": "ops", "kind": "slack", "url": "https://[::1/slack-Secretpart-3"}]',
+            "SENTRY_WEBHOOKS_FORWARD[0] (ops).url: give an http:// or https:// URL (not shown here).",
+        ),
+        ("[{", "SENTRY_WEBHOOKS_FORWARD: not valid JSON (column 3); give JSON text, e.g. [{"),
+    ],
+)
+def test_given_targets_in_the_environment_that_cannot_be_read_when_loaded_then_named_without_traceback(
+    tmp_path, forward, message
+):
+    path = _file(tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, {"SENTRY_WEBHOOKS_FORWARD": forward})
+    assert str(raised.value).startswith(message)
+    assert "slack-Secretpart-3" not in str(raised.value)
+
+
+def test_given_a_bad_value_in_the_file_when_loaded_then_the_message_names_the_setting(tmp_path):
+    path = _file(tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN, retention_days=0)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, {"SENTRY_WEBHOOKS_SHUTDOWN_GRACE_SECONDS": "5"})
+    assert str(raised.value).startswith("retention_days: 0 is out of range")

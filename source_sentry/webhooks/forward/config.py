@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,8 @@ FILTERS = ("resources", "actions", "projects", "levels")
 DEFAULT_RETRY_SECONDS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
 MAX_RETRY_SECONDS = 7 * 86400
 MIN_ADMIN_TOKEN_LENGTH = 16
+# How a problem names a setting: by its name, or by its environment variable when it came from there.
+Label = Callable[[str], str]
 
 
 class ForwardConfigError(ValueError):
@@ -91,22 +94,26 @@ SETTING_NAMES = (
 )
 
 
-def read_forward_settings(raw: dict[str, Any], secrets: tuple[str, ...]) -> ForwardSettings:
-    targets = _targets(raw.get("forward", []))
+def read_forward_settings(
+    raw: dict[str, Any], secrets: tuple[str, ...], label: Label = str
+) -> ForwardSettings:
+    targets = _targets(raw.get("forward", []), label("forward"))
     token = raw.get("admin_token")
     if token is not None and (not isinstance(token, str) or len(token) < MIN_ADMIN_TOKEN_LENGTH):
         raise ForwardConfigError(
-            f"admin_token: give a random string of at least {MIN_ADMIN_TOKEN_LENGTH} characters "
+            f"{label('admin_token')}: give a random string of at least {MIN_ADMIN_TOKEN_LENGTH} characters "
             "(the status page asks for it)."
         )
     if token is not None and (token in secrets or token == raw.get("feed_token")):
-        raise ForwardConfigError("admin_token: must differ from the client secrets and the feed token.")
+        raise ForwardConfigError(
+            f"{label('admin_token')}: must differ from the client secrets and the feed token."
+        )
     retry = raw.get("forward_retry_seconds", list(DEFAULT_RETRY_SECONDS))
     if isinstance(retry, str):
-        retry = _json(retry, "forward_retry_seconds")
+        retry = _json(retry, label("forward_retry_seconds"), "[5, 300, 1800]")
     if not isinstance(retry, list) or not retry:
         raise ForwardConfigError(
-            "forward_retry_seconds: give a list of delays in seconds, one per retry, "
+            f"{label('forward_retry_seconds')}: give a list of delays in seconds, one per retry, "
             "e.g. [5, 300, 1800, 7200, 18000, 36000]."
         )
     try:
@@ -114,36 +121,36 @@ def read_forward_settings(raw: dict[str, Any], secrets: tuple[str, ...]) -> Forw
             targets=targets,
             admin_token=token,
             retry_seconds=tuple(
-                number(f"forward_retry_seconds[{index}]", delay, 0, MAX_RETRY_SECONDS)
+                number(f"{label('forward_retry_seconds')}[{index}]", delay, 0, MAX_RETRY_SECONDS)
                 for index, delay in enumerate(retry)
             ),
             timeout_seconds=number(
-                "forward_timeout_seconds", raw.get("forward_timeout_seconds", 10.0), 0.05, 120
+                label("forward_timeout_seconds"), raw.get("forward_timeout_seconds", 10.0), 0.05, 120
             ),
-            concurrency=whole_number("forward_concurrency", raw.get("forward_concurrency", 4), 1, 64),
-            poll_seconds=number("forward_poll_seconds", raw.get("forward_poll_seconds", 1.0), 0.01, 60),
+            concurrency=whole_number(label("forward_concurrency"), raw.get("forward_concurrency", 4), 1, 64),
+            poll_seconds=number(
+                label("forward_poll_seconds"), raw.get("forward_poll_seconds", 1.0), 0.01, 60
+            ),
         )
     except NumberError as error:
         raise ForwardConfigError(str(error)) from None
 
 
-def _targets(value: Any) -> tuple[Target, ...]:
+def _targets(value: Any, name: str) -> tuple[Target, ...]:
+    example = '[{"name": "ops", "kind": "slack", ...}]'
     if isinstance(value, str):
-        value = _json(value, "forward")
+        value = _json(value, name, example)
     if not isinstance(value, list):
-        raise ForwardConfigError(
-            'forward: give a list of targets, e.g. [{"name": "ops", "kind": "slack", ...}].'
-        )
-    targets = [_target(index, item) for index, item in enumerate(value)]
+        raise ForwardConfigError(f"{name}: give a list of targets, e.g. {example}.")
+    targets = [_target(f"{name}[{index}]", item) for index, item in enumerate(value)]
     names = [target.name for target in targets]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ForwardConfigError(f"forward: each target needs its own name; repeated: {', '.join(repeated)}.")
+        raise ForwardConfigError(f"{name}: each target needs its own name; repeated: {', '.join(repeated)}.")
     return tuple(targets)
 
 
-def _target(index: int, item: Any) -> Target:
-    where = f"forward[{index}]"
+def _target(where: str, item: Any) -> Target:
     if not isinstance(item, dict):
         raise ForwardConfigError(f"{where}: give an object with name, kind, url (and secret for webhook).")
     known = {"name", "kind", "url", "secret", *FILTERS}
@@ -157,12 +164,15 @@ def _target(index: int, item: Any) -> Target:
         raise ForwardConfigError(
             f"{where}.name: give a short name (it labels logs, metrics and the status page)."
         )
-    where = f"forward[{index}] ({name})"
+    where = f"{where} ({name})"
     kind = item.get("kind")
     if kind not in KINDS:
         raise ForwardConfigError(f"{where}.kind: one of {', '.join(KINDS)}.")
     url = item.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # an unclosed "[" of an IPv6 address
+        parts = None
     if not isinstance(url, str) or not parts or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ForwardConfigError(f"{where}.url: give an http:// or https:// URL (not shown here).")
     secret = item.get("secret")
@@ -196,8 +206,10 @@ def _whsec(where: str, secret: Any) -> str:
     return secret
 
 
-def _json(text: str, name: str) -> Any:
+def _json(text: str, name: str, example: str) -> Any:
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
-        raise ForwardConfigError(f"{name}: the environment variable must hold JSON.") from None
+    except json.JSONDecodeError as error:
+        raise ForwardConfigError(
+            f"{name}: not valid JSON (column {error.colno}); give JSON text, e.g. {example}."
+        ) from None
