@@ -26,6 +26,7 @@ from airbyte_cdk.sources.types import StreamSlice
 from jinja2 import nodes
 
 from source_sentry.packaged import endpoint_skips
+from source_sentry.packaged.parts import PartPlanner
 
 # What a template may read and still render the same text for every page of a slice: the config,
 # the component's parameters, the slice under its three names, and macros that are pure functions
@@ -88,6 +89,10 @@ class SliceRenderedRequester(HttpRequester):
 
     _url_from_slice = False
     _options_from_slice = False
+    # The planner of this stream's parts (parts.py), handed over by the component factory when it
+    # builds a planned stream's requester: a part of a score-paged stream starts its first page
+    # where the planner says.
+    planner: PartPlanner | None = None
 
     @classmethod
     def adopt(cls, built: HttpRequester) -> None:
@@ -144,9 +149,9 @@ class SliceRenderedRequester(HttpRequester):
     ) -> Any:
         params = self._options(HttpRequester.get_request_params, stream_state, stream_slice, next_page_token)
         # A part of a score-paged stream (parts.py) starts its first page at the part's end.
-        part_start = self.__dict__.get("_part_start")
-        if part_start is not None and not (next_page_token or {}).get("next_page_token"):
-            cursor = part_start(stream_slice)
+        planner = self.planner
+        if planner is not None and not (next_page_token or {}).get("next_page_token"):
+            cursor = planner.part_start(stream_slice)
             if cursor is not None:
                 params = {**params, "cursor": cursor}
         return params

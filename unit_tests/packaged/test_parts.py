@@ -61,9 +61,7 @@ def setup(
     requester: Requester, config: dict[str, Any] = CONFIG, reading: bool = True, stream: str = "events"
 ) -> tuple[Any, PartPlanner]:
     factory = SentryComponentFactory()
-    factory.__dict__["_requesters"] = {stream: requester}
-    if reading:
-        factory.__dict__["_plan_parts"] = True
+    factory.part_plans.reading = reading
     definition = {
         **DEFINITIONS["cursor"],
         "cursor_field": "dateReceived",
@@ -90,6 +88,7 @@ def setup(
     assert isinstance(cursor, SpreadWindowsSettledEndCursor)
     planner = cursor._planner
     assert planner is not None
+    planner.requester = requester
     planner.current = PROJECT
     return cursor, planner
 
@@ -240,7 +239,6 @@ def test_given_a_big_project_of_issues_when_planned_then_probes_ask_a_limit_at_i
         partition={"project_id": "2", "parent_slice": {}}, cursor_slice=dict(part.cursor_slice)
     )
     assert planner.part_start(other) is None
-    assert requester.__dict__["_part_start"] == planner.part_start
 
 
 def test_given_a_short_empty_answer_with_more_when_issues_are_probed_then_the_next_cursor_is_asked() -> None:
@@ -260,4 +258,8 @@ def test_given_an_empty_answer_without_more_when_issues_are_probed_then_one_part
 
     assert len(windows(cursor)) == 1
     assert len(requester.sent) == 1
-    assert "_part_start" not in requester.__dict__
+    whole = StreamSlice(
+        partition=PROJECT.partition,
+        cursor_slice={"start_time": "2026-01-01T00:00:00.000000Z", "end_time": "2026-03-01T00:00:00.000000Z"},
+    )
+    assert planner.part_start(whole) is None
