@@ -41,15 +41,15 @@ ignores `start`/`end` (and `cursor` offsets), so it is never planned.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
+import requests
 from airbyte_cdk.sources.types import StreamSlice
 
-logger = logging.getLogger("airbyte")
+from source_sentry.packaged.probes import REFUSED_OFFSET
 
 PART_EVENTS: Final = 5000
 # A span this long or shorter is read as it was: an incremental sync costs no extra request.
@@ -76,9 +76,10 @@ def enabled_by_environment() -> bool:
 
 class Requester(Protocol):
     """What the planner asks of a stream's requester: a request of one window with its own
-    parameters, through the stream's error handling."""
+    parameters, retried as a page is, whose 400 (a server refusing the probe's offset) is an
+    answer, not a failure (probes.py)."""
 
-    def send_request(self, **kwargs: Any) -> Any: ...
+    def send_probe(self, window: StreamSlice, params: Mapping[str, str]) -> requests.Response | None: ...
 
 
 class PartPlans:
@@ -155,23 +156,12 @@ class PartPlanner:
                 },
                 extra_fields=project.extra_fields,
             )
-            try:
-                response = requester.send_request(
-                    stream_state={},
-                    stream_slice=window,
-                    request_params=self._probe_params(newest),
-                )
-            except Exception as error:
-                # A server refusing the probe's own parameters (400: an older Sentry with a lower
-                # offset limit) is read as before; any other failure is the read's too.
-                if "status code '400'" not in str(getattr(error, "internal_message", "")):
-                    raise
-                logger.info(
-                    f"{self._stream}: Sentry refused a probe of one event at offset {PART_EVENTS}; "
-                    "the rest of the project's span is read as one part."
-                )
-                break
+            response = requester.send_probe(window, self._probe_params(newest))
             if response is None:
+                break
+            if response.status_code == REFUSED_OFFSET:
+                # A server that does not page that deep (an older Sentry with a lower offset limit;
+                # the probe's handler logged it): the rest of the span is read as one part.
                 break
             if not response.ok:
                 # An answer the error handler ignored (403: the token may not read the project; it
@@ -212,11 +202,7 @@ class PartPlanner:
             following = (getattr(response, "links", None) or {}).get("next") or {}
             if following.get("results") != "true" or not following.get("cursor"):
                 return []
-            response = requester.send_request(
-                stream_state={},
-                stream_slice=window,
-                request_params={"limit": "1", "cursor": following["cursor"]},
-            )
+            response = requester.send_probe(window, {"limit": "1", "cursor": following["cursor"]})
             if response is None or not response.ok:
                 return []
             page = response.json()

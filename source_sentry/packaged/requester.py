@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Final
 
+import requests
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.interpolation.jinja import _ENVIRONMENT as _JINJA
 from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
@@ -25,7 +26,7 @@ from airbyte_cdk.sources.declarative.requesters.request_options import Interpola
 from airbyte_cdk.sources.types import StreamSlice
 from jinja2 import nodes
 
-from source_sentry.packaged import endpoint_skips
+from source_sentry.packaged import endpoint_skips, probes
 from source_sentry.packaged.parts import PartPlanner
 
 # What a template may read and still render the same text for every page of a slice: the config,
@@ -93,6 +94,7 @@ class SliceRenderedRequester(HttpRequester):
     # builds a planned stream's requester: a part of a score-paged stream starts its first page
     # where the planner says.
     planner: PartPlanner | None = None
+    _probing: SliceRenderedRequester | None = None  # the copy that sends the planner's probes (probes.py)
 
     @classmethod
     def adopt(cls, built: HttpRequester) -> None:
@@ -118,6 +120,19 @@ class SliceRenderedRequester(HttpRequester):
         return endpoint_skips.send(
             self.name, url, lambda: super(SliceRenderedRequester, self).send_request(*args, **kwargs)
         )
+
+    def send_probe(self, window: StreamSlice, params: Mapping[str, str]) -> requests.Response | None:
+        """A request of the part planner (parts.py): a page of `window` with `params`, whose 400
+        is the planner's answer rather than the read's failure (probes.py)."""
+        probing = self._probing
+        if probing is None:
+            probing = self._probing = probes.probing_copy(self)
+            # The probe asks its own cursor: no part's first page.
+            probing.planner = None
+        response: requests.Response | None = probing.send_request(
+            stream_state={}, stream_slice=window, request_params=params
+        )
+        return response
 
     def _get_url(
         self,

@@ -45,8 +45,8 @@ class Requester:
         self.answers = list(answers)
         self.sent: list[dict[str, Any]] = []
 
-    def send_request(self, **kwargs: Any) -> Any:
-        self.sent.append(kwargs)
+    def send_probe(self, window: StreamSlice, params: dict[str, str]) -> Any:
+        self.sent.append({"stream_slice": window, "request_params": params})
         reply = self.answers.pop(0)
         if isinstance(reply, Exception):
             raise reply
@@ -153,14 +153,13 @@ def test_given_a_forbidden_project_when_planned_then_its_one_request_is_the_prob
 
 
 def test_given_a_server_refusing_the_probe_when_planned_then_the_span_is_read_as_before() -> None:
-    refused = AirbyteTracedException(
-        internal_message="'GET' request to 'x' failed with status code '400': 'Pagination offset too large'",
-        failure_type=FailureType.system_error,
-    )
-    requester = Requester(refused)
-    cursor, _ = setup(requester)
+    # The probe's own error handler hands a 400 back (probes.py): an older Sentry's offset limit.
+    requester = Requester(answer(400, {"detail": "Pagination offset too large"}))
+    cursor, planner = setup(requester)
 
     assert windows(cursor) == [("2026-01-01T00:00:00.000000Z", "2026-03-01T00:00:00.000000Z")]
+    assert len(requester.sent) == 1
+    assert not planner.in_parts(planner.current_key)
 
 
 def test_given_any_other_failure_of_the_probe_when_planned_then_it_is_the_syncs() -> None:
