@@ -37,7 +37,7 @@ OPTIONS = (
         "event_offset_limit",
         int,
         None,
-        "answer 400 for events offsets above this, as some Sentry versions do above 10000",
+        "answer 400 for events offsets at or above this, as some Sentry versions do from 10000",
     ),
     Option("--page-latency-ms", "page_latency_ms", float, 0.0, "each page of a list is sent this much later"),
     Option(

@@ -22,7 +22,7 @@ def list_events(emu, req, org: str, project: str):
     start = floor if start is None else max(start, floor)
     offset = cursor.offset if cursor else 0
     # Sentry's own words for it (sentry-cli users met them: getsentry/sentry-cli#589).
-    if emu.event_offset_limit is not None and offset > emu.event_offset_limit:
+    if emu.event_offset_limit is not None and offset >= emu.event_offset_limit:
         raise ApiError(400, {"detail": "Pagination offset too large"})
     full = bool(req.param("full"))
     sample = bool(req.param("sample"))

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import requests
 from airbyte_cdk.sources.declarative.incremental import ConcurrentPerPartitionCursor
@@ -37,7 +37,7 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_sentry.packaged.pacing import UNLIMITED, ConcurrencyPacedBudget
-from source_sentry.packaged.parts import PLANNED_STREAMS, REFUSED, PartPlanner
+from source_sentry.packaged.parts import REFUSED, PartPlanner, PartPlans
 from source_sentry.packaged.requester import SliceRenderedRequester
 
 # (input formats, date text) -> the CDK's parse of it. The same text is parsed by three readers
@@ -343,7 +343,15 @@ def _is_clock(end_datetime: Any) -> bool:
 
 class SentryComponentFactory(ModelToComponentFactory):
     """The CDK's factory, building the cursors above and the requester of requester.py in place
-    of the CDK's (same state, same arguments; only their class differs)."""
+    of the CDK's (same state, same arguments; only their class differs). It keeps the planners of
+    parts (`part_plans`, parts.py) and hands each planned stream's planner to the stream's cursors
+    and requester."""
+
+    part_plans: PartPlans
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.part_plans = PartPlans()
 
     @classmethod
     def adopt(cls, factory: ModelToComponentFactory) -> None:
@@ -352,6 +360,7 @@ class SentryComponentFactory(ModelToComponentFactory):
         whichever way the CDK reaches them."""
         factory.__class__ = cls
         factory._init_mappings()
+        cast(SentryComponentFactory, factory).part_plans = PartPlans()
 
     def create_concurrent_cursor_from_datetime_based_cursor(
         self, *args: Any, **kwargs: Any
@@ -367,23 +376,14 @@ class SentryComponentFactory(ModelToComponentFactory):
             cursor.__class__ = SettledEndCursor
         stream = kwargs.get("stream_name", args[2] if len(args) > 2 else None)
         ask = self._side_by_side_for(stream) if stream in SPREAD_WINDOW_STREAMS else None
-        # The planner finds the stream's requester when it first plans: a resumed sync builds
-        # its projects' cursors from the state before any requester is built.
-        planner = self._planner_for(stream, kwargs.get("config", args[5] if len(args) > 5 else {}))
+        # A resumed sync builds its projects' cursors from the state before any requester: the
+        # requester is handed to the planner when it is built.
+        planner = self.part_plans.planner(stream, kwargs.get("config", args[5] if len(args) > 5 else {}))
         if ask is not None or planner is not None:
             cursor.__class__ = SpreadWindowsSettledEndCursor if settled else SpreadWindowsCursor
             cursor._side_by_side = ask  # type: ignore[attr-defined]
             cursor._planner = planner  # type: ignore[attr-defined]
         return cursor
-
-    def _planner_for(self, stream: Any, config: Any) -> PartPlanner | None:
-        """The stream's planner of parts (parts.py), one per stream, shared by its cursors."""
-        if stream not in PLANNED_STREAMS:
-            return None
-        planners = self.__dict__.setdefault("_planners", {})
-        if stream not in planners:
-            planners[stream] = PartPlanner(self, stream, config or {})
-        return planners[stream]  # type: ignore[no-any-return]
 
     def create_http_requester(self, model: Any, config: Any, *args: Any, name: str, **kwargs: Any) -> Any:
         # The path each stream's requester asks, for `_side_by_side_for` (the first one built
@@ -392,8 +392,13 @@ class SentryComponentFactory(ModelToComponentFactory):
         requester = super().create_http_requester(model, config, *args, name=name, **kwargs)
         if type(requester) is HttpRequester:
             SliceRenderedRequester.adopt(requester)
-        # The stream's own requester, which sends the probes of parts.py.
-        self.__dict__.setdefault("_requesters", {}).setdefault(name, requester)
+            # A planned stream's own requester (the first built under its name) sends the probes
+            # of parts.py and asks its planner where a part's first page starts.
+            planner = self.part_plans.planner(name, config)
+            if planner is not None and planner.requester is None:
+                adopted = cast(SliceRenderedRequester, requester)
+                planner.requester = adopted
+                adopted.planner = planner
         return requester
 
     def _side_by_side_for(self, stream: str) -> SideBySide | None:
@@ -438,7 +443,7 @@ class SentryComponentFactory(ModelToComponentFactory):
             cursor.__class__ = SlicePartitionKeyCursor
             stream = kwargs.get("stream_name", args[3] if len(args) > 3 else None)
             config = kwargs.get("config", args[5] if len(args) > 5 else {})
-            cursor._planner = self._planner_for(stream, config)  # type: ignore[attr-defined]
+            cursor._planner = self.part_plans.planner(stream, config)  # type: ignore[attr-defined]
         return cursor
 
 

@@ -41,15 +41,15 @@ ignores `start`/`end` (and `cursor` offsets), so it is never planned.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
+import requests
 from airbyte_cdk.sources.types import StreamSlice
 
-logger = logging.getLogger("airbyte")
+from source_sentry.packaged.probes import REFUSED_OFFSET
 
 PART_EVENTS: Final = 5000
 # A span this long or shorter is read as it was: an incremental sync costs no extra request.
@@ -74,15 +74,47 @@ def enabled_by_environment() -> bool:
     return os.environ.get(SWITCH, "").strip().lower() != "off"
 
 
-class PartPlanner:
-    """The parts of one stream's projects. Built per stream by the component factory; the stream's
-    per-project cursor tells it which project is being cut (`current`)."""
+class Requester(Protocol):
+    """What the planner asks of a stream's requester: a request of one window with its own
+    parameters, retried as a page is, whose 400 (a server refusing the probe's offset) is an
+    answer, not a failure (probes.py)."""
 
-    def __init__(self, factory: Any, stream: str, config: Mapping[str, Any]) -> None:
-        self._factory = factory
+    def send_probe(self, window: StreamSlice, params: Mapping[str, str]) -> requests.Response | None: ...
+
+
+class PartPlans:
+    """The planners of one source's streams, one per planned stream. The component factory keeps
+    it and hands a stream's planner to the stream's cursors, which ask it for a project's parts,
+    and to the stream's requester, which sends its probes (`PartPlanner.requester`) and asks it
+    where a part's first page starts (`PartPlanner.part_start`). The source says whether this run
+    is a read (`reading`): only a read plans."""
+
+    def __init__(self) -> None:
+        self.reading = False
+        self._planners: dict[str, PartPlanner] = {}
+
+    def planner(self, stream: Any, config: Mapping[str, Any] | None) -> PartPlanner | None:
+        """`stream`'s planner (the first ask builds it); None for a stream not planned."""
+        if stream not in PLANNED_STREAMS:
+            return None
+        planner = self._planners.get(stream)
+        if planner is None:
+            planner = self._planners[stream] = PartPlanner(self, stream, config or {})
+        return planner
+
+
+class PartPlanner:
+    """The parts of one stream's projects. Built by `PartPlans`; the stream's per-project cursor
+    tells it which project is being cut (`current`)."""
+
+    def __init__(self, plans: PartPlans, stream: str, config: Mapping[str, Any]) -> None:
+        self._plans = plans
         self._stream = stream
         self._field = PLANNED_STREAMS[stream]
         self._enabled = config.get("server") != "glitchtip"
+        # The stream's own requester, which sends the probes; the factory hands it over when it
+        # builds it (a resumed sync builds its projects' cursors, and so this, before it).
+        self.requester: Requester | None = None
         self.current: StreamSlice | None = None  # the project whose span is being cut
         self.current_key = ""  # its key, as the per-project cursor writes it
         self._in_parts: set[str] = set()  # keys of the projects cut in more than one part
@@ -98,7 +130,7 @@ class PartPlanner:
     @property
     def active(self) -> bool:
         """Whether this sync plans (a read, not GlitchTip, not switched off)."""
-        return self._enabled and bool(getattr(self._factory, "_plan_parts", False))
+        return self._enabled and self._plans.reading
 
     def plan(self, cursor: Any, lower: datetime, upper: datetime) -> list[datetime] | str | None:
         """The boundaries inside (lower, upper], oldest first; None when this span is not planned
@@ -107,7 +139,7 @@ class PartPlanner:
         project = self.current
         if not self.active or project is None or upper - lower <= PLAN_MIN_SPAN:
             return None
-        requester = self._factory.__dict__.get("_requesters", {}).get(self._stream)
+        requester = self.requester
         if requester is None:
             return None
         converter = cursor._connector_state_converter
@@ -124,23 +156,12 @@ class PartPlanner:
                 },
                 extra_fields=project.extra_fields,
             )
-            try:
-                response = requester.send_request(
-                    stream_state={},
-                    stream_slice=window,
-                    request_params=self._probe_params(newest),
-                )
-            except Exception as error:
-                # A server refusing the probe's own parameters (400: an older Sentry with a lower
-                # offset limit) is read as before; any other failure is the read's too.
-                if "status code '400'" not in str(getattr(error, "internal_message", "")):
-                    raise
-                logger.info(
-                    f"{self._stream}: Sentry refused a probe of one event at offset {PART_EVENTS}; "
-                    "the rest of the project's span is read as one part."
-                )
-                break
+            response = requester.send_probe(window, self._probe_params(newest))
             if response is None:
+                break
+            if response.status_code == REFUSED_OFFSET:
+                # A server that does not page that deep (an older Sentry with a lower offset limit;
+                # the probe's handler logged it): the rest of the span is read as one part.
                 break
             if not response.ok:
                 # An answer the error handler ignored (403: the token may not read the project; it
@@ -164,8 +185,6 @@ class PartPlanner:
             if self._score_paged:
                 ends = {converter.output_format(bound) for bound in bounds}
                 self._part_ends.update((_partition_key(project.partition), end) for end in ends)
-                # The stream's requester starts each part's first page at that part's end.
-                requester.__dict__["_part_start"] = self.part_start
         return bounds
 
     def _probe_params(self, newest: datetime) -> dict[str, str]:
@@ -175,7 +194,7 @@ class PartPlanner:
             return {"limit": "1", "cursor": f"{_score(newest)}:{PART_EVENTS}:0"}
         return {"per_page": "1", "cursor": f"0:{PART_EVENTS}:0"}
 
-    def _past_a_short_page(self, requester: Any, window: StreamSlice, response: Any) -> Any:
+    def _past_a_short_page(self, requester: Requester, window: StreamSlice, response: Any) -> Any:
         """Sentry's issue search may answer a page short, even empty, while its Link says more
         follow (it filters after paging): an empty answer with a next page is asked again at the
         next cursor, at most SHORT_PAGE_TRIES times. Returns the page found, or []."""
@@ -183,11 +202,7 @@ class PartPlanner:
             following = (getattr(response, "links", None) or {}).get("next") or {}
             if following.get("results") != "true" or not following.get("cursor"):
                 return []
-            response = requester.send_request(
-                stream_state={},
-                stream_slice=window,
-                request_params={"limit": "1", "cursor": following["cursor"]},
-            )
+            response = requester.send_probe(window, {"limit": "1", "cursor": following["cursor"]})
             if response is None or not response.ok:
                 return []
             page = response.json()
@@ -198,8 +213,9 @@ class PartPlanner:
     def part_start(self, window: Any) -> str | None:
         """The cursor of a part's first page, for a score-paged stream: the part's end's score,
         so that the issues seen after it (every newer part's) are not listed again; None for any
-        other window (a span not cut, the newest part, a probe)."""
-        if not isinstance(window, StreamSlice):
+        other window (a span not cut, the newest part, a probe). The stream's requester asks it for
+        the first page of each window."""
+        if not self._part_ends or not isinstance(window, StreamSlice):
             return None
         end_field = self._end_field
         end = window.cursor_slice.get(end_field) if end_field else None

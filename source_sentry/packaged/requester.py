@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Final
 
+import requests
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.interpolation.jinja import _ENVIRONMENT as _JINJA
 from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
@@ -25,7 +26,8 @@ from airbyte_cdk.sources.declarative.requesters.request_options import Interpola
 from airbyte_cdk.sources.types import StreamSlice
 from jinja2 import nodes
 
-from source_sentry.packaged import endpoint_skips
+from source_sentry.packaged import endpoint_skips, probes
+from source_sentry.packaged.parts import PartPlanner
 
 # What a template may read and still render the same text for every page of a slice: the config,
 # the component's parameters, the slice under its three names, and macros that are pure functions
@@ -88,6 +90,11 @@ class SliceRenderedRequester(HttpRequester):
 
     _url_from_slice = False
     _options_from_slice = False
+    # The planner of this stream's parts (parts.py), handed over by the component factory when it
+    # builds a planned stream's requester: a part of a score-paged stream starts its first page
+    # where the planner says.
+    planner: PartPlanner | None = None
+    _probing: SliceRenderedRequester | None = None  # the copy that sends the planner's probes (probes.py)
 
     @classmethod
     def adopt(cls, built: HttpRequester) -> None:
@@ -113,6 +120,19 @@ class SliceRenderedRequester(HttpRequester):
         return endpoint_skips.send(
             self.name, url, lambda: super(SliceRenderedRequester, self).send_request(*args, **kwargs)
         )
+
+    def send_probe(self, window: StreamSlice, params: Mapping[str, str]) -> requests.Response | None:
+        """A request of the part planner (parts.py): a page of `window` with `params`, whose 400
+        is the planner's answer rather than the read's failure (probes.py)."""
+        probing = self._probing
+        if probing is None:
+            probing = self._probing = probes.probing_copy(self)
+            # The probe asks its own cursor: no part's first page.
+            probing.planner = None
+        response: requests.Response | None = probing.send_request(
+            stream_state={}, stream_slice=window, request_params=params
+        )
+        return response
 
     def _get_url(
         self,
@@ -144,9 +164,9 @@ class SliceRenderedRequester(HttpRequester):
     ) -> Any:
         params = self._options(HttpRequester.get_request_params, stream_state, stream_slice, next_page_token)
         # A part of a score-paged stream (parts.py) starts its first page at the part's end.
-        part_start = self.__dict__.get("_part_start")
-        if part_start is not None and not (next_page_token or {}).get("next_page_token"):
-            cursor = part_start(stream_slice)
+        planner = self.planner
+        if planner is not None and not (next_page_token or {}).get("next_page_token"):
+            cursor = planner.part_start(stream_slice)
             if cursor is not None:
                 params = {**params, "cursor": cursor}
         return params

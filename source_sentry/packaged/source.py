@@ -96,7 +96,8 @@ class PackagedSource(SourceSentry):
         endpoint_skips.forget()
         # Long spans of events are cut in parts by a probe (parts.py): in a read only, so that
         # `check` and discovery send what they sent.
-        self._constructor.__dict__["_plan_parts"] = parts.enabled_by_environment()
+        if isinstance(self._constructor, SentryComponentFactory):
+            self._constructor.part_plans.reading = parts.enabled_by_environment()
         messages = self._read_streams(logger, config, catalog, state)
         changed = ChangedIssues.for_read(config, catalog, state)
         yield from (messages if changed is None else changed.around(messages))

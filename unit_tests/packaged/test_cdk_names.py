@@ -79,6 +79,10 @@ PRIVATE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "airbyte_cdk.sources.declarative.interpolation.jinja": ("_ENVIRONMENT",),
     },
+    "source_sentry/packaged/probes.py (the planner's probes, a 400 handed back)": {
+        "airbyte_cdk.sources.declarative.requesters.http_requester:HttpRequester": ("_http_client",),
+        "airbyte_cdk.sources.streams.http.http_client:HttpClient": ("_error_handler",),
+    },
     "source_sentry/packaged/components.py (UnreadableBodyFilter)": {
         "airbyte_cdk.sources.declarative.requesters.error_handlers:HttpResponseFilter": (
             "_safe_response_json",

@@ -138,12 +138,22 @@ def test_given_parameters_reading_the_page_token_when_pages_are_asked_then_each_
     assert cursors == ["c:1", "c:2"]
 
 
+class Planner:
+    """A planner that planned one part, `part`, starting at `1768089600000:0:0`."""
+
+    def __init__(self, part: StreamSlice) -> None:
+        self.part = part
+
+    def part_start(self, window: Any) -> str | None:
+        return "1768089600000:0:0" if window is self.part else None
+
+
 def test_given_a_part_of_issues_when_its_pages_are_asked_then_the_first_starts_at_the_parts_end() -> None:
     issues = requesters(True)["issues"]
     part = window("11", "2026-01-01T00:00:00.000000Z", "2026-01-11T00:00:00.000000Z")
     before = issues.get_request_params(stream_slice=part, next_page_token=None)
     assert "cursor" not in before
-    issues.__dict__["_part_start"] = lambda w: "1768089600000:0:0" if w is part else None
+    issues.planner = Planner(part)
 
     first = issues.get_request_params(stream_slice=part, next_page_token=None)
     assert first == {**before, "cursor": "1768089600000:0:0"}
@@ -151,3 +161,26 @@ def test_given_a_part_of_issues_when_its_pages_are_asked_then_the_first_starts_a
     assert issues.get_request_params(stream_slice=part, next_page_token={"next_page_token": "c:1"}) == before
     other = window("12", "2026-01-01T00:00:00.000000Z", "2026-01-11T00:00:00.000000Z")
     assert "cursor" not in issues.get_request_params(stream_slice=other, next_page_token=None)
+
+
+@pytest.mark.parametrize("stream", ["events", "issues"])
+def test_given_a_planned_stream_when_built_then_its_requester_and_cursors_share_a_planner(
+    stream: str,
+) -> None:
+    source = PackagedSource(config=CONFIG)
+    [built] = [s for s in source.streams(CONFIG) if s.name == stream]
+    requester = built._stream_partition_generator._partition_factory._retriever.requester
+    cursor = built.cursor
+
+    assert isinstance(requester, SliceRenderedRequester)
+    assert requester.planner is not None
+    assert requester.planner is cursor._planner
+    # The planner probes through the stream's own requester.
+    assert requester.planner.requester is requester
+
+
+def test_given_a_stream_not_planned_when_built_then_its_requester_has_no_planner() -> None:
+    releases = requesters(True)["releases"]
+
+    assert isinstance(releases, SliceRenderedRequester)
+    assert releases.planner is None
