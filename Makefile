@@ -50,13 +50,14 @@ typecheck: $(TEST_STAMP)
 
 # Every test: unit tests, the CDK's standard tests, the emulator's own tests, the end-to-end
 # runs of the installed command against it over loopback HTTP, the local sync and the
-# benchmark's smoke mode. Two pytest-xdist workers, one test file each at a time: about 80% of
-# the suite's time is one core's worth of subprocesses and emulators, so two cores halve it.
+# benchmark's smoke mode. Two pytest-xdist workers, one group of tests each at a time (a test
+# file, or one of the benchmark's smoke sections; the longest first: see conftest.py): about 80%
+# of the suite's time is one core's worth of subprocesses and emulators, so two cores halve it.
 # TEST_WORKERS=0 runs everything in this one process. The webhook receiver's tests start their
 # own PostgreSQL on 127.0.0.1 and need Debian's server package: apt-get install -y postgresql.
 TEST_WORKERS ?= 2
 test: lint typecheck
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 unit: $(TEST_STAMP)
 	$(BIN)/python -m pytest unit_tests

@@ -21,7 +21,7 @@ from sentry_emulator import Emulator
 from source_sentry.manifest import connection_specification, incremental_stream_names, stream_names
 from tools import local_sync
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.spread]
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = list(stream_names())
@@ -131,7 +131,8 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
     # The emulator is deterministic in its seed: one built alike, with the same additions, holds
     # what the script's emulator held at the end.
     sample = local_sync.Sample(events=SAMPLE_EVENTS)
-    with Emulator(**sample.emulator_kwargs(), anchor_us=emulator_anchor(result.db)) as twin:
+    anchor_us = emulator_anchor(result.db)
+    with Emulator(**sample.emulator_kwargs(), anchor_us=anchor_us) as twin:
         before = truth_ids(twin)
         local_sync.add_new_data(control_of(twin), sample, twin.project_slugs[0])
         after = truth_ids(twin)
@@ -153,8 +154,8 @@ def test_given_no_config_when_sync_then_duckdb_holds_the_emulators_data_once_and
         "monitor_checkins": 0,
         "user_feedback": 0,
         "replays": 0,
-        "sessions": len(since(after["sessions"], 5)),
-        "usage_stats": len(since(after["usage_stats"], 1)),
+        "sessions": len(since(after["sessions"], 5, anchor_us)),
+        "usage_stats": len(since(after["usage_stats"], 1, anchor_us)),
     }
     assert {s: table[s][2:] for s in STREAMS} == {s: [len(after[s])] * 3 for s in STREAMS}
     assert "Every table holds exactly the emulator's records" in result.stdout
@@ -178,9 +179,13 @@ def emulator_anchor(db: Path) -> int:
     return int((moment + timedelta(days=430)).timestamp()) * 1_000_000
 
 
-def since(ids: list[str], days: int) -> list[str]:
-    """The ids of daily rows (`YYYY-MM-DD/...`) from `days` UTC days before today on."""
-    first = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%d")
+def since(ids: list[str], days: int, anchor_us: int) -> list[str]:
+    """The ids of daily rows (`YYYY-MM-DD/...`) from `days` UTC days before the emulator's last
+    day on. The 2nd sync re-reads the lookback before its state, the newest day with rows: the
+    day of the emulator's anchor, fixed when it was built. The wall clock's day is not that day
+    when the run crosses 00:00 UTC."""
+    last = datetime.fromtimestamp(anchor_us / 1_000_000, UTC)
+    first = (last - timedelta(days=days)).strftime("%Y-%m-%d")
     return [i for i in ids if i[:10] >= first]
 
 
@@ -215,8 +220,8 @@ def test_given_config_when_sync_twice_then_tables_match_and_2nd_sync_reads_only_
     # Nothing new: the 2nd sync sends only the days the daily aggregates read again.
     assert {s: table[s][1] for s in INCREMENTAL} == {
         **dict.fromkeys(INCREMENTAL, 0),
-        "sessions": len(since(truth["sessions"], 5)),
-        "usage_stats": len(since(truth["usage_stats"], 1)),
+        "sessions": len(since(truth["sessions"], 5, emu.world.anchor)),
+        "usage_stats": len(since(truth["usage_stats"], 1, emu.world.anchor)),
     }
     # Events: the 1st sync pages through each project (100 per page); the 2nd asks each project
     # once, for the lookback window only. A full re-read would double the pages.

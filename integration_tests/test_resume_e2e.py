@@ -16,7 +16,7 @@ import pytest
 from source_sentry.packaged.parts import PART_EVENTS
 from tools.airbyte_run import Run, interrupted_read
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.spread]
 
 STOPS = (0.3, 0.5, 0.7, 0.9)
 
@@ -65,6 +65,7 @@ def resume_through_stops(
             retries.append(
                 {
                     "after": stops[len(runs) - 1],
+                    "before": len(seen),  # emitted by the attempts before this one
                     "again": len([i for i in ids if i in seen]),
                     "new": len([i for i in ids if i not in seen]),
                     "requests": len(requests),
@@ -105,13 +106,24 @@ def test_given_a_big_first_sync_stopped_at_30_50_70_90_percent_when_resumed_then
 ) -> None:
     """One worker, one window per part, as on sentry.io; with the offset limit of some Sentry
     versions on (a 400 above 10,000), which a part never reaches."""
-    emu = make_emulator(projects=1, events=30_000, issues=5, span_days=80, event_offset_limit=10_000)
+    # 25,000 events: five parts, ending at the 5,000th, 10,000th, ... event read (oldest first).
+    # The stops (7,500, 12,500, 17,500 and 22,500 events) each fall 2,500 events past a part's end
+    # and in another part than the stop before: every attempt finished a part, and every retry
+    # resumes from a part's end, none from the start.
+    events = 25_000
+    emu = make_emulator(projects=1, events=events, issues=5, span_days=80, event_offset_limit=10_000)
     runs, retries = resume_through_stops(emu, workdir, emu.config(settle_seconds=0, num_workers=1))
 
     assert_resumed_exactly(emu, runs, retries)
     assert [r["after"] for r in retries] == list(STOPS)
-    # Every stop came after the first part: each retry redid less than it would have from scratch.
-    assert all(r["again"] < r["new"] + r["again"] for r in retries)
+    parts_done = [math.floor(stop * events / PART_EVENTS) for stop in STOPS]
+    assert parts_done == sorted(set(parts_done)), parts_done
+    assert parts_done[0] >= 1, parts_done
+    # Each retry redid less than it would have from scratch: the part in flight (and the hour
+    # read before a window's start, a few events here), never a part an attempt before it finished.
+    for retry, done in zip(retries, parts_done, strict=True):
+        assert retry["again"] < retry["before"], retry
+        assert retry["again"] <= retry["before"] - done * PART_EVENTS + 100, retry
     print("retries:", retries)
 
 
