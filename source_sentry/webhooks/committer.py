@@ -18,7 +18,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from source_sentry.webhooks.store import Incoming, Recorded, Store, StoreError
@@ -26,6 +26,9 @@ from source_sentry.webhooks.store.base import Extension
 
 MAX_BATCH = 500
 log = logging.getLogger("source_sentry.webhooks")
+
+
+_Answer = tuple["asyncio.Future[Recorded]", "Recorded | StoreError"]
 
 
 @dataclass
@@ -102,9 +105,9 @@ class Committer:
         _answer(batch, results)
 
 
-def _answer(batch: list[_Pending], outcomes: list[Recorded] | list[StoreError]) -> None:
+def _answer(batch: list[_Pending], outcomes: Sequence[Recorded | StoreError]) -> None:
     """Hand each waiting request its outcome, in one call per event loop (a receiver has one)."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Recorded], Recorded | StoreError]]] = {}
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
     for pending, outcome in zip(batch, outcomes, strict=True):
         by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
     for loop, answers in by_loop.items():
@@ -115,7 +118,7 @@ def _answer(batch: list[_Pending], outcomes: list[Recorded] | list[StoreError]) 
             pass
 
 
-def _settle(answers: list[tuple[asyncio.Future[Recorded], Recorded | StoreError]]) -> None:
+def _settle(answers: list[_Answer]) -> None:
     """In the loop: a request whose client went away has cancelled its future; what it sent is
     committed all the same."""
     for future, outcome in answers:
