@@ -86,7 +86,9 @@ def test_given_steady_writes_when_checkpoints_run_beside_them_then_the_log_is_st
     # Everything written is in the database file; the log, reused from its start, held far less
     # at its largest (its file keeps its largest size until cut back).
     assert database_bytes > 1_000 * 4096, (database_bytes, wal_bytes, written)
-    assert wal_bytes < database_bytes / 2, (wal_bytes, database_bytes)
+    # Never restarted, the log ends about 3.5 times the database's size (it holds every version of
+    # every page); restarted, a fraction of it (0.05 to 0.5 seen, the most on a busy machine).
+    assert wal_bytes < database_bytes, (wal_bytes, database_bytes)
     reopened = SqliteStore(str(tmp_path / "d.sqlite3"))
     try:
         assert len(reopened.feed(0, 100_000)) == written
