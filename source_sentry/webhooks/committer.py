@@ -6,6 +6,10 @@ PostgreSQL the feed's order lock lets one transaction commit at a time. Committi
 alone would cap a receiver at one fsync per delivery; here requests wait on a future while one
 thread writes batches, so throughput grows with load and each request is answered only once its
 own batch has committed.
+
+Each request waits on a future of its own event loop; once a batch has committed, the thread
+hands the loop every answer of the batch in one call (one wake-up of the loop per batch, not one
+per request).
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from source_sentry.webhooks.store import Incoming, Recorded, Store, StoreError
@@ -25,10 +28,14 @@ MAX_BATCH = 500
 log = logging.getLogger("source_sentry.webhooks")
 
 
+_Answer = tuple["asyncio.Future[Recorded]", "Recorded | StoreError"]
+
+
 @dataclass
 class _Pending:
     incoming: Incoming
-    future: Future[Recorded]
+    future: asyncio.Future[Recorded]
+    loop: asyncio.AbstractEventLoop
 
 
 class Committer:
@@ -48,9 +55,10 @@ class Committer:
         self._thread.start()
 
     async def record(self, incoming: Incoming) -> Recorded:
-        future: Future[Recorded] = Future()
-        self._queue.put(_Pending(incoming, future))
-        return await asyncio.wrap_future(future)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Recorded] = loop.create_future()
+        self._queue.put(_Pending(incoming, future, loop))
+        return await future
 
     def stop(self) -> None:
         """Commit what is queued, then end the thread."""
@@ -90,21 +98,33 @@ class Committer:
                 return
             log.error("Could not keep a delivery: %s", error)
             failure = error if isinstance(error, StoreError) else StoreError(str(error))
-            _settle(batch[0].future, failure)
+            _answer(batch, [failure])
             return
         if self._on_batch is not None:
             self._on_batch(len(batch))
-        for pending, result in zip(batch, results, strict=True):
-            _settle(pending.future, result)
+        _answer(batch, results)
 
 
-def _settle(future: Future[Recorded], outcome: Recorded | StoreError) -> None:
-    """A request whose client went away has cancelled its future; what it sent is committed all
-    the same, and the thread must live on for the others."""
-    try:
+def _answer(batch: list[_Pending], outcomes: Sequence[Recorded | StoreError]) -> None:
+    """Hand each waiting request its outcome, in one call per event loop (a receiver has one)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
+    for pending, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, answers)
+        except RuntimeError:
+            # The loop has closed (its requests are gone); what they sent is committed.
+            pass
+
+
+def _settle(answers: list[_Answer]) -> None:
+    """In the loop: a request whose client went away has cancelled its future; what it sent is
+    committed all the same."""
+    for future, outcome in answers:
+        if future.done():
+            continue
         if isinstance(outcome, StoreError):
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
-    except InvalidStateError:
-        pass

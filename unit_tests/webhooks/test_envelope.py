@@ -58,3 +58,21 @@ def test_given_unknown_resource_when_read_then_kept_with_the_body_as_subject():
     env = read_envelope("seer", body)
     assert (env.resource, env.action, env.parse_error) == ("seer", "triggered", False)
     assert env.subject == read_envelope("seer", body).subject != read_envelope("seer", body + b" ").subject
+
+
+def test_given_surrogate_big_integer_or_nan_when_read_then_read_exactly_not_flagged():
+    # A lone surrogate escape, NaN and an integer past 64 bits are JSON Python's json module reads;
+    # such a body is a readable delivery, not a parse error, and the integer stays exact (a faster
+    # parser tried here read it as a float).
+    for actor_id, expected in (('"\\ud800"', "\ud800"), ("123456789012345678901234567890", None)):
+        body = (
+            '{"action":"resolved","installation":{"uuid":"u"},"data":{"issue":{"id":"42"}},'
+            f'"actor":{{"type":"user","id":{actor_id},"name":"Ada"}}}}'
+        ).encode("ascii")
+        env = read_envelope("issue", body)
+        assert not env.parse_error
+        assert (env.action, env.issue_id, env.subject) == ("resolved", "42", "issue:42")
+        assert env.actor is not None
+        assert env.actor["id"] == (expected if expected is not None else 123456789012345678901234567890)
+    env = read_envelope("issue", b'{"action":"resolved","data":{"issue":{"id":"7","level":NaN}}}')
+    assert (env.parse_error, env.issue_id) == (False, "7")

@@ -159,6 +159,92 @@ def record_one(
     return Recorded(seq=seq, duplicate=False)
 
 
+class Lookups(Protocol):
+    """A store's batched reads and writes for record_many, inside the caller's transaction."""
+
+    def same_requests(self, conn: Any, request_ids: list[str]) -> dict[tuple[str, str], int]:
+        """(request_id, body_sha256) -> seq of kept deliveries with any of these Request-IDs."""
+
+    def newest(self, conn: Any, subjects: list[str]) -> dict[str, tuple[int, str, int]]:
+        """subject -> (seq, body_sha256, received_at_ms) of the newest delivery about each."""
+
+    def insert(self, conn: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+        """Insert rows of insert_values(); their seqs, in the rows' order."""
+
+    def bump(self, conn: Any, seqs: list[int]) -> None:
+        """Count one more attempt on each of these deliveries."""
+
+
+def record_many(
+    conn: Any,
+    sql: Statements,
+    lookups: Lookups,
+    batch: Sequence[Incoming],
+    retry_window_ms: int,
+    extend: Extension | None,
+) -> list[Recorded]:
+    """record_one's rule for a whole batch, with a fixed number of statements per run of
+    unrelated deliveries. A delivery is judged only against earlier deliveries about its subject
+    (the same Request-ID counts only with the same body, hence the same subject); so the batch is
+    cut, in order, where a delivery's subject already came up in the run. Inside a run no delivery
+    can change another's judgement: the earlier deliveries of every subject and Request-ID of the
+    run are read in one go, each delivery is judged against them, and the new ones are inserted
+    together. Runs follow one another in the transaction, so each sees the rows of those before."""
+    results: list[Recorded] = []
+    for run in _unrelated_runs(batch):
+        if len(run) == 1:
+            results.append(record_one(conn, sql, run[0], retry_window_ms, extend))
+        else:
+            results += _record_run(conn, lookups, run, retry_window_ms, extend)
+    return results
+
+
+def _unrelated_runs(batch: Sequence[Incoming]) -> list[list[Incoming]]:
+    runs: list[list[Incoming]] = []
+    run: list[Incoming] = []
+    subjects: set[str] = set()
+    for item in batch:
+        if item.envelope.subject in subjects:
+            runs.append(run)
+            run, subjects = [], set()
+        run.append(item)
+        subjects.add(item.envelope.subject)
+    if run:
+        runs.append(run)
+    return runs
+
+
+def _record_run(
+    conn: Any, lookups: Lookups, run: list[Incoming], retry_window_ms: int, extend: Extension | None
+) -> list[Recorded]:
+    request_ids = [item.request_id for item in run if item.request_id is not None]
+    same = lookups.same_requests(conn, request_ids) if request_ids else {}
+    newest = lookups.newest(conn, [item.envelope.subject for item in run])
+    results: list[Recorded | None] = [None] * len(run)
+    new: list[int] = []
+    bumped: list[int] = []
+    for index, item in enumerate(run):
+        seq = same.get((item.request_id, item.body_sha256)) if item.request_id is not None else None
+        if seq is None:
+            earlier = newest.get(item.envelope.subject)
+            if earlier is not None and is_retry((earlier[1], earlier[2]), item, retry_window_ms):
+                seq = earlier[0]
+        if seq is None:
+            new.append(index)
+        else:
+            bumped.append(seq)
+            results[index] = Recorded(seq=seq, duplicate=True)
+    if bumped:
+        lookups.bump(conn, bumped)
+    if new:
+        seqs = lookups.insert(conn, [insert_values(run[index]) for index in new])
+        for index, seq in zip(new, seqs, strict=True):
+            results[index] = Recorded(seq=seq, duplicate=False)
+            if extend is not None:
+                extend(conn, seq)
+    return [result for result in results if result is not None]
+
+
 def is_retry(newest: tuple[str, int], incoming: Incoming, retry_window_ms: int) -> bool:
     """`newest` is (body_sha256, received_at_ms) of the newest delivery about the same subject."""
     sha, received_at_ms = newest

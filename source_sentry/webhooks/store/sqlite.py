@@ -35,7 +35,7 @@ from source_sentry.webhooks.store.base import (
     Statements,
     StoreError,
     feed_entry,
-    record_one,
+    record_many,
 )
 
 SCHEMA = """
@@ -121,7 +121,7 @@ class SqliteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    results = [record_one(conn, SQL, item, retry_window_ms, extend) for item in batch]
+                    results = record_many(conn, SQL, _LOOKUPS, batch, retry_window_ms, extend)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -166,6 +166,37 @@ class SqliteStore:
             return self._reader.execute(sql, params).fetchall()
         except sqlite3.Error as error:
             raise StoreError(f"SQLite could not be read: {error}") from error
+
+
+class _Lookups:
+    """record_many's statements in SQLite's dialect. SQLite runs in this process, so a statement
+    costs its Python call, not a round trip: the inserts go one by one (RETURNING gives each its
+    seq; executemany returns none)."""
+
+    def same_requests(self, conn: sqlite3.Connection, request_ids: list[str]) -> dict[tuple[str, str], int]:
+        marks = ", ".join("?" * len(request_ids))
+        rows = conn.execute(
+            f"SELECT request_id, body_sha256, seq FROM deliveries WHERE request_id IN ({marks})", request_ids
+        )
+        return {(rid, sha): int(seq) for rid, sha, seq in rows}
+
+    def newest(self, conn: sqlite3.Connection, subjects: list[str]) -> dict[str, tuple[int, str, int]]:
+        marks = ", ".join("?" * len(subjects))
+        rows = conn.execute(
+            "SELECT subject, seq, body_sha256, received_at_ms FROM deliveries WHERE seq IN "
+            f"(SELECT MAX(seq) FROM deliveries WHERE subject IN ({marks}) GROUP BY subject)",
+            subjects,
+        )
+        return {subject: (int(seq), sha, int(received)) for subject, seq, sha, received in rows}
+
+    def insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+        return [int(conn.execute(SQL.insert, row).fetchone()[0]) for row in rows]
+
+    def bump(self, conn: sqlite3.Connection, seqs: list[int]) -> None:
+        conn.executemany(SQL.bump, [(seq,) for seq in seqs])
+
+
+_LOOKUPS = _Lookups()
 
 
 class _Checkpointer:
