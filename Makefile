@@ -57,7 +57,7 @@ typecheck: $(TEST_STAMP)
 # own PostgreSQL on 127.0.0.1 and need Debian's server package: apt-get install -y postgresql.
 TEST_WORKERS ?= 2
 test: lint typecheck
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+	$(BIN)/python -m pytest --durations=25 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 unit: $(TEST_STAMP)
 	$(BIN)/python -m pytest unit_tests
