@@ -171,7 +171,10 @@ def _build_like_the_image(tmp: Path) -> Path:
     return venv
 
 
-@pytest.fixture(scope="module")
+# Session scope: make test runs this file's tests on one worker, but other files' tests may run
+# between them there, and a module fixture would then be built again (CI's log showed two
+# 89-second builds in one run). Built once per worker that runs them.
+@pytest.fixture(scope="session")
 def image_venv(tmp_path_factory) -> Path:
     return _build_like_the_image(tmp_path_factory.mktemp("docker"))
 
