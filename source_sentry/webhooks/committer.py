@@ -35,7 +35,6 @@ _Answer = tuple["asyncio.Future[Recorded]", "Recorded | StoreError"]
 class _Pending:
     incoming: Incoming
     future: asyncio.Future[Recorded]
-    loop: asyncio.AbstractEventLoop
 
 
 class Committer:
@@ -55,9 +54,8 @@ class Committer:
         self._thread.start()
 
     async def record(self, incoming: Incoming) -> Recorded:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Recorded] = loop.create_future()
-        self._queue.put(_Pending(incoming, future, loop))
+        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Pending(incoming, future))
         return await future
 
     def stop(self) -> None:
@@ -109,7 +107,7 @@ def _answer(batch: list[_Pending], outcomes: Sequence[Recorded | StoreError]) ->
     """Hand each waiting request its outcome, in one call per event loop (a receiver has one)."""
     by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
     for pending, outcome in zip(batch, outcomes, strict=True):
-        by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
+        by_loop.setdefault(pending.future.get_loop(), []).append((pending.future, outcome))
     for loop, answers in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle, answers)
