@@ -30,7 +30,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from source_sentry import __version__
@@ -72,7 +72,19 @@ def _user_agent() -> str:
     return f"source-sentry/{__version__}"
 
 
-def describe_error(response: Response) -> str:
+class ErrorAnswer(Protocol):
+    """What describe_error reads of an answer: ours (transport.Response) or requests' (the CDK's)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+def describe_error(response: ErrorAnswer) -> str:
     """A short, readable reason from an error body that may be JSON or an HTML page.
 
     No final full stop, so callers can carry on the sentence.

@@ -15,12 +15,14 @@ Only the packaged connector plans, so only it sends probes; a page of the read s
 from __future__ import annotations
 
 import copy
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 import requests
 from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+
+from source_sentry.sentry_api import describe_error
 
 # The status of a probe the server would not page to: the planner reads the span as one part.
 REFUSED_OFFSET: Final = 400
@@ -52,20 +54,10 @@ class ProbeErrors(ErrorHandler):
 def refused(response: requests.Response) -> str:
     """What the log says of a probe answered 400."""
     return (
-        f"Sentry answered {response.status_code} ({_detail(response)}) to the probe {response.url}, "
+        f"Sentry answered {response.status_code} ({describe_error(response)}) to the probe {response.url}, "
         "which asks one record deep in the project's span to cut it in parts: this server does not "
         "page that deep, so the rest of the project's span is read as one part."
     )
-
-
-def _detail(response: requests.Response) -> str:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = response.text
-    if isinstance(body, dict) and body.get("detail"):
-        body = body["detail"]
-    return str(body)[:200]
 
 
 def probing_copy(requester: Requester) -> Requester:
