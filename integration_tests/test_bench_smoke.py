@@ -3,7 +3,7 @@ change that breaks the benchmark fails `make test` rather than the next `make be
 
 Each section runs as its own `--smoke --only SECTION` command, in a test of its own (a run of
 every section at once is over two minutes of one core): the two workers of `make test` share the
-sections (`spread`, see conftest.py) instead of one worker running them all. Each section's page
+sections (SPREAD in conftest.py) instead of one worker running them all. Each section's page
 and results are checked for what that section measures; a test below checks that the sections run
 here are every section the benchmark has but the one that downloads from PyPI."""
 
@@ -23,7 +23,6 @@ from tools.bench.__main__ import SECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
-pytestmark = pytest.mark.spread
 
 NUMBER_ROW = re.compile(r"^\|.*\|\s*\**\d[\d,.]*")
 # The page's measured headings each section fills, and the lines of the closing note it gives.

@@ -21,7 +21,7 @@ from sentry_emulator import Emulator
 from source_sentry.manifest import connection_specification, incremental_stream_names, stream_names
 from tools import local_sync
 
-pytestmark = [pytest.mark.e2e, pytest.mark.spread]
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = list(stream_names())

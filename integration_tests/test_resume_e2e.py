@@ -16,7 +16,7 @@ import pytest
 from source_sentry.packaged.parts import PART_EVENTS
 from tools.airbyte_run import Run, interrupted_read
 
-pytestmark = [pytest.mark.e2e, pytest.mark.spread]
+pytestmark = pytest.mark.e2e
 
 STOPS = (0.3, 0.5, 0.7, 0.9)
 
