@@ -60,6 +60,7 @@ class GroupScheduling(LoadScopeScheduling):
         return group_of(nodeid)
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: a run without xdist does not know it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadScopeScheduling | None:
     if config.getvalue("dist") == "loadgroup":
         return GroupScheduling(config, log)
