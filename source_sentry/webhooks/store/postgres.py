@@ -60,6 +60,23 @@ CREATE INDEX IF NOT EXISTS deliveries_request_id ON deliveries (request_id);
 CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at_ms);
 """
 SQL = Statements.marked("%s")
+# record_many's lookups, one row per key. Each key is looked up by a LIMIT 1 subquery of its own
+# (LATERAL), which PostgreSQL can only answer by walking the key's index. The plain form,
+# `WHERE request_id = ANY(%s)`, is planned from the table's statistics: on a table not yet
+# analysed (a new receiver's first minute, or one that grew fast since autovacuum last looked)
+# it was planned as a scan of the whole table for every batch, and that cost the server 600 µs
+# per delivery at 5,000 rows, growing with the table (measured: 100 µs with this form).
+SAME_REQUESTS = (
+    "SELECT k.request_id, k.body_sha256, d.seq "
+    "FROM unnest(%s::text[], %s::text[]) AS k(request_id, body_sha256) "
+    "CROSS JOIN LATERAL (SELECT seq FROM deliveries WHERE deliveries.request_id = k.request_id "
+    "AND deliveries.body_sha256 = k.body_sha256 ORDER BY seq LIMIT 1) AS d"
+)
+NEWEST = (
+    "SELECT s.subject, d.seq, d.body_sha256, d.received_at_ms FROM unnest(%s::text[]) AS s(subject) "
+    "CROSS JOIN LATERAL (SELECT seq, body_sha256, received_at_ms FROM deliveries "
+    "WHERE deliveries.subject = s.subject ORDER BY seq DESC LIMIT 1) AS d"
+)
 
 
 class _Lookups:
@@ -67,19 +84,16 @@ class _Lookups:
     batch holds (the inserts go as one pipeline), where one delivery at a time cost two each."""
 
     def same_requests(
-        self, conn: psycopg.Connection[Any], request_ids: list[str]
+        self, conn: psycopg.Connection[Any], keys: list[tuple[str, str]]
     ) -> dict[tuple[str, str], int]:
         rows = conn.execute(
-            "SELECT request_id, body_sha256, seq FROM deliveries WHERE request_id = ANY(%s)", (request_ids,)
+            SAME_REQUESTS,
+            ([request_id for request_id, _sha in keys], [sha for _request_id, sha in keys]),
         ).fetchall()
         return {(rid, sha): int(seq) for rid, sha, seq in rows}
 
     def newest(self, conn: psycopg.Connection[Any], subjects: list[str]) -> dict[str, tuple[int, str, int]]:
-        rows = conn.execute(
-            "SELECT DISTINCT ON (subject) subject, seq, body_sha256, received_at_ms FROM deliveries "
-            "WHERE subject = ANY(%s) ORDER BY subject, seq DESC",
-            (subjects,),
-        ).fetchall()
+        rows = conn.execute(NEWEST, (subjects,)).fetchall()
         return {subject: (int(seq), sha, int(received)) for subject, seq, sha, received in rows}
 
     def insert(self, conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> list[int]:
@@ -97,7 +111,7 @@ class _Lookups:
             cursor.executemany(SQL.bump, [(seq,) for seq in seqs])
 
 
-_LOOKUPS = _Lookups()
+LOOKUPS = _Lookups()
 
 
 class PostgresStore:
@@ -149,7 +163,7 @@ class PostgresStore:
                 self._writer = conn = self._healthy(self._writer, autocommit=False)
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_ORDER_LOCK,))
-                    return record_many(conn, SQL, _LOOKUPS, batch, retry_window_ms, extend)
+                    return record_many(conn, SQL, LOOKUPS, batch, retry_window_ms, extend)
             except psycopg.Error as error:
                 raise StoreError(f"PostgreSQL could not keep the deliveries: {error}") from error
 
