@@ -220,7 +220,8 @@ def webhooks(plan, work, problems, log) -> dict[str, Any]:
             ("postgres", cluster.new_database(), {}),
         ):
             log(f"webhooks: {store}")
-            with ReceiverProcess(root, database, log_level="warning", **extra) as receiver:
+            # The receiver's default settings (log_level info, no access log) but for the store's.
+            with ReceiverProcess(root, database, **extra) as receiver:
                 result, answered = measure_server(pool, receiver.base_url, store, rates, seconds, log)
                 fed = [entry["issue_id"] for entry in read_feed(receiver.base_url)]
             missing = set(answered) - set(fed)
