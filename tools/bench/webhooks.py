@@ -99,6 +99,7 @@ async def _send(base_url: str, prefix: str, rate: float | None, seconds: float) 
     scheduled = [bodies.next() for _ in range(int(rate * seconds))] if rate else []
     latencies: list[float] = []
     dues: list[float] = []
+    late_sends: list[float] = []
     answered: list[str] = []
     errors = 0
     # time.perf_counter, not loop.time: uvloop's clock moves in whole milliseconds.
@@ -110,6 +111,8 @@ async def _send(base_url: str, prefix: str, rate: float | None, seconds: float) 
         async def post(delivery: tuple[str, bytes, dict[str, str]], due: float) -> None:
             nonlocal errors
             issue, body, sent = delivery
+            # How late the generator itself began sending (its own share of the latency).
+            late_sends.append(clock() - due)
             try:
                 async with session.post("/sentry/webhook", data=body, headers=sent) as answer:
                     await answer.read()
@@ -141,7 +144,14 @@ async def _send(base_url: str, prefix: str, rate: float | None, seconds: float) 
 
             await asyncio.gather(*(sender() for _ in range(CONNECTIONS)))
         wall = clock() - started
-    return {"latencies": latencies, "dues": dues, "answered": answered, "errors": errors, "wall": wall}
+    return {
+        "latencies": latencies,
+        "dues": dues,
+        "late_sends": late_sends,
+        "answered": answered,
+        "errors": errors,
+        "wall": wall,
+    }
 
 
 class Load:
@@ -163,6 +173,7 @@ class Load:
         parts = [f.result() for f in futures]
         slope = _slope([d for p in parts for d in p["dues"]], [x for p in parts for x in p["latencies"]])
         latencies = sorted(x for p in parts for x in p["latencies"])
+        late_sends = sorted(x for p in parts for x in p["late_sends"])
         answered = [x for p in parts for x in p["answered"]]
         wall = max(p["wall"] for p in parts)
         return {
@@ -174,6 +185,7 @@ class Load:
             "p50_ms": _percentile(latencies, 0.50) * 1000,
             "p99_ms": _percentile(latencies, 0.99) * 1000,
             "slope": slope,
+            "send_p99_ms": _percentile(late_sends, 0.99) * 1000,
         }
 
 
@@ -221,7 +233,8 @@ def measure_server(
         log(
             f"  {label}: {rate}/s {'held' if step['held'] else 'NOT held'}, "
             f"p50 {step['p50_ms']:.1f} ms, p99 {step['p99_ms']:.1f} ms, {step['late']} past 1 s, "
-            f"latency climbing {step['slope'] * 1000:.0f} ms per s"
+            f"latency climbing {step['slope'] * 1000:.0f} ms per s, "
+            f"generator's own lateness p99 {step['send_p99_ms']:.1f} ms"
         )
         if not step["held"]:
             break
@@ -237,6 +250,7 @@ def measure_server(
         "held_rate": best["rate"] if best else 0,
         "p50_ms": best["p50_ms"] if best else None,
         "p99_ms": best["p99_ms"] if best else None,
+        "send_p99_ms": best["send_p99_ms"] if best else None,
     }, answered
 
 
