@@ -134,6 +134,10 @@ def check_webhooks(results: dict, markdown: str) -> None:
         assert receiver["answered"] == receiver["in_feed"] > 0, (store, receiver)
         assert receiver["missing"] == 0, (store, receiver)
     assert results["webhooks"]["servers"]["floor"]["capacity"] > 0
+    for store, server in results["webhooks"]["servers"].items():
+        assert len(server["capacity_runs"]) == 3, store
+        for step in server["steps"]:
+            assert step["kept_pace"] == (step["slope"] <= 0.02), (store, step)
 
 
 def check_rate_limited(results: dict, markdown: str) -> None:

@@ -161,6 +161,7 @@ def receiver_settings(target: ForwardTarget, log_level: str) -> dict:
         "feed_token": RECEIVER_SECRETS["feed token"],
         "admin_token": RECEIVER_SECRETS["admin token"],
         "log_level": log_level,
+        "access_log": True,
         "forward": [
             {
                 "name": name,
@@ -277,6 +278,7 @@ def test_given_webhooks_settings_right_and_wrong_when_connector_runs_then_no_sec
         "client_secrets": [RECEIVER_SECRETS["client secret"]],
         "feed_token": RECEIVER_SECRETS["feed token"],
         "log_level": "debug",
+        "access_log": True,
     }
     with ReceiverProcess(workdir, str(workdir / "deliveries.sqlite3"), **settings) as receiver:
         base = emulator.config(projects=emulator.project_slugs[:1])

@@ -211,7 +211,9 @@ def test_given_running_receiver_when_asked_to_stop_then_it_drains_and_exits_0(da
 
 def test_given_feed_requests_with_query_strings_when_logged_then_only_after_and_limit_show(tmp_path):
     token = "cursor-Token-4d2f9a"
-    with ReceiverProcess(tmp_path, str(tmp_path / "d.sqlite3"), log_level="info") as receiver:
+    with ReceiverProcess(
+        tmp_path, str(tmp_path / "d.sqlite3"), log_level="info", access_log=True
+    ) as receiver:
         auth = {"Authorization": f"Bearer {FEED_TOKEN}"}
         for query in (f"after=0&limit=5&token={token}", f"{token}", "after=0&limit=7"):
             answer = httpx.get(f"{receiver.base_url}/v1/deliveries?{query}", headers=auth)
@@ -225,6 +227,33 @@ def test_given_feed_requests_with_query_strings_when_logged_then_only_after_and_
     assert '"GET /healthz?(more withheld) HTTP/1.1" 200' in log
     assert token not in log
     assert "token=" not in log
+
+
+def test_given_deliveries_when_running_then_summed_up_each_period_and_one_by_one_only_when_asked(tmp_path):
+    body = issue_body("created", "77", "unresolved")
+    with ReceiverProcess(tmp_path, str(tmp_path / "info.sqlite3"), log_summary_seconds=1) as quiet:
+        for _ in range(3):
+            answer = httpx.post(
+                f"{quiet.base_url}/sentry/webhook", content=body, headers=headers(body, "issue")
+            )
+            assert answer.status_code == 200
+        deadline = time.monotonic() + 10
+        while "In the last 1 s:" not in quiet.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    log = quiet.log_text()
+    assert (
+        "In the last 1 s: kept 1 new deliveries and 2 duplicates (retries of kept ones); newest seq 1" in log
+    )
+    assert "Kept delivery" not in log
+    assert "POST /sentry/webhook" not in log
+    with ReceiverProcess(
+        tmp_path, str(tmp_path / "debug.sqlite3"), log_level="debug", access_log=True
+    ) as chatty:
+        answer = httpx.post(f"{chatty.base_url}/sentry/webhook", content=body, headers=headers(body, "issue"))
+        assert answer.status_code == 200
+    log = chatty.log_text()
+    assert "Kept delivery seq=1 resource=issue action=created duplicate=False" in log
+    assert '"POST /sentry/webhook HTTP/1.1" 200' in log
 
 
 SLACK_URL = "https://hooks.slack.com/services/T0/B0/slack-Secretpart-7"

@@ -34,7 +34,8 @@ SCHEMA = json.loads((Path(source_sentry.__file__).parent / "schemas" / f"{STREAM
 
 @pytest.fixture
 def sqlite_receiver(tmp_path):
-    with ReceiverProcess(tmp_path, str(tmp_path / "deliveries.sqlite3")) as running:
+    # The access log on: the tests read from it which feed requests the connector made.
+    with ReceiverProcess(tmp_path, str(tmp_path / "deliveries.sqlite3"), access_log=True) as running:
         yield running
 
 

@@ -206,3 +206,61 @@ def test_given_batches_when_recorded_then_exactly_what_one_at_a_time_records(
     shown = ("seq", "request_id", "subject", "attempts", "parse_error", "issue_id", "action")
     got = [{k: e.get(k) for k in shown} for e in store.feed(0, 1000)]
     assert got == [{k: e.get(k) for k in shown} for e in expected_feed]
+
+
+class _Recording:
+    """A DB-API connection that notes each statement and its parameters, then runs it."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.statements: list[tuple[str, tuple]] = []
+
+    def execute(self, sql, params=()):
+        self.statements.append((sql, tuple(params)))
+        return self.conn.execute(sql, params)
+
+
+def test_given_a_table_never_analysed_when_a_batch_is_judged_then_its_lookups_walk_the_indexes(
+    store, database
+):
+    """The lookups of a batch must find their rows through the indexes whatever the planner knows
+    of the table: a scan of the whole table for every batch costs more with every delivery kept.
+    A new receiver's table has never been analysed, as here."""
+    bodies = [issue_body("created", str(n), "unresolved") for n in range(3000)]
+    for start in range(0, len(bodies), 100):
+        store.record_batch(
+            [
+                incoming(body, request_id=f"r{start + i}")
+                for i, body in enumerate(bodies[start : start + 100])
+            ],
+            WINDOW_MS,
+        )
+    judged = [incoming(body, request_id=f"r{n}") for n, body in enumerate(bodies[:40])]
+    keys = [(item.request_id, item.body_sha256) for item in judged]
+    subjects = [item.envelope.subject for item in judged]
+    if database.startswith("postgresql://"):
+        import psycopg
+
+        from source_sentry.webhooks.store.postgres import LOOKUPS
+
+        conn = psycopg.connect(database, autocommit=True)
+        explain = "EXPLAIN "
+    else:
+        import sqlite3
+
+        from source_sentry.webhooks.store.sqlite import LOOKUPS
+
+        conn = sqlite3.connect(database)
+        explain = "EXPLAIN QUERY PLAN "
+    try:
+        recording = _Recording(conn)
+        assert set(LOOKUPS.same_requests(recording, keys)) == set(keys)
+        assert set(LOOKUPS.newest(recording, subjects)) == set(subjects)
+        assert len(recording.statements) == 2
+        for sql, params in recording.statements:
+            plan = "\n".join(str(row[-1]) for row in conn.execute(explain + sql, params).fetchall())
+            assert "deliveries_" in plan, plan  # one of the table's indexes
+            assert "Seq Scan on deliveries" not in plan, plan  # PostgreSQL's whole-table scan
+            assert "SCAN deliveries" not in plan.replace("SCAN deliveries USING", ""), plan  # SQLite's
+    finally:
+        conn.close()

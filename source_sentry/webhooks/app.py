@@ -53,7 +53,7 @@ def create_app(
     after the last queued delivery is committed, at shutdown. So is the forwarder's outbox, unless
     a forwarder (built on `metrics`, and opened) is given."""
     metrics = metrics or Metrics()
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"kept": 0, "duplicates": 0}
     # Issue 28: with targets set, chosen deliveries get outbox rows in their own transaction (and
     # with only an admin token, the status page still shows what older targets left).
     if forwarder is None and forwarding(settings):
@@ -81,12 +81,15 @@ def create_app(
         if forwarder is not None:
             await forwarder.start()
         pruner = asyncio.create_task(_prune_forever(opened, settings))
+        summary = asyncio.create_task(_summarise_forever(state, settings.log_summary_seconds))
         log.info("Receiving Sentry webhooks; settings %s", settings.redacted())
         try:
             yield
         finally:
             pruner.cancel()
+            summary.cancel()
             await run_in_threadpool(state["committer"].stop)
+            _summarise(state, "Since the last summary")
             if forwarder is not None:
                 await forwarder.stop()
             opened.close()
@@ -165,15 +168,17 @@ async def _receive(request: Request, settings: Settings, state: dict[str, Any], 
         return JSONResponse({"detail": "store unavailable"}, status_code=503)
     if recorded.duplicate:
         metrics.duplicates.inc()
+        state["duplicates"] += 1
     else:
         metrics.accepted_for(resource or "unknown").inc()
+        state["kept"] += 1
         state["newest_seq"] = max(recorded.seq, state["newest_seq"])
         if state["forwarder"] is not None:
             state["forwarder"].committed()
         metrics.newest_seq.set(state["newest_seq"])
     if envelope.parse_error:
         metrics.unparseable.inc()
-    log.info(
+    log.debug(
         "Kept delivery seq=%d resource=%s action=%s duplicate=%s parse_error=%s",
         recorded.seq,
         resource,
@@ -244,6 +249,27 @@ def _unix_seconds(value: str | None) -> int | None:
         return int(float(value)) if value else None
     except (ValueError, OverflowError):
         return None
+
+
+async def _summarise_forever(state: dict[str, Any], seconds: int) -> None:
+    """A line every `seconds` that anything was kept, in place of a line per delivery."""
+    while True:
+        await asyncio.sleep(seconds)
+        _summarise(state, f"In the last {seconds} s")
+
+
+def _summarise(state: dict[str, Any], period: str) -> None:
+    kept, duplicates = state["kept"], state["duplicates"]
+    if kept or duplicates:
+        state["kept"] -= kept
+        state["duplicates"] -= duplicates
+        log.info(
+            "%s: kept %d new deliveries and %d duplicates (retries of kept ones); newest seq %d",
+            period,
+            kept,
+            duplicates,
+            state["newest_seq"],
+        )
 
 
 async def _prune_forever(store: Store, settings: Settings) -> None:

@@ -90,6 +90,7 @@ def main(argv: Sequence[str]) -> int:
         port=settings.port,
         log_level=settings.log_level,
         log_config=None,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         server_header=False,
     )

@@ -51,6 +51,11 @@ class Settings:
     prune_interval_seconds: int = 3600
     shutdown_grace_seconds: int = 10
     log_level: str = "info"
+    # uvicorn's line per request. Off by default: at Sentry's rates it is a line per delivery on
+    # the path that must answer within a second, and the TLS proxy in front logs requests anyway.
+    # Deliveries kept are summed up in one line every `log_summary_seconds` instead.
+    access_log: bool = False
+    log_summary_seconds: int = 60
     # SQLite only: "full" fsyncs each commit (survives a power loss), "normal" does not (survives
     # the process being killed); store/sqlite.py says more.
     sqlite_synchronous: str = "full"
@@ -90,6 +95,7 @@ INTEGER_BOUNDS = {
     "feed_max_limit": (1, 100_000),
     "prune_interval_seconds": (10, 7 * 86400),
     "shutdown_grace_seconds": (0, 600),
+    "log_summary_seconds": (1, 86400),
 }
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SQLITE_SYNCHRONOUS = ("full", "normal")
@@ -230,6 +236,7 @@ def _validate(raw: dict[str, Any], label: Label) -> Settings:
     if level not in LOG_LEVELS:
         raise SettingsError(f"{label('log_level')}: one of {', '.join(LOG_LEVELS)} (got {level!r}).")
     values["log_level"] = level
+    values["access_log"] = _yes_or_no(label("access_log"), raw.get("access_log", Settings.access_log))
     synchronous = str(raw.get("sqlite_synchronous", Settings.sqlite_synchronous)).lower()
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise SettingsError(
@@ -242,6 +249,22 @@ def _validate(raw: dict[str, Any], label: Label) -> Settings:
     except ForwardConfigError as error:
         raise SettingsError(str(error)) from None
     return Settings(**values)
+
+
+YES = ("true", "yes", "on", "1")
+NO = ("false", "no", "off", "0")
+
+
+def _yes_or_no(name: str, value: Any) -> bool:
+    """A JSON boolean, or from the environment one of true/false, yes/no, on/off, 1/0."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise SettingsError(f"{name}: true or false (got {value!r}).")
 
 
 def _valid_listen(listen: str) -> bool:

@@ -41,6 +41,41 @@ def test_given_environment_only_when_loaded_then_every_setting_comes_from_it():
     assert (settings.max_body_bytes, settings.log_level) == (2048, "warning")
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("true", True),
+        ("Yes", True),
+        ("on", True),
+        ("1", True),
+        ("false", False),
+        ("NO", False),
+        ("off", False),
+        ("0", False),
+    ],
+)
+def test_given_access_log_in_environment_when_loaded_then_read_as_yes_or_no(given, expected):
+    env = {
+        "SENTRY_WEBHOOKS_CLIENT_SECRETS": SECRET,
+        "SENTRY_WEBHOOKS_DATABASE": "a.sqlite3",
+        "SENTRY_WEBHOOKS_FEED_TOKEN": TOKEN,
+        "SENTRY_WEBHOOKS_ACCESS_LOG": given,
+    }
+    assert load_settings(None, env).access_log is expected
+
+
+def test_given_access_log_in_file_when_not_a_boolean_then_refused_naming_it(tmp_path):
+    path = _file(
+        tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN, access_log="maybe"
+    )
+    with pytest.raises(SettingsError, match=r"^access_log: true or false \(got 'maybe'\)\.$"):
+        load_settings(path, {})
+    path = _file(tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN, access_log=True)
+    assert load_settings(path, {}).access_log is True
+    path = _file(tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN)
+    assert load_settings(path, {}).access_log is False
+
+
 def test_given_file_and_environment_when_loaded_then_the_environment_wins(tmp_path):
     path = _file(tmp_path, client_secrets=[SECRET], database="a.sqlite3", feed_token=TOKEN, retention_days=30)
     settings = load_settings(path, {"SENTRY_WEBHOOKS_RETENTION_DAYS": "3"})
@@ -161,6 +196,8 @@ BAD_IN_ENVIRONMENT = {
     "prune_interval_seconds": ("5", "SENTRY_WEBHOOKS_PRUNE_INTERVAL_SECONDS: 5 is out of range"),
     "shutdown_grace_seconds": ("601", "SENTRY_WEBHOOKS_SHUTDOWN_GRACE_SECONDS: 601 is out of range"),
     "log_level": ("loud", "SENTRY_WEBHOOKS_LOG_LEVEL: one of debug, info, warning, error"),
+    "access_log": ("sometimes", "SENTRY_WEBHOOKS_ACCESS_LOG: true or false (got 'sometimes')."),
+    "log_summary_seconds": ("0", "SENTRY_WEBHOOKS_LOG_SUMMARY_SECONDS: 0 is out of range"),
     "sqlite_synchronous": ("off", "SENTRY_WEBHOOKS_SQLITE_SYNCHRONOUS: full ("),
     "forward": (
         json.dumps([{"name": "ops", "kind": "email", "url": SLACK_URL}]),

@@ -147,6 +147,12 @@ class Outbox:
         id_type = "BIGSERIAL PRIMARY KEY" if self.postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
         try:
             with self._transaction() as conn:
+                if self.postgres:
+                    from source_sentry.webhooks.store.postgres import FEED_ORDER_LOCK
+
+                    # Receivers starting together would race on CREATE TABLE IF NOT EXISTS (one
+                    # fails on PostgreSQL's catalog); the store's creation waits on the same lock.
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_ORDER_LOCK,))
                 for statement in TABLES.format(id_type=id_type).split(";"):
                     if statement.strip():
                         conn.execute(statement)

@@ -162,8 +162,9 @@ def record_one(
 class Lookups(Protocol):
     """A store's batched reads and writes for record_many, inside the caller's transaction."""
 
-    def same_requests(self, conn: Any, request_ids: list[str]) -> dict[tuple[str, str], int]:
-        """(request_id, body_sha256) -> seq of kept deliveries with any of these Request-IDs."""
+    def same_requests(self, conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """(request_id, body_sha256) -> seq of the kept delivery with that Request-ID and body, for
+        those of `keys` kept (more pairs may come back; only these are looked up)."""
 
     def newest(self, conn: Any, subjects: list[str]) -> dict[str, tuple[int, str, int]]:
         """subject -> (seq, body_sha256, received_at_ms) of the newest delivery about each."""
@@ -217,8 +218,8 @@ def _unrelated_runs(batch: Sequence[Incoming]) -> list[list[Incoming]]:
 def _record_run(
     conn: Any, lookups: Lookups, run: list[Incoming], retry_window_ms: int, extend: Extension | None
 ) -> list[Recorded]:
-    request_ids = [item.request_id for item in run if item.request_id is not None]
-    same = lookups.same_requests(conn, request_ids) if request_ids else {}
+    keys = [(item.request_id, item.body_sha256) for item in run if item.request_id is not None]
+    same = lookups.same_requests(conn, keys) if keys else {}
     newest = lookups.newest(conn, [item.envelope.subject for item in run])
     results: list[Recorded | None] = [None] * len(run)
     new: list[int] = []

@@ -121,7 +121,7 @@ class SqliteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    results = record_many(conn, SQL, _LOOKUPS, batch, retry_window_ms, extend)
+                    results = record_many(conn, SQL, LOOKUPS, batch, retry_window_ms, extend)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -173,10 +173,15 @@ class _Lookups:
     costs its Python call, not a round trip: the inserts go one by one (RETURNING gives each its
     seq; executemany returns none)."""
 
-    def same_requests(self, conn: sqlite3.Connection, request_ids: list[str]) -> dict[tuple[str, str], int]:
-        marks = ", ".join("?" * len(request_ids))
+    def same_requests(
+        self, conn: sqlite3.Connection, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        # Every delivery with these Request-IDs: the index on request_id finds them, and the few
+        # with another body are left unused by the caller.
+        marks = ", ".join("?" * len(keys))
         rows = conn.execute(
-            f"SELECT request_id, body_sha256, seq FROM deliveries WHERE request_id IN ({marks})", request_ids
+            f"SELECT request_id, body_sha256, seq FROM deliveries WHERE request_id IN ({marks})",
+            [request_id for request_id, _sha in keys],
         )
         return {(rid, sha): int(seq) for rid, sha, seq in rows}
 
@@ -196,7 +201,7 @@ class _Lookups:
         conn.executemany(SQL.bump, [(seq,) for seq in seqs])
 
 
-_LOOKUPS = _Lookups()
+LOOKUPS = _Lookups()
 
 
 class _Checkpointer:
