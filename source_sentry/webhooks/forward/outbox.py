@@ -148,11 +148,11 @@ class Outbox:
         try:
             with self._transaction() as conn:
                 if self.postgres:
-                    from source_sentry.webhooks.store.postgres import FEED_ORDER_LOCK
+                    from source_sentry.webhooks.store.postgres import take_feed_order_lock
 
                     # Receivers starting together would race on CREATE TABLE IF NOT EXISTS (one
                     # fails on PostgreSQL's catalog); the store's creation waits on the same lock.
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_ORDER_LOCK,))
+                    take_feed_order_lock(conn)
                 for statement in TABLES.format(id_type=id_type).split(";"):
                     if statement.strip():
                         conn.execute(statement)

@@ -35,6 +35,13 @@ from source_sentry.webhooks.store.base import (
 # in pg_locks.
 FEED_ORDER_LOCK = 0x5E47_0F_EED
 
+
+def take_feed_order_lock(conn: psycopg.Connection[Any]) -> None:
+    """Wait for the feed's order lock, held until the caller's transaction ends (see above). It
+    also keeps receivers starting together from creating the same tables side by side."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_ORDER_LOCK,))
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
     seq BIGSERIAL PRIMARY KEY,
@@ -134,7 +141,7 @@ class PostgresStore:
         try:
             with self._writer.transaction():
                 # Receivers starting together would race on CREATE TABLE IF NOT EXISTS.
-                self._writer.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_ORDER_LOCK,))
+                take_feed_order_lock(self._writer)
                 self._writer.execute(SCHEMA)
         except psycopg.Error as error:
             raise StoreError(
@@ -172,7 +179,7 @@ class PostgresStore:
             try:
                 self._writer = conn = self._healthy(self._writer, autocommit=False)
                 with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_ORDER_LOCK,))
+                    take_feed_order_lock(conn)
                     return record_many(conn, SQL, LOOKUPS, batch, retry_window_ms, extend)
             except psycopg.Error as error:
                 raise StoreError(f"PostgreSQL could not keep the deliveries: {error}") from error
