@@ -53,7 +53,7 @@ def create_app(
     after the last queued delivery is committed, at shutdown. So is the forwarder's outbox, unless
     a forwarder (built on `metrics`, and opened) is given."""
     metrics = metrics or Metrics()
-    state: dict[str, Any] = {"kept": 0, "duplicates": 0}
+    state: dict[str, Any] = {}
     # Issue 28: with targets set, chosen deliveries get outbox rows in their own transaction (and
     # with only an admin token, the status page still shows what older targets left).
     if forwarder is None and forwarding(settings):
@@ -81,15 +81,16 @@ def create_app(
         if forwarder is not None:
             await forwarder.start()
         pruner = asyncio.create_task(_prune_forever(opened, settings))
-        summary = asyncio.create_task(_summarise_forever(state, settings.log_summary_seconds))
+        summary = _Summary(metrics, state)
+        summarising = asyncio.create_task(summary.every(settings.log_summary_seconds))
         log.info("Receiving Sentry webhooks; settings %s", settings.redacted())
         try:
             yield
         finally:
             pruner.cancel()
-            summary.cancel()
+            summarising.cancel()
             await run_in_threadpool(state["committer"].stop)
-            _summarise(state, "Since the last summary")
+            summary.log("Since the last summary")
             if forwarder is not None:
                 await forwarder.stop()
             opened.close()
@@ -168,10 +169,8 @@ async def _receive(request: Request, settings: Settings, state: dict[str, Any], 
         return JSONResponse({"detail": "store unavailable"}, status_code=503)
     if recorded.duplicate:
         metrics.duplicates.inc()
-        state["duplicates"] += 1
     else:
         metrics.accepted_for(resource or "unknown").inc()
-        state["kept"] += 1
         state["newest_seq"] = max(recorded.seq, state["newest_seq"])
         if state["forwarder"] is not None:
             state["forwarder"].committed()
@@ -251,25 +250,32 @@ def _unix_seconds(value: str | None) -> int | None:
         return None
 
 
-async def _summarise_forever(state: dict[str, Any], seconds: int) -> None:
-    """A line every `seconds` that anything was kept, in place of a line per delivery."""
-    while True:
-        await asyncio.sleep(seconds)
-        _summarise(state, f"In the last {seconds} s")
+class _Summary:
+    """One line every so often that anything was kept, in place of a line per delivery: what the
+    metrics counted since the last line."""
 
+    def __init__(self, metrics: Metrics, state: dict[str, Any]) -> None:
+        self._metrics = metrics
+        self._state = state
+        self._last = metrics.kept_and_duplicates()
 
-def _summarise(state: dict[str, Any], period: str) -> None:
-    kept, duplicates = state["kept"], state["duplicates"]
-    if kept or duplicates:
-        state["kept"] -= kept
-        state["duplicates"] -= duplicates
-        log.info(
-            "%s: kept %d new deliveries and %d duplicates (retries of kept ones); newest seq %d",
-            period,
-            kept,
-            duplicates,
-            state["newest_seq"],
-        )
+    async def every(self, seconds: int) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self.log(f"In the last {seconds} s")
+
+    def log(self, period: str) -> None:
+        now = self._metrics.kept_and_duplicates()
+        kept, duplicates = now[0] - self._last[0], now[1] - self._last[1]
+        self._last = now
+        if kept or duplicates:
+            log.info(
+                "%s: kept %d new deliveries and %d duplicates (retries of kept ones); newest seq %d",
+                period,
+                kept,
+                duplicates,
+                self._state["newest_seq"],
+            )
 
 
 async def _prune_forever(store: Store, settings: Settings) -> None:

@@ -63,3 +63,13 @@ class Metrics:
         if child is None:
             child = self._accepted_by_resource[resource] = self.accepted.labels(resource=resource)
         return child
+
+    def kept_and_duplicates(self) -> tuple[int, int]:
+        """Deliveries kept as new facts (every resource) and duplicates, counted since the start."""
+        kept = sum(
+            sample.value
+            for family in self.accepted.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+        return int(kept), int(self.registry.get_sample_value("sentry_webhooks_duplicates_total") or 0)
