@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import statistics
 import subprocess
 import sys
 import time
@@ -191,14 +192,10 @@ class Load:
 
 def _slope(xs: list[float], ys: list[float]) -> float:
     """Least-squares slope of ys against xs (0 for fewer than two distinct xs)."""
-    n = len(xs)
-    if n < 2:
+    try:
+        return statistics.linear_regression(xs, ys).slope
+    except statistics.StatisticsError:
         return 0.0
-    mean_x, mean_y = sum(xs) / n, sum(ys) / n
-    spread = sum((x - mean_x) ** 2 for x in xs)
-    if spread == 0:
-        return 0.0
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
