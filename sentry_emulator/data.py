@@ -113,6 +113,25 @@ def _split(total: int, n: int, seed: int, salt: str) -> list[int]:
     return parts
 
 
+def _earliest(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int]:
+    if a is None or b is None:
+        return _one_of(a, b)
+    return min(a, b)
+
+
+def _latest(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int]:
+    if a is None or b is None:
+        return _one_of(a, b)
+    return max(a, b)
+
+
+def _one_of(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int]:
+    found = a if a is not None else b
+    if found is None:
+        raise ValueError("an issue with no event has no first or last seen")
+    return found
+
+
 @dataclass(eq=False)
 class Issue:
     gid: int
@@ -160,15 +179,14 @@ class Issue:
     def user_count(self) -> int:
         return min(self.count, self.users)
 
+    # Both read for every issue on every page of an issue list (filter and sort): no list built.
     @property
     def first_seen(self) -> tuple[int, int]:
-        cands = [x for x in (self.gen_first, self.added_first) if x is not None]
-        return min(cands)
+        return _earliest(self.gen_first, self.added_first)
 
     @property
     def last_seen(self) -> tuple[int, int]:
-        cands = [x for x in (self.gen_last, self.added_last) if x is not None]
-        return max(cands)
+        return _latest(self.gen_last, self.added_last)
 
 
 @dataclass(eq=False)

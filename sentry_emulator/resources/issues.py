@@ -90,8 +90,10 @@ def _issue_list(emu, req, projects: list[Project], window: tuple[int | None, int
             continue
         if pred(iss):
             items.append(iss)
-    items.sort(key=lambda i: (score(i), int(i.id)), reverse=True)
-    neg = [-score(i) for i in items]
+    # Each issue's score worked out once, not once by the sort and again for the cursors.
+    keyed = sorted(((score(i), int(i.id), i) for i in items), key=lambda k: k[:2], reverse=True)
+    items = [i for _, _, i in keyed]
+    neg = [-s for s, _, _ in keyed]
     lo, hi = score_window(neg, cursor, limit)
     if emu.short_pages and (cursor is None or not cursor.is_prev) and hi < len(items):
         hi = _short_page(emu, req, lo, hi)
