@@ -48,8 +48,6 @@ P99_TARGET_MS = 100.0
 # Seconds of latency gained per second of schedule: above this the server answers fewer than
 # 98% of the deliveries sent, and its queue grows for as long as the rate lasts.
 PACE_SLOPE = 0.02
-# Capacity is the median of this many runs: one run on two shared cores can be off by a third.
-CAPACITY_RUNS = 3
 
 
 class FloorProcess:
@@ -205,10 +203,15 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 
 
 def measure_server(
-    pool: ProcessPoolExecutor, base_url: str, label: str, rates: tuple[int, ...], seconds: float, log
+    pool: ProcessPoolExecutor,
+    base_url: str,
+    label: str,
+    plan,
+    log,
 ) -> tuple[dict[str, Any], list[str]]:
+    rates, seconds = plan.webhook_rates, plan.webhook_seconds
     load = Load(pool, base_url, label)
-    runs = [load.run(None, seconds) for _ in range(CAPACITY_RUNS)]
+    runs = [load.run(None, seconds) for _ in range(plan.webhook_capacity_runs)]
     capacity = sorted(runs, key=lambda run: run["achieved"])[len(runs) // 2]
     each = ", ".join(f"{run['achieved']:.0f}" for run in runs)
     errors = sum(run["errors"] for run in runs)
@@ -253,11 +256,16 @@ def measure_server(
 
 def webhooks(plan, work, problems, log) -> dict[str, Any]:
     rates, seconds = plan.webhook_rates, plan.webhook_seconds
-    out: dict[str, Any] = {"seconds": seconds, "rates": list(rates), "servers": {}}
+    out: dict[str, Any] = {
+        "seconds": seconds,
+        "rates": list(rates),
+        "capacity_runs": plan.webhook_capacity_runs,
+        "servers": {},
+    }
     pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"))
     with pool, FloorProcess() as floor:
         log("webhooks: floor (uvicorn + Starlette answering 200)")
-        out["servers"]["floor"], _ = measure_server(pool, floor.base_url, "floor", rates, seconds, log)
+        out["servers"]["floor"], _ = measure_server(pool, floor.base_url, "floor", plan, log)
     root = work.path
     pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"))
     with pool, TempCluster() as cluster:
@@ -269,7 +277,7 @@ def webhooks(plan, work, problems, log) -> dict[str, Any]:
             log(f"webhooks: {store}")
             # The receiver's default settings (log_level info, no access log) but for the store's.
             with ReceiverProcess(root, database, **extra) as receiver:
-                result, answered = measure_server(pool, receiver.base_url, store, rates, seconds, log)
+                result, answered = measure_server(pool, receiver.base_url, store, plan, log)
                 fed = [entry["issue_id"] for entry in read_feed(receiver.base_url)]
             missing = set(answered) - set(fed)
             repeated = len(fed) - len(set(fed))
