@@ -236,7 +236,7 @@ def test_given_a_table_never_analysed_when_a_batch_is_judged_then_its_lookups_wa
             WINDOW_MS,
         )
     judged = [incoming(body, request_id=f"r{n}") for n, body in enumerate(bodies[:40])]
-    keys = [(item.request_id, item.body_sha256) for item in judged]
+    keys = [(item.request_id, item.body_sha256, item.envelope.subject) for item in judged]
     subjects = [item.envelope.subject for item in judged]
     if database.startswith("postgresql://"):
         import psycopg
@@ -254,7 +254,7 @@ def test_given_a_table_never_analysed_when_a_batch_is_judged_then_its_lookups_wa
         explain = "EXPLAIN QUERY PLAN "
     try:
         recording = _Recording(conn)
-        assert set(LOOKUPS.same_requests(recording, keys)) == set(keys)
+        assert set(LOOKUPS.same_requests(recording, keys)) == {(rid, sha) for rid, sha, _s in keys}
         assert set(LOOKUPS.newest(recording, subjects)) == set(subjects)
         assert len(recording.statements) == 2
         for sql, params in recording.statements:
@@ -264,3 +264,52 @@ def test_given_a_table_never_analysed_when_a_batch_is_judged_then_its_lookups_wa
             assert "SCAN deliveries" not in plan.replace("SCAN deliveries USING", ""), plan  # SQLite's
     finally:
         conn.close()
+
+
+def _index_names(database: str) -> set[str]:
+    if database.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(database, autocommit=True) as conn:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'deliveries'")
+            return {name for (name,) in rows}
+    import sqlite3
+
+    conn = sqlite3.connect(database)
+    try:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'"
+        )
+        return {name for (name,) in rows}
+    finally:
+        conn.close()
+
+
+def test_given_the_request_id_index_of_earlier_versions_when_opened_then_dropped_and_nothing_lost(
+    database,
+):
+    """Earlier versions kept an index on request_id; Request-IDs are now found through the
+    subject's index, and the old index, still costing a page per delivery, goes at start-up."""
+    first = open_store(database)
+    first.record_batch([incoming(RESOLVED, request_id="d" * 32)], WINDOW_MS)
+    first.close()
+    if database.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute("CREATE INDEX deliveries_request_id ON deliveries (request_id)")
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(database)
+        conn.execute("CREATE INDEX deliveries_request_id ON deliveries (request_id)")
+        conn.close()
+    assert "deliveries_request_id" in _index_names(database)
+    reopened = open_store(database)
+    try:
+        assert "deliveries_request_id" not in _index_names(database)
+        resent = reopened.record_batch([incoming(RESOLVED, request_id="d" * 32)], WINDOW_MS)
+        assert resent[0].duplicate
+        assert [entry["attempts"] for entry in reopened.feed(0, 10)] == [2]
+    finally:
+        reopened.close()

@@ -17,6 +17,7 @@ here take that second signal, so a clean stop exits 0.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -96,6 +97,8 @@ def main(argv: Sequence[str]) -> int:
     )
     server = uvicorn.Server(config)
     stop.server = server
+    config.load()  # uvicorn's protocol and loop modules, imported now rather than when serving
+    settle_heap()
     if stop.requested is not None:  # a signal came while the database was opening
         if forwarder is not None:
             forwarder.close()
@@ -108,6 +111,16 @@ def main(argv: Sequence[str]) -> int:
         return 1
     # uvicorn reports a failed start-up (port taken) by not starting.
     return 0 if server.started else 1
+
+
+def settle_heap() -> None:
+    """Take what start-up left alive (modules, the app, the store, the settings: tens of
+    thousands of objects) out of the garbage collector's sight before serving. Otherwise every
+    full collection under load walks all of them while holding the interpreter lock, and each
+    pauses every request and the committer's thread: measured at 27 to 65 ms, about once every
+    two seconds at 1,200 deliveries/s, against 1 to 5 ms once they are frozen."""
+    gc.collect()
+    gc.freeze()
 
 
 # Query parameters an access line may show: the feed's own, whole numbers only.

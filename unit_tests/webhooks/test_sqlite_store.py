@@ -94,3 +94,46 @@ def test_given_steady_writes_when_checkpoints_run_beside_them_then_the_log_is_st
         assert len(reopened.feed(0, 100_000)) == written
     finally:
         reopened.close()
+
+
+def test_given_the_log_started_afresh_when_the_write_lock_is_taken_then_the_database_file_was_flushed_first(
+    tmp_path, monkeypatch
+):
+    """Only the checkpoint that reaches the log's end flushes the database file, and under load
+    that is the one run holding the write lock: unflushed, everything the first pass copied went
+    to disk while every commit waited. The thread flushes the file before taking the lock."""
+    monkeypatch.setattr(sqlite_store, "RESTART_PAGES", 64)
+    database = tmp_path / "d.sqlite3"
+    store = SqliteStore(str(database), checkpoint_seconds=0.01)
+    events: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") == str(database):
+            events.append("database flushed")
+        real_fsync(fd)
+
+    class RecordingLock:
+        def __init__(self, lock: threading.Lock) -> None:
+            self._lock = lock
+
+        def __enter__(self) -> None:
+            self._lock.acquire()
+            events.append("write lock taken")
+
+        def __exit__(self, *_exc: object) -> None:
+            self._lock.release()
+
+    monkeypatch.setattr(sqlite_store.os, "fsync", fsync)
+    store._checkpointer._write_lock = RecordingLock(store._write_lock)
+    try:
+        for n in range(0, 3_000, 10):
+            store.record_batch([incoming(f"{n}-{i}") for i in range(10)], WINDOW_MS)
+            time.sleep(0.001)
+            if events.count("write lock taken") >= 2:
+                break
+    finally:
+        store.close()
+    taken = [i for i, event in enumerate(events) if event == "write lock taken"]
+    assert len(taken) >= 2, events
+    assert all(i > 0 and events[i - 1] == "database flushed" for i in taken), events

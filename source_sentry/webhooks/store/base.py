@@ -128,10 +128,12 @@ class Statements:
         marks = ", ".join([mark] * (len(COLUMNS) + 1))
         return cls(
             # One round trip for both duplicate checks: the delivery with this Request-ID and
-            # body, if any (flag 1), then the newest about the same subject (flag 0).
+            # body, if any (flag 1), then the newest about the same subject (flag 0). Both walk
+            # the subject's index: the same body means the same subject.
             earlier=(
                 f"SELECT * FROM (SELECT seq, body_sha256, received_at_ms, 1 FROM deliveries "
-                f"WHERE request_id = {mark} AND body_sha256 = {mark} LIMIT 1) AS same_request "
+                f"WHERE subject = {mark} AND request_id = {mark} AND body_sha256 = {mark} LIMIT 1) "
+                f"AS same_request "
                 f"UNION ALL SELECT * FROM (SELECT seq, body_sha256, received_at_ms, 0 FROM deliveries "
                 f"WHERE subject = {mark} ORDER BY seq DESC LIMIT 1) AS newest ORDER BY 4 DESC"
             ),
@@ -146,7 +148,8 @@ def record_one(
 ) -> Recorded:
     """Keep one delivery, or count it as a retry of one kept, inside the caller's transaction
     (`conn` is a DB-API connection: sqlite3's or psycopg's)."""
-    params = (item.request_id, item.body_sha256, item.envelope.subject)
+    subject = item.envelope.subject
+    params = (subject, item.request_id, item.body_sha256, subject)
     match = conn.execute(sql.earlier, params).fetchone()
     if match is not None and not match[3] and not is_retry((match[1], match[2]), item, retry_window_ms):
         match = None
@@ -162,9 +165,13 @@ def record_one(
 class Lookups(Protocol):
     """A store's batched reads and writes for record_many, inside the caller's transaction."""
 
-    def same_requests(self, conn: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    def same_requests(
+        self, conn: Any, keys: list[tuple[str, str, str]]
+    ) -> dict[tuple[str, str], int]:
         """(request_id, body_sha256) -> seq of the kept delivery with that Request-ID and body, for
-        those of `keys` kept (more pairs may come back; only these are looked up)."""
+        the keys (request_id, body_sha256, subject) kept (more pairs may come back; only these
+        are looked up). The same body means the same subject, so the subject's index finds
+        them: an index on the Request-ID would cost a random index page per delivery kept."""
 
     def newest(self, conn: Any, subjects: list[str]) -> dict[str, tuple[int, str, int]]:
         """subject -> (seq, body_sha256, received_at_ms) of the newest delivery about each."""
@@ -218,7 +225,11 @@ def _unrelated_runs(batch: Sequence[Incoming]) -> list[list[Incoming]]:
 def _record_run(
     conn: Any, lookups: Lookups, run: list[Incoming], retry_window_ms: int, extend: Extension | None
 ) -> list[Recorded]:
-    keys = [(item.request_id, item.body_sha256) for item in run if item.request_id is not None]
+    keys = [
+        (item.request_id, item.body_sha256, item.envelope.subject)
+        for item in run
+        if item.request_id is not None
+    ]
     same = lookups.same_requests(conn, keys) if keys else {}
     newest = lookups.newest(conn, [item.envelope.subject for item in run])
     results: list[Recorded | None] = [None] * len(run)
