@@ -181,6 +181,12 @@ def source(
     return parse(result.stdout, result.stderr, result.returncode)
 
 
+def warm_source(verb: str, tmp: Path, config: dict, **options: Any) -> Run:
+    """`source` launched warm (`warm=True`): for the tests of what the connector does, which the
+    warm launch does as the installed command (integration_tests/test_warm_source.py)."""
+    return source(verb, tmp, config, warm=True, **options)
+
+
 def cloud_source(verb: str, args: list[str], cwd: Path, timeout: float = 240) -> Run:
     """``verb`` with these arguments run by the CDK's `source-declarative-manifest` on the Cloud
     manifest, as Airbyte Cloud runs it."""
