@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import gc
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -120,15 +121,34 @@ def write_inputs(
 
 
 _warm: dict[str, Any] = {}
+# Set by pytest for each test; nothing of the command reads it (tools/warm_source.py ignores it too).
+_PER_TEST = "PYTEST_CURRENT_TEST"
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != _PER_TEST}
+
+
+def _stop_warm() -> None:
+    server = _warm.pop("server", None)
+    if server is not None:
+        server.kill()
+        server.wait()
+        shutil.rmtree(_warm.pop("directory"), ignore_errors=True)
 
 
 def warm_command() -> list[str]:
     """The command line of `source-sentry` launched warm (tools/warm_source.py): this process's
-    warm process, started on first use and stopped when this process exits."""
+    warm process, started on first use and stopped when this process exits. It imported the command
+    in this process's environment then: when that has changed since (a local sync sets PyAirbyte's
+    variables in it), a new one is started, as the warm process would decline every launch."""
     server = _warm.get("server")
-    if server is None or server.poll() is not None:
+    if server is not None and (server.poll() is not None or _warm["environment"] != _environment()):
+        _stop_warm()
+    if "server" not in _warm:
         directory = tempfile.mkdtemp(prefix="warm-source-")
         path = str(Path(directory) / "socket")
+        environment = _environment()
         with (Path(directory) / "stderr.txt").open("w") as log:
             server = subprocess.Popen(
                 [sys.executable, str(WARM_SOURCE), path, COMMAND],
@@ -136,21 +156,17 @@ def warm_command() -> list[str]:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
+        _warm.update(server=server, path=path, directory=directory, environment=environment)
         deadline = time.monotonic() + 120
         while not Path(path).exists():
             if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
                 log_text = (Path(directory) / "stderr.txt").read_text()
+                _stop_warm()
                 raise RuntimeError(f"the warm process did not start: {log_text}")
             time.sleep(0.02)
-
-        def stop(server: subprocess.Popen[bytes] = server, directory: str = directory) -> None:
-            server.kill()
-            server.wait()
-            shutil.rmtree(directory, ignore_errors=True)
-
-        atexit.register(stop)
-        _warm.update(server=server, path=path)
+        if not _warm.get("stopped_at_exit"):
+            atexit.register(_stop_warm)
+            _warm["stopped_at_exit"] = True
     return [sys.executable, "-I", "-S", str(WARM_LAUNCH), _warm["path"], COMMAND]
 
 

@@ -102,7 +102,12 @@ def serve(path: str, before_imports: dict[str, str]) -> dict | None:
                 except (EOFError, OSError, struct.error, ValueError):
                     connection.close()
                     continue
-                if without_per_launch(request["env"]) != without_per_launch(before_imports):
+                wanted, imported_in = without_per_launch(request["env"]), without_per_launch(before_imports)
+                if wanted != imported_in:
+                    differing = sorted(
+                        k for k in wanted.keys() | imported_in.keys() if wanted.get(k) != imported_in.get(k)
+                    )
+                    print(f"not forked, the environment differs in {differing}", file=sys.stderr, flush=True)
                     send(connection, {"cold": True})
                     connection.close()
                     for fd in fds:
