@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.airbyte_run import source
+from tools.airbyte_run import warm_source
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ def connection_status(run) -> dict:
 def test_given_good_config_when_check_then_each_stream_request_is_sent_as_the_sync_sends_it(
     emulator, workdir
 ) -> None:
-    run = source("check", workdir, emulator.config())
+    run = warm_source("check", workdir, emulator.config())
 
     assert connection_status(run)["status"] == "SUCCEEDED"
     issues = [r for r in emulator.requests if r["path"].endswith("/issues/")]
@@ -34,7 +34,7 @@ def test_given_server_that_cannot_serve_a_stream_when_check_then_fails_naming_th
 ) -> None:
     emu = make_emulator(faults=fault)
 
-    run = source("check", workdir, emu.config())
+    run = warm_source("check", workdir, emu.config())
 
     status = connection_status(run)
     stream = "issues" if "issues" in fault else "events"
@@ -51,7 +51,7 @@ def test_given_a_configured_project_that_does_not_exist_when_read_then_config_er
     real = emulator.project_slugs[0]
     config = emulator.config(projects=[real, "bakcend-typo", "deleted-app"])
 
-    run = source("read", workdir, config, streams=["events"])
+    run = warm_source("read", workdir, config, streams=["events"])
 
     assert run.returncode != 0
     assert run.records == {}

@@ -1,5 +1,5 @@
-"""The installed `source-sentry` command against the Sentry emulator over loopback HTTP,
-compared record by record with the emulator's ground truth."""
+"""The `source-sentry` command (launched warm: tools/warm_source.py) against the Sentry emulator over
+loopback HTTP, compared record by record with the emulator's ground truth."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tools.airbyte_run import COMMAND, STREAMS, Run, cloud_read, source, write_inputs
+from tools.airbyte_run import COMMAND, STREAMS, Run, cloud_read, warm_source, write_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ def assert_matches_ground_truth(run: Run, emu, projects=None, streams=STREAMS) -
 
 
 def test_given_good_config_when_check_then_succeeds(emulator, workdir: Path) -> None:
-    run = source("check", workdir, emulator.config())
+    run = warm_source("check", workdir, emulator.config())
 
     assert run.messages[-1]["connectionStatus"]["status"] == "SUCCEEDED"
     assert_token_hidden(run, emulator.token)
@@ -65,7 +65,7 @@ def test_given_bad_config_when_check_then_fails_with_actionable_message(
     elif case == "missing_scope":
         config["auth_token"] = emulator.make_token(scopes=["org:read", "project:read"])
 
-    run = source("check", workdir, config)
+    run = warm_source("check", workdir, config)
 
     status = run.messages[-1]["connectionStatus"]
     assert status["status"] == "FAILED"
@@ -75,7 +75,7 @@ def test_given_bad_config_when_check_then_fails_with_actionable_message(
 
 def test_given_unreachable_host_when_check_then_fails_within_seconds(workdir: Path) -> None:
     started = time.monotonic()
-    run = source(
+    run = warm_source(
         "check",
         workdir,
         {"auth_token": "t0ken-abcdef", "organization": "acme", "hostname": "http://127.0.0.1:9"},
@@ -91,7 +91,7 @@ def test_given_unreachable_host_when_check_then_fails_within_seconds(workdir: Pa
 def test_given_config_when_discover_then_every_stream_with_key_cursor_and_modes(
     emulator, workdir: Path
 ) -> None:
-    run = source("discover", workdir, emulator.config())
+    run = warm_source("discover", workdir, emulator.config())
 
     streams = {s["name"]: s for s in run.messages[-1]["catalog"]["streams"]}
     assert sorted(streams) == sorted(STREAMS)
@@ -138,7 +138,7 @@ def test_given_scope_when_full_read_then_exactly_the_ground_truth(
     elif scope == "project":
         extra, projects = {"project": slugs[1]}, [slugs[1]]
 
-    run = source("read", workdir, emulator.config(**extra), mode="full_refresh")
+    run = warm_source("read", workdir, emulator.config(**extra), mode="full_refresh")
 
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emulator, projects)
@@ -162,7 +162,7 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
     emulator, workdir: Path
 ) -> None:
     config = emulator.config()
-    first = source("read", workdir, config)
+    first = warm_source("read", workdir, config)
     assert_matches_ground_truth(first, emulator)
     slug = emulator.project_slugs[0]
     old_issue = emulator.ground_truth("issues", [slug])[-1]["id"]
@@ -171,7 +171,7 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
     joined = emulator.add_events(slug, 2, issue_id=old_issue)  # moves an old issue's lastSeen
     release = emulator.add_release("2.0.0+build.7", [slug])
     emulator.reset_log()
-    second = source("read", workdir, config, state=first.final_state())
+    second = warm_source("read", workdir, config, state=first.final_state())
 
     assert not second.errors, second.errors
     assert sorted(second.ids("events")) == sorted(e["id"] for e in new_events + joined)
@@ -180,7 +180,7 @@ def test_given_new_data_when_incremental_then_only_new_and_changed_records_and_t
     assert second.ids("projects") == []
 
     emulator.reset_log()
-    third = source("read", workdir, config, state=second.final_state())
+    third = warm_source("read", workdir, config, state=second.final_state())
 
     assert not third.errors
     assert {s: third.ids(s) for s in ("events", "issues", "releases", "projects")} == {
@@ -209,7 +209,7 @@ def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_o
 ) -> None:
     config = emulator.config()
     streams = ["deploys", "release_commits"]
-    first = source("read", workdir, config, streams=streams)
+    first = warm_source("read", workdir, config, streams=streams)
     assert_matches_ground_truth(first, emulator, streams=streams)
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {emulator.token}"
@@ -225,7 +225,7 @@ def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_o
     api.put(f"{base}/3.0.0%2Bbuild.9/", json={"commits": [{"id": "a"}, {"id": "b"}]}, timeout=30)
     emulator.reset_log()
 
-    second = source("read", workdir, config, streams=streams, state=first.final_state())
+    second = warm_source("read", workdir, config, streams=streams, state=first.final_state())
 
     assert not second.errors, second.errors
     assert second.ids("deploys") == [deploy["id"]]
@@ -240,7 +240,7 @@ def test_given_new_deploy_of_old_release_and_new_release_when_incremental_then_o
     ]
 
     emulator.reset_log()
-    third = source("read", workdir, config, streams=streams, state=second.final_state())
+    third = warm_source("read", workdir, config, streams=streams, state=second.final_state())
 
     assert not third.errors
     assert third.records == {}
@@ -252,7 +252,7 @@ def test_given_new_checkin_feedback_and_replay_when_incremental_then_exactly_tho
 ) -> None:
     config = emulator.config()
     streams = ["monitor_checkins", "user_feedback", "replays"]
-    first = source("read", workdir, config, streams=streams)
+    first = warm_source("read", workdir, config, streams=streams)
     assert not first.errors, first.errors
     assert_matches_ground_truth(first, emulator, streams=streams)
     monitor = emulator.ground_truth("monitors")[0]
@@ -265,7 +265,7 @@ def test_given_new_checkin_feedback_and_replay_when_incremental_then_exactly_tho
     emulator.add_replay(slug, started_ago=60)  # still running: the next syncs' business
     emulator.reset_log()
 
-    second = source("read", workdir, config, streams=streams, state=first.final_state())
+    second = warm_source("read", workdir, config, streams=streams, state=first.final_state())
 
     assert not second.errors, second.errors
     assert {s: second.ids(s) for s in streams} == {
@@ -277,7 +277,7 @@ def test_given_new_checkin_feedback_and_replay_when_incremental_then_exactly_tho
     assert [r["query"]["status"] for r in feedback] == [[""]] * len(emulator.project_slugs)
 
     emulator.reset_log()
-    third = source("read", workdir, config, streams=streams, state=second.final_state())
+    third = warm_source("read", workdir, config, streams=streams, state=second.final_state())
 
     assert not third.errors
     assert third.records == {}
@@ -307,7 +307,7 @@ def test_given_late_sessions_and_usage_when_incremental_then_only_the_reread_day
 ) -> None:
     config = emulator.config()
     streams = ["sessions", "usage_stats"]
-    first = source("read", workdir, config, streams=streams)
+    first = warm_source("read", workdir, config, streams=streams)
 
     assert not first.errors, first.errors
     for stream in streams:
@@ -324,7 +324,7 @@ def test_given_late_sessions_and_usage_when_incremental_then_only_the_reread_day
     emulator.add_sessions(slug, 9, days_ago=4, crashed=3)  # a mobile client's late sessions
     emulator.add_outcomes(slug, 25, category="transaction", outcome="rate_limited")
     emulator.reset_log()
-    second = source("read", workdir, config, streams=streams, state=first.final_state())
+    second = warm_source("read", workdir, config, streams=streams, state=first.final_state())
 
     assert not second.errors, second.errors
     # Exactly the re-read days (today and the 5 days before for sessions, today and yesterday for
@@ -342,7 +342,7 @@ def test_given_late_sessions_and_usage_when_incremental_then_only_the_reread_day
     assert requests_per_stream(emulator) == {"sessions": 6, "usage_stats": 2}
 
     emulator.reset_log()
-    third = source("read", workdir, config, streams=streams, state=second.final_state())
+    third = warm_source("read", workdir, config, streams=streams, state=second.final_state())
 
     # Nothing new: the same re-read days again, unchanged, and no older day.
     assert not third.errors
@@ -354,7 +354,7 @@ def test_given_late_sessions_and_usage_when_incremental_then_only_the_reread_day
 
 def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emulator, workdir: Path) -> None:
     config = emulator.config(lookback_minutes=120)
-    first = source("read", workdir, config, streams=["events"])
+    first = warm_source("read", workdir, config, streams=["events"])
     slug = emulator.project_slugs[1]
     project_id = next(p["id"] for p in emulator.ground_truth("projects") if p["slug"] == slug)
     cursor = next(
@@ -367,7 +367,7 @@ def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emula
     # Both happened before the last sync's cursor and reached Sentry after it.
     late = emulator.add_events(slug, 1, late_by=behind + timedelta(minutes=90))
     too_late = emulator.add_events(slug, 1, late_by=behind + timedelta(hours=5))
-    second = source("read", workdir, config, streams=["events"], state=first.final_state())
+    second = warm_source("read", workdir, config, streams=["events"], state=first.final_state())
 
     assert second.ids("events") == [late[0]["id"]]
     assert too_late[0]["id"] not in second.ids("events")
@@ -376,7 +376,7 @@ def test_given_late_event_within_lookback_when_incremental_then_it_arrives(emula
 def test_given_partitioned_stream_when_read_then_state_is_checkpointed_per_project(
     emulator, workdir: Path
 ) -> None:
-    run = source("read", workdir, emulator.config(), streams=["events"])
+    run = warm_source("read", workdir, emulator.config(), streams=["events"])
 
     final = run.final_state()[0]["stream"]["stream_state"]
     partitions = {entry["partition"]["project_id"] for entry in final["states"]}
@@ -395,7 +395,7 @@ def test_given_foreign_state_when_read_then_warns_and_starts_over(emulator, work
         }
     ]
 
-    run = source("read", workdir, emulator.config(), streams=["events"], state=foreign)
+    run = warm_source("read", workdir, emulator.config(), streams=["events"], state=foreign)
 
     assert not run.errors
     assert any("Ignored the saved state of stream `events`" in line for line in run.logs())
@@ -420,7 +420,7 @@ def test_given_injected_faults_when_read_then_still_exactly_the_ground_truth(
 ) -> None:
     emu = make_emulator(faults=faults)
 
-    run = source("read", workdir, emu.config(), mode="full_refresh")
+    run = warm_source("read", workdir, emu.config(), mode="full_refresh")
 
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emu)
@@ -436,7 +436,7 @@ def test_given_one_events_request_in_flight_when_read_then_every_event_once_and_
     emu = make_emulator(events=600, rate_limits={"events": (10_000, 60.0, 1)}, faults="events:slow=0.05")
 
     config = emu.config(num_workers=num_workers)
-    run = source("read", workdir, config, streams=["events"], mode="full_refresh")
+    run = warm_source("read", workdir, config, streams=["events"], mode="full_refresh")
 
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emu, streams=["events"])
@@ -452,7 +452,7 @@ def test_given_two_events_requests_allowed_when_read_with_four_workers_then_two_
     # The cap is what the server says, not one: with two allowed, two go side by side.
     emu = make_emulator(events=900, rate_limits={"events": (10_000, 60.0, 2)}, faults="events:slow=0.1")
 
-    run = source("read", workdir, emu.config(num_workers=4), streams=["events"], mode="full_refresh")
+    run = warm_source("read", workdir, emu.config(num_workers=4), streams=["events"], mode="full_refresh")
 
     assert not run.errors, run.errors
     assert_matches_ground_truth(run, emu, streams=["events"])
@@ -498,7 +498,7 @@ def test_given_forbidden_project_when_read_then_skipped_by_name_and_others_sync(
     token = emulator.make_token(forbidden_projects=[secret])
     config = emulator.config(auth_token=token)
 
-    run = source("read", workdir, config, streams=["events"], mode="full_refresh")
+    run = warm_source("read", workdir, config, streams=["events"], mode="full_refresh")
 
     assert not run.errors, run.errors
     assert any(secret in line and "403" in line for line in run.logs())
@@ -528,7 +528,7 @@ def test_given_sync_killed_midway_when_resumed_from_last_state_then_nothing_is_l
     proc.wait()
     assert states, "no checkpoint was emitted before the kill"
 
-    resumed = source("read", workdir, emu.config(), streams=["events"], state=states[-1:])
+    resumed = warm_source("read", workdir, emu.config(), streams=["events"], state=states[-1:])
 
     assert not resumed.errors
     everything = set(seen) | set(resumed.ids("events"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.airbyte_run import source
+from tools.airbyte_run import warm_source
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ def test_given_a_read_then_event_windows_reach_past_the_settled_end_as_far_as_th
     config = emulator.config(projects=emulator.project_slugs[:1], settle_seconds=settle, num_workers=1)
     started = datetime.now(UTC)
 
-    run = source("read", workdir, config, streams=["events"], mode="full_refresh")
+    run = warm_source("read", workdir, config, streams=["events"], mode="full_refresh")
 
     assert not run.errors, run.errors
     ends = [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.airbyte_run import source
+from tools.airbyte_run import warm_source
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +37,13 @@ def test_given_windows_over_projects_when_syncing_then_each_event_once_and_incre
     emu = make_emulator(projects=3, events=900, issues=10)
     config = emu.config(**WINDOWED)
 
-    first = source("read", workdir, config, streams=["events"])
+    first = warm_source("read", workdir, config, streams=["events"])
     windows = windows_per_project(emu)
     late = emu.add_events(emu.project_slugs[0], 2, late_by=timedelta(minutes=30))
     new = emu.add_events(emu.project_slugs[1], 3)
-    second = source("read", workdir, config, streams=["events"], state=first.final_state())
+    second = warm_source("read", workdir, config, streams=["events"], state=first.final_state())
     emu.reset_log()
-    third = source("read", workdir, config, streams=["events"], state=second.final_state())
+    third = warm_source("read", workdir, config, streams=["events"], state=second.final_state())
 
     assert {slug: len(s) for slug, s in windows.items()} == {slug: 23 for slug in emu.project_slugs}
     assert Counter(first.ids("events")).most_common(1)[0][1] == 1
@@ -60,12 +60,14 @@ def test_given_windowed_sync_failing_midway_when_resumed_from_its_state_then_no_
     fails at once (a 400 is not retried), the sync ends with some windows unread, and the sync
     resumed from its last state reads exactly what is missing, once."""
     emu = make_emulator(projects=3, events=900, span_days=88, faults="events:400@0.1")
-    failed = source("read", workdir, emu.config(**WINDOWED), streams=["events"])
+    failed = warm_source("read", workdir, emu.config(**WINDOWED), streams=["events"])
     assert failed.errors
     assert set(failed.ids("events")) != truth(emu)
     emu.clear_faults()
 
-    resumed = source("read", workdir, emu.config(**WINDOWED), streams=["events"], state=failed.final_state())
+    resumed = warm_source(
+        "read", workdir, emu.config(**WINDOWED), streams=["events"], state=failed.final_state()
+    )
 
     assert not resumed.errors
     assert Counter(resumed.ids("events")).most_common(1)[0][1] == 1
@@ -82,7 +84,7 @@ def test_given_events_allowing_in_flight_when_syncing_with_windows_then_windows_
     # all 23.
     emu = make_emulator(projects=3, events=900, issues=10, rate_limits={"events": (10_000, 60.0, in_flight)})
 
-    run = source("read", workdir, emu.config(**WINDOWED), streams=["events"])
+    run = warm_source("read", workdir, emu.config(**WINDOWED), streams=["events"])
 
     assert not run.errors, run.errors
     assert Counter(run.ids("events")).most_common(1)[0][1] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.airbyte_run import source
+from tools.airbyte_run import warm_source
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ def test_given_unexpected_client_error_when_read_then_fails_on_first_answer(
     emu = make_emulator(faults=fault, projects=1)
     stream, path_part = ("issues", "/issues/") if "issues" in fault else ("events", "/events/")
 
-    run = source("read", workdir, emu.config(), streams=[stream])
+    run = warm_source("read", workdir, emu.config(), streams=[stream])
 
     assert run.returncode != 0
     failed = [r for r in emu.requests if path_part in r["path"]]

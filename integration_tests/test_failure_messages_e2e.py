@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.airbyte_run import COMMAND, catalog, cloud_source, parse, source, write_inputs
+from tools.airbyte_run import COMMAND, catalog, cloud_source, parse, warm_source, write_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def test_given_revoked_token_when_read_then_last_error_is_the_first_in_our_words
 ) -> None:
     config = emulator.config(auth_token="sntryu_" + "0" * 64)
 
-    run = source("read", workdir, config, streams=["projects", "events"], mode="full_refresh")
+    run = warm_source("read", workdir, config, streams=["projects", "events"], mode="full_refresh")
 
     assert run.returncode == 1
     first, last = run.errors[0], run.errors[-1]
@@ -54,8 +54,8 @@ def test_given_wrong_path_prefix_when_check_and_read_then_messages_name_the_whol
 ) -> None:
     config = emulator.config(hostname=f"{emulator.base_url}/sentry")
 
-    checked = source("check", workdir, config)
-    read = source("read", workdir, config, streams=["projects"], mode="full_refresh")
+    checked = warm_source("check", workdir, config)
+    read = warm_source("read", workdir, config, streams=["projects"], mode="full_refresh")
 
     status = checked.messages[-1]["connectionStatus"]
     assert status["status"] == "FAILED"

@@ -1,4 +1,4 @@
-"""The installed command against the emulator speaking GlitchTip's dialect (issue 11): every
+"""The command (launched warm) against the emulator speaking GlitchTip's dialect (issue 11): every
 stream exact, incremental syncs that read only the newest pages, and a Sentry config that
 fails at once, naming the setting to change."""
 
@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from source_sentry.manifest import unserved_stream_names
-from tools.airbyte_run import INCREMENTAL, STREAMS, Run, cloud_read, source, write_inputs
+from tools.airbyte_run import INCREMENTAL, STREAMS, Run, cloud_read, warm_source, write_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ def ids(emu, stream: str) -> list[str]:
 
 
 def read(emu, workdir, state=None, streams=STREAMS) -> Run:
-    run = source("read", workdir, emu.config(), streams=streams, state=state)
+    run = warm_source("read", workdir, emu.config(), streams=streams, state=state)
     assert run.returncode == 0, run.errors or run.stderr[-2000:]
     assert emu.token not in run.stdout + run.stderr
     return run
@@ -59,7 +59,7 @@ LACKING_PATHS = (
 
 
 def discovered(emu, workdir) -> list[str]:
-    run = source("discover", workdir, emu.config())
+    run = warm_source("discover", workdir, emu.config())
     return [s["name"] for m in run.messages if m["type"] == "CATALOG" for s in m["catalog"]["streams"]]
 
 
@@ -171,7 +171,7 @@ def test_given_new_late_and_repeated_activity_when_syncing_glitchtip_then_each_n
 def test_given_a_sentry_config_when_checking_glitchtip_then_it_fails_naming_the_server_setting(
     glitchtip, workdir
 ) -> None:
-    run = source("check", workdir, {**glitchtip.config(), "server": "sentry"})
+    run = warm_source("check", workdir, {**glitchtip.config(), "server": "sentry"})
 
     status = run.messages[-1]["connectionStatus"]
     assert status["status"] == "FAILED"
@@ -184,7 +184,7 @@ def test_given_a_token_without_project_releases_when_checking_glitchtip_then_it_
 ) -> None:
     token = glitchtip.make_token(scopes=["org:read", "project:read", "event:read"])
 
-    run = source("check", workdir, glitchtip.config(auth_token=token))
+    run = warm_source("check", workdir, glitchtip.config(auth_token=token))
 
     status = run.messages[-1]["connectionStatus"]
     assert status["status"] == "FAILED"
@@ -198,7 +198,7 @@ def test_given_glitchtip_either_way_when_checking_then_what_it_serves_is_readabl
 ) -> None:
     emu = make_emulator(dialect="glitchtip", glitchtip_frontend=frontend, events=30, issues=4, releases=2)
 
-    run = source("check", workdir, emu.config())
+    run = warm_source("check", workdir, emu.config())
 
     status = run.messages[-1]["connectionStatus"]
     assert status["status"] == "SUCCEEDED", status["message"]

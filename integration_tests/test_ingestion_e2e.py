@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tools.airbyte_run import Run, source
+from tools.airbyte_run import Run, warm_source
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +23,7 @@ LAG_S = 8
 SETTLE_S = 12
 HIDDEN = 3600
 
+
 class Syncs:
     """Incremental syncs one after another, each from the state the previous one ended with."""
 
@@ -32,7 +33,7 @@ class Syncs:
         self.runs: list[Run] = []
 
     def run(self) -> Run:
-        run = source("read", self.workdir, self.config, streams=self.streams, state=self.state)
+        run = warm_source("read", self.workdir, self.config, streams=self.streams, state=self.state)
         assert run.returncode == 0, run.errors or run.stderr[-2000:]
         assert self.emu.token not in run.stdout + run.stderr
         self.state = run.final_state() or self.state

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sentry_emulator.auth import ALL_SCOPES
-from tools.airbyte_run import STREAMS, Run, cloud_read, source, write_inputs
+from tools.airbyte_run import STREAMS, Run, cloud_read, warm_source, write_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def warnings(run: Run) -> list[str]:
 def test_given_token_without_two_scopes_when_read_then_those_streams_are_skipped_with_one_warning_each(
     emulator, limited, workdir: Path
 ) -> None:
-    run = source("read", workdir, limited, mode="full_refresh")
+    run = warm_source("read", workdir, limited, mode="full_refresh")
 
     assert run.returncode == 0, run.stderr[-2000:]
     assert not run.errors, run.errors
@@ -54,7 +54,7 @@ def test_given_token_without_two_scopes_when_check_then_it_succeeds_and_names_wh
 ) -> None:
     emulator.reset_log()
 
-    run = source("check", workdir, limited)
+    run = warm_source("check", workdir, limited)
 
     status = run.messages[-1]["connectionStatus"]
     assert status["status"] == "SUCCEEDED"
@@ -90,10 +90,10 @@ def test_given_an_optional_endpoint_not_served_when_syncing_twice_then_asked_onc
 ) -> None:
     emulator.set_faults(fault)
 
-    first = source("read", workdir, emulator.config(), streams=["releases", stream])
+    first = warm_source("read", workdir, emulator.config(), streams=["releases", stream])
     asked_first = [r for r in emulator.requests if path in r["path"]]
     emulator.reset_log()
-    second = source(
+    second = warm_source(
         "read", workdir, emulator.config(), streams=["releases", stream], state=first.final_state()
     )
     asked_second = [r for r in emulator.requests if path in r["path"]]

@@ -1,6 +1,6 @@
 """The part planner's probe against a server that will not page as deep as the probe asks: Sentry
 answers 400 `Pagination offset too large` at and past its offset limit, and some versions set it
-at or below the probe's offset. The installed command then reads each project's span as one part,
+at or below the probe's offset. The command then reads each project's span as one part,
 saying so in one line of its own, with no error line; a 5xx or a 429 on the probe is retried as
 any page's."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from source_sentry.packaged.parts import PART_EVENTS
-from tools.airbyte_run import source
+from tools.airbyte_run import warm_source
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ def test_given_a_server_refusing_the_probes_offset_when_events_sync_then_each_pr
 
     config = emu.config(settle_seconds=0, num_workers=1)
 
-    run = source("read", workdir, config, streams=["events"], timeout=120)
+    run = warm_source("read", workdir, config, streams=["events"], timeout=120)
 
     assert run.returncode == 0, run.stderr[-2000:]
     assert not run.errors, run.errors

@@ -1,6 +1,7 @@
 """What an Airbyte user sees of a sync besides records: stream status, rate-limit waits, errors.
 
-Each case runs the installed command against the emulator over loopback HTTP.
+Each case runs the command (launched warm: tools/warm_source.py) against the emulator over loopback
+HTTP.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ import re
 
 import pytest
 
-from tools.airbyte_run import source
+from tools.airbyte_run import warm_source
 
 pytestmark = pytest.mark.e2e
 
 WAIT = re.compile(r"waiting (\d+\.\d) (s|min)")
-
 
 
 def _statuses(run) -> dict[str, list[str]]:
@@ -38,7 +38,7 @@ def test_given_tight_rate_limits_when_read_with_one_worker_then_paced_below_them
 
     # The five streams whose endpoints Sentry's tight limits below apply to.
     paced = ["projects", "project_detail", "events", "issues", "releases"]
-    run = source("read", workdir, emu.config(num_workers=1), streams=paced)
+    run = warm_source("read", workdir, emu.config(num_workers=1), streams=paced)
 
     assert run.returncode == 0
     assert sorted(run.ids("events")) == sorted(str(e["id"]) for e in emu.ground_truth("events"))
@@ -58,7 +58,7 @@ def test_given_429_when_read_then_log_says_rate_limited_and_how_long_and_status_
 ) -> None:
     emu = make_emulator(faults="events:429=2x1")
 
-    run = source("read", workdir, emu.config(), streams=["events"])
+    run = warm_source("read", workdir, emu.config(), streams=["events"])
 
     assert run.returncode == 0
     retries = [line for line in run.logs() if "HTTP 429" in line]
@@ -76,7 +76,7 @@ def test_given_429_when_read_then_log_says_rate_limited_and_how_long_and_status_
 def test_given_server_error_when_read_then_retry_is_not_called_a_rate_limit(make_emulator, workdir) -> None:
     emu = make_emulator(faults="issues:502htmlx1")
 
-    run = source("read", workdir, emu.config(), streams=["issues"])
+    run = warm_source("read", workdir, emu.config(), streams=["issues"])
 
     assert run.returncode == 0
     assert any(line.startswith("Sentry answered HTTP 502; retrying in") for line in run.logs())
@@ -108,7 +108,7 @@ def test_given_failure_when_read_then_trace_error_with_failure_type_and_words_to
     else:
         emu.set_faults("events:400")
 
-    run = source("read", workdir, config, streams=streams)
+    run = warm_source("read", workdir, config, streams=streams)
 
     assert run.returncode != 0 or run.errors
     errors = run.errors
@@ -131,7 +131,7 @@ def test_given_token_without_event_scope_when_read_then_closing_warning_names_ev
     emu = make_emulator()
     config = emu.config(auth_token=emu.make_token(scopes=["org:read", "project:read"]))
 
-    run = source("read", workdir, config, streams=["events", "project_detail"])
+    run = warm_source("read", workdir, config, streams=["events", "project_detail"])
 
     assert run.returncode == 0
     assert run.ids("events") == []
@@ -150,7 +150,7 @@ def test_given_one_forbidden_project_when_read_then_others_sync_and_warning_name
     locked = emu.project_slugs[0]
     config = emu.config(auth_token=emu.make_token(forbidden_projects=[locked]))
 
-    run = source("read", workdir, config, streams=["events", "project_detail"])
+    run = warm_source("read", workdir, config, streams=["events", "project_detail"])
 
     assert run.returncode == 0
     others = [s for s in emu.project_slugs if s != locked]
@@ -163,7 +163,7 @@ def test_given_one_forbidden_project_when_read_then_others_sync_and_warning_name
 
 
 def test_given_nothing_forbidden_when_read_then_no_warning(emulator, workdir) -> None:
-    run = source("read", workdir, emulator.config(), streams=["events", "project_detail"])
+    run = warm_source("read", workdir, emulator.config(), streams=["events", "project_detail"])
 
     assert run.returncode == 0
     assert _warnings(run) == []

@@ -1,8 +1,9 @@
-"""An interrupted first sync resumes (issue 27): the installed command reading a big project is
-stopped with SIGTERM (a pod eviction, a node drain, a deploy of the worker) at 30%, 50%, 70% and
-90% of its events, each time run again from the last state it wrote, as Airbyte's retry does. Each
-retry emits again at most the part that was in flight (PART_EVENTS events), and the union of the
-attempts is the emulator's events, exactly."""
+"""An interrupted first sync resumes (issue 27): the command (launched warm: tools/warm_source.py,
+which dies of SIGTERM as the installed command does) reading a big project is stopped with SIGTERM
+(a pod eviction, a node drain, a deploy of the worker) at 30%, 50%, 70% and 90% of its events, each
+time run again from the last state it wrote, as Airbyte's retry does. Each retry emits again at most
+the part that was in flight (PART_EVENTS events), and the union of the attempts is the emulator's
+events, exactly."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def resume_through_stops(
             stop_after=stop_after,
             known=seen,
             timeout=300,
+            warm=True,
         )
         ids = run.ids(stream)
         if runs:

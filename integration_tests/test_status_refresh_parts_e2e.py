@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from source_sentry.packaged.parts import PART_EVENTS
-from tools.airbyte_run import source
+from tools.airbyte_run import warm_source
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def test_given_an_expired_status_period_when_issues_sync_then_the_refresh_is_rea
     [project] = emu.ground_truth("projects")
     state = state_of_an_expired_period(str(project["id"]), truth[0]["lastSeen"])
 
-    run = source(
+    run = warm_source(
         "read",
         workdir,
         emu.config(settle_seconds=0, num_workers=1),
@@ -94,9 +94,7 @@ def test_given_an_expired_status_period_when_issues_sync_then_the_refresh_is_rea
     newer = [issue for issue in truth if parse(issue["lastSeen"]) > parse(boundary)]
     assert 0 < len(newer) <= PART_EVENTS
     index = next(i for i, text in positions if text == boundary)
-    emitted_before = {
-        str(m["record"]["data"]["id"]) for m in run.messages[:index] if m["type"] == "RECORD"
-    }
+    emitted_before = {str(m["record"]["data"]["id"]) for m in run.messages[:index] if m["type"] == "RECORD"}
     older = {str(issue["id"]) for issue in truth if parse(issue["lastSeen"]) <= parse(boundary)}
     assert older <= emitted_before
     assert len(emitted_before) < len(truth)

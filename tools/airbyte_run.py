@@ -3,10 +3,15 @@ the emulator, as Airbyte would, and read its messages."""
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,10 @@ COMMAND = str(BIN / "source-sentry")
 # The CDK's runner of a manifest, and the manifest Airbyte Cloud imports: the Cloud variant.
 DECLARATIVE_COMMAND = str(BIN / "source-declarative-manifest")
 CLOUD_MANIFEST = Path(__file__).resolve().parent.parent / "cloud" / "manifest.yaml"
+# The command forked from a warm process (tools/warm_source.py), for the tests of the connector's
+# behaviour: `warm=True` below.
+WARM_SOURCE = Path(__file__).resolve().parent / "warm_source.py"
+WARM_LAUNCH = Path(__file__).resolve().parent / "warm_launch.py"
 STREAMS = list(stream_names())
 INCREMENTAL = set(incremental_stream_names())
 
@@ -111,6 +120,56 @@ def write_inputs(
     return args
 
 
+_warm: dict[str, Any] = {}
+# Set by pytest for each test; nothing of the command reads it (tools/warm_source.py ignores it too).
+_PER_TEST = "PYTEST_CURRENT_TEST"
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != _PER_TEST}
+
+
+def _stop_warm() -> None:
+    server = _warm.pop("server", None)
+    if server is not None:
+        server.kill()
+        server.wait()
+        shutil.rmtree(_warm.pop("directory"), ignore_errors=True)
+
+
+def warm_command() -> list[str]:
+    """The command line of `source-sentry` launched warm (tools/warm_source.py): this process's
+    warm process, started on first use and stopped when this process exits. It imported the command
+    in this process's environment then: when that has changed since (a local sync sets PyAirbyte's
+    variables in it), a new one is started, as the warm process would decline every launch."""
+    server = _warm.get("server")
+    if server is not None and (server.poll() is not None or _warm["environment"] != _environment()):
+        _stop_warm()
+    if "server" not in _warm:
+        directory = tempfile.mkdtemp(prefix="warm-source-")
+        path = str(Path(directory) / "socket")
+        environment = _environment()
+        with (Path(directory) / "stderr.txt").open("w") as log:
+            server = subprocess.Popen(
+                [sys.executable, str(WARM_SOURCE), path, COMMAND],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        _warm.update(server=server, path=path, directory=directory, environment=environment)
+        deadline = time.monotonic() + 120
+        while not Path(path).exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                log_text = (Path(directory) / "stderr.txt").read_text()
+                _stop_warm()
+                raise RuntimeError(f"the warm process did not start: {log_text}")
+            time.sleep(0.02)
+        if not _warm.get("stopped_at_exit"):
+            atexit.register(_stop_warm)
+            _warm["stopped_at_exit"] = True
+    return [sys.executable, "-I", "-S", str(WARM_LAUNCH), _warm["path"], COMMAND]
+
+
 def source(
     verb: str,
     tmp: Path,
@@ -121,16 +180,27 @@ def source(
     mode: str = "incremental",
     timeout: float = 240,
     env: dict[str, str] | None = None,
+    warm: bool = False,
 ) -> Run:
+    """`verb` of the installed command; `warm`: forked from the warm process instead (the same
+    command, entry point and messages, without its second and a half of imports), for the tests
+    about what the connector does rather than about the installed command."""
     args = [verb, "--config", str(tmp / "config.json")]
     if verb == "read":
         args = [verb, *write_inputs(tmp, config, streams, state, mode)]
     else:
         (tmp / "config.json").write_text(json.dumps(config))
+    command = warm_command() if warm else [COMMAND]
     result = subprocess.run(
-        [COMMAND, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp, env=env
+        [*command, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp, env=env
     )
     return parse(result.stdout, result.stderr, result.returncode)
+
+
+def warm_source(verb: str, tmp: Path, config: dict, **options: Any) -> Run:
+    """`source` launched warm (`warm=True`): for the tests of what the connector does, which the
+    warm launch does as the installed command (integration_tests/test_warm_source.py)."""
+    return source(verb, tmp, config, warm=True, **options)
 
 
 def cloud_source(verb: str, args: list[str], cwd: Path, timeout: float = 240) -> Run:
@@ -158,11 +228,12 @@ def interrupted_read(
     timeout: float = 240,
     env: dict[str, str] | None = None,
     command: str = COMMAND,
+    warm: bool = False,
 ) -> Run:
     """`read` of the installed command, sent SIGTERM (what a pod eviction, a node drain or a deploy
     of the Airbyte worker sends) once `stop_after` records of `stream` whose id is not in `known`
     have come out of it; its messages are those it wrote before it ended. Without `stop_after` it
-    runs to its end."""
+    runs to its end. `warm`: the command forked from the warm process (see `source`)."""
     import signal
     import threading
 
@@ -171,7 +242,12 @@ def interrupted_read(
     lines: list[str] = []
     with (tmp / "stderr.txt").open("w+") as stderr:
         process = subprocess.Popen(
-            [command, *args], stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=tmp, env=env
+            [*(warm_command() if warm else [command]), *args],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            cwd=tmp,
+            env=env,
         )
         watchdog = threading.Timer(timeout, process.kill)
         watchdog.start()
