@@ -40,8 +40,10 @@ install: $(TEST_STAMP)
 sync: $(SYNC_STAMP)
 	AIRBYTE_OFFLINE_MODE=1 $(BIN)/python -m tools.local_sync $(if $(CONFIG),--config '$(CONFIG)')
 
+LINTED := source_sentry sentry_emulator tools unit_tests integration_tests main.py
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check source_sentry sentry_emulator tools unit_tests integration_tests main.py
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 # mypy over the connector (strict), the emulator and the tools (strict but for the checks that
 # demand an annotation everywhere); the settings, and why, are in pyproject.toml.

@@ -30,8 +30,6 @@ INCREMENTAL = list(incremental_stream_names())
 SAMPLE_EVENTS = 333
 
 
-
-
 @dataclass
 class Result:
     returncode: int

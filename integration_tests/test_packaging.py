@@ -61,7 +61,6 @@ def entrypoint() -> list[str]:
     return json.loads(arguments)
 
 
-
 # ---- what can be checked by reading -------------------------------------------------------------
 
 
@@ -188,8 +187,10 @@ UV = Path(sys.executable).parent / "uv"
 
 def _installs_the_lock_alone(step: str) -> bool:
     words = shlex.split(step)
-    return words[:2] == ["pip", "install"] and words[-2:] == ["-r", "requirements/runtime.lock"] and all(
-        word.startswith("--") for word in words[2:-2]
+    return (
+        words[:2] == ["pip", "install"]
+        and words[-2:] == ["-r", "requirements/runtime.lock"]
+        and all(word.startswith("--") for word in words[2:-2])
     )
 
 

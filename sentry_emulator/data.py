@@ -953,6 +953,8 @@ def workflows(w: World) -> list[dict[str, Any]]:
     )
     out.sort(key=lambda wf: int(wf["id"]))
     return out
+
+
 # ---------------------------------------------------------------------- check-ins, feedback, replays
 # Generated ones are pure functions of the seed, dated before the world's anchor; ones added by a
 # test are stored. Each list is served newest first, as Sentry's endpoints order them.

@@ -904,6 +904,8 @@ def detector_workflow_ids(workflows: list[dict]) -> dict[str, list[str]]:
         for d in wf["detectors"]:
             out.setdefault(d["id"], []).append(wf["id"])
     return out
+
+
 # ---------------------------------------------------------------------- check-ins, feedback, replays
 def checkin(w: World, m: dict, c: dict) -> dict:
     """A cron check-in as the monitor's check-in list serializes it."""

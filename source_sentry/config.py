@@ -189,8 +189,6 @@ def resolve_settings(config: Mapping[str, Any]) -> Settings:
     )
 
 
-
-
 def config_problem(config: Mapping[str, Any]) -> str | None:
     """What stops this config before any request, in words that quote no config value: an
     unusable `hostname` (the spec's pattern would only show a raw regular expression), else the

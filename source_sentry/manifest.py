@@ -62,7 +62,8 @@ def unserved_stream_names(config: Mapping[str, Any]) -> tuple[str, ...]:
     `ConditionalStreams` block this config turns off (with `server: glitchtip`, the ones GlitchTip
     lacks). A stream that needs a setting is not counted: leaving it out is not the server's doing."""
     return tuple(
-        name for name, condition in _streams_and_conditions()
+        name
+        for name, condition in _streams_and_conditions()
         if _offered(condition, {}) and not _offered(condition, config)
     )
 

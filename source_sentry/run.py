@@ -104,6 +104,7 @@ def _run_protocol(args: list[str]) -> int:
 
         from source_sentry import cdk_logs
         from source_sentry.config import config_problem, read_json_file
+
         source_class = chosen.source_class()
 
     if not args or args[0] not in PROTOCOL_VERBS:

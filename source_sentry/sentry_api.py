@@ -271,9 +271,7 @@ class SentryApi:
         # A reset already in the past (clock skew) still deserves a short pause.
         return min(self._max_wait, wait if wait > 0 else 1.0)
 
-    def get_json(
-        self, path: str, params: Mapping[str, Any] | None = None
-    ) -> tuple[int, Any, Response]:
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[int, Any, Response]:
         response = self.request("GET", path, params=params)
         try:
             body = response.json()

@@ -191,4 +191,3 @@ def _clean_state(state_path: str) -> tuple[AirbyteStateMessage, ...]:
     for warning in warnings:
         logger.warning(warning)
     return tuple(AirbyteStateMessageSerializer.load(message) for message in clean)
-

@@ -201,6 +201,8 @@ def workflows_request(cursor: str | None = None) -> HttpRequest:
 
 def detectors_request(project_id: str, cursor: str | None = None) -> HttpRequest:
     return request(org_list_url("detectors"), project=project_id, per_page=100, cursor=cursor)
+
+
 def checkins_url(monitor_id: str) -> str:
     return f"{BASE}/organizations/{ORG}/monitors/{monitor_id}/checkins/"
 

@@ -29,13 +29,11 @@ from unit_tests.sentry import (
 ORG_URL = f"{BASE}/organizations/{ORG}/"
 
 
-
 @pytest.fixture(autouse=True)
 def _releases_readable(request: pytest.FixtureRequest) -> None:
     """Every check ends by listing releases; tests about that step register their own answer."""
     if "fake_sentry" in request.fixturenames:
         request.getfixturevalue("fake_sentry").get(releases_url(), json=[])
-
 
 
 def test_given_unreachable_host_when_checking_then_fails_within_seconds_naming_host(monkeypatch):
@@ -139,9 +137,7 @@ def test_given_token_without_release_scope_when_checking_notify_then_error_names
 
 def test_given_org_token_that_cannot_read_projects_when_checking_notify_then_passes(fake_sentry):
     fake_sentry.get(ORG_URL, status_code=403, json={"detail": "You do not have permission"})
-    fake_sentry.get(
-        project_detail_url("web"), status_code=403, json={"detail": "You do not have permission"}
-    )
+    fake_sentry.get(project_detail_url("web"), status_code=403, json={"detail": "You do not have permission"})
     fake_sentry.get(releases_url(), json=[])
     info = check_connection(config(project="web"), purpose="notify", api=api())
     assert info.projects == (("web", None),)
@@ -149,9 +145,7 @@ def test_given_org_token_that_cannot_read_projects_when_checking_notify_then_pas
 
 def test_given_org_token_that_cannot_read_projects_when_checking_read_then_fails(fake_sentry):
     fake_sentry.get(ORG_URL, json={"slug": ORG})
-    fake_sentry.get(
-        project_detail_url("web"), status_code=403, json={"detail": "You do not have permission"}
-    )
+    fake_sentry.get(project_detail_url("web"), status_code=403, json={"detail": "You do not have permission"})
     with pytest.raises(ConfigError, match="may not read project 'web'"):
         check_connection(config(project="web"), api=api())
 

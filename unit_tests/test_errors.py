@@ -82,9 +82,7 @@ def _read_after(answers: list[HttpResponse], packaged: bool) -> list[float]:
     with freeze_time(NOW), HttpMocker() as http_mocker:
         req = projects_request()
         http_mocker.get(req, [*answers, projects_page()])
-        output = read_stream(
-            "projects", config(), sync_mode=SyncMode.full_refresh, packaged=packaged
-        )
+        output = read_stream("projects", config(), sync_mode=SyncMode.full_refresh, packaged=packaged)
         assert [r.record.data["slug"] for r in output.records] == ["backend"]
         http_mocker.assert_number_of_calls(req, len(answers) + 1)
     return list(SLEEPS)

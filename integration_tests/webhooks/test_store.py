@@ -277,9 +277,7 @@ def _index_names(database: str) -> set[str]:
 
     conn = sqlite3.connect(database)
     try:
-        rows = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'"
-        )
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'")
         return {name for (name,) in rows}
     finally:
         conn.close()

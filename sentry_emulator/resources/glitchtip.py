@@ -115,7 +115,7 @@ HAS_KINDS = frozenset(
 
 CATCH_ALL = frozenset({"releases", "projects", "issues", "settings"})
 INDEX_HTML = (
-    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>GlitchTip</title>"
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>GlitchTip</title>'
     '<base href="/"></head><body><app-root></app-root><script src="main.js" type="module"></script>'
     "</body></html>"
 )

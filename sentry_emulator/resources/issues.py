@@ -125,9 +125,7 @@ def _issues_by_id(emu, req, projects: list[Project]):
     except ValueError as exc:
         raise ApiError(400, {"detail": "Group ids must be integers"}) from exc
     idx = {p.idx for p in projects}
-    found = [
-        iss for iss in emu.world.all_issues() if int(iss.id) in wanted and iss.project.idx in idx
-    ]
+    found = [iss for iss in emu.world.all_issues() if int(iss.id) in wanted and iss.project.idx in idx]
     found.sort(key=lambda i: int(i.id))
     return 200, [serialize.issue(emu.world, i, org_endpoint=True) for i in found]
 

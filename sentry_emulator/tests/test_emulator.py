@@ -276,8 +276,10 @@ def test_org_issues_by_group_ids_return_exactly_those_of_every_status_ignoring_q
     unresolved = next(i for i in truth if truth[i]["status"] == "unresolved")
     wanted = {old, resolved, unresolved}
     resp = get(
-        emu, org_path(emu, "issues/") + "?" + "&".join(f"group={i}" for i in [*wanted, "99999999"]),
-        query="is:unresolved", limit="1",
+        emu,
+        org_path(emu, "issues/") + "?" + "&".join(f"group={i}" for i in [*wanted, "99999999"]),
+        query="is:unresolved",
+        limit="1",
     )
     assert resp.status_code == 200
     assert {i["id"] for i in resp.json()} == wanted

@@ -50,42 +50,57 @@ class _Option(NamedTuple):
 
 
 OPTIONS = (
-    _Option(("--release",), "VERSION", "store",
+    _Option(
+        ("--release",),
+        "VERSION",
+        "store",
         "the release version, as your app reports it to Sentry (1.2.3,\n"
         "my-app@1.2.3+build.7, a commit SHA); at most 200 characters, no\n"
-        'slash, backslash, tab or line break, not ".", ".." or "latest"'),
-    _Option(("--env",), "ENVIRONMENT", "store",
-        "where it was deployed (production, staging); at most 64\n"
-        "characters, no slash or line break"),
-    _Option(("--project",), "SLUG", "append",
-        "a project of the release; repeat it or separate slugs with commas"),
-    _Option(("--config",), "FILE", "store",
-        "the connector's config JSON (auth_token, hostname, organization,\n"
-        "project or projects)"),
-    _Option(("--name",), "NAME", "store",
-        "a name for this deploy (at most 64 characters)"),
-    _Option(("--url",), "URL", "store",
-        "a link to the deploy, such as the CI build's page"),
-    _Option(("--started",), "TIME", "store",
-        "when the deploy started"),
-    _Option(("--finished",), "TIME", "store",
-        "when it finished (default: now)"),
-    _Option(("--time",), "SECONDS", "store",
+        'slash, backslash, tab or line break, not ".", ".." or "latest"',
+    ),
+    _Option(
+        ("--env",),
+        "ENVIRONMENT",
+        "store",
+        "where it was deployed (production, staging); at most 64\ncharacters, no slash or line break",
+    ),
+    _Option(
+        ("--project",), "SLUG", "append", "a project of the release; repeat it or separate slugs with commas"
+    ),
+    _Option(
+        ("--config",),
+        "FILE",
+        "store",
+        "the connector's config JSON (auth_token, hostname, organization,\nproject or projects)",
+    ),
+    _Option(("--name",), "NAME", "store", "a name for this deploy (at most 64 characters)"),
+    _Option(("--url",), "URL", "store", "a link to the deploy, such as the CI build's page"),
+    _Option(("--started",), "TIME", "store", "when the deploy started"),
+    _Option(("--finished",), "TIME", "store", "when it finished (default: now)"),
+    _Option(
+        ("--time",),
+        "SECONDS",
+        "store",
         "how long it took: alone, it ended now and started SECONDS ago;\n"
-        "with --started, it ended SECONDS after the start"),
-    _Option(("--finalize",), None, "store_true",
-        "also mark the release as released (dateReleased = finish time)"),
-    _Option(("--commits",), "MODE", "store",
+        "with --started, it ended SECONDS after the start",
+    ),
+    _Option(
+        ("--finalize",), None, "store_true", "also mark the release as released (dateReleased = finish time)"
+    ),
+    _Option(
+        ("--commits",),
+        "MODE",
+        "store",
         "link the release to its commits: auto (Sentry reads them from the\n"
         "repository it knows as this work tree's remote), local (send them\n"
         "from this clone's history) or skip; default: auto in a git work\n"
-        "tree (local when Sentry knows no such repository), else skip"),
-    _Option(("--dry-run",), None, "store_true",
-        "check the connection, print what would be sent, send nothing"),
-    _Option(("--json",), None, "store_true",
-        "print one JSON object instead of one line per step"),
-    _Option(("-h", "--help"), None, "store_true",
-        "show this help"),
+        "tree (local when Sentry knows no such repository), else skip",
+    ),
+    _Option(
+        ("--dry-run",), None, "store_true", "check the connection, print what would be sent, send nothing"
+    ),
+    _Option(("--json",), None, "store_true", "print one JSON object instead of one line per step"),
+    _Option(("-h", "--help"), None, "store_true", "show this help"),
 )
 _HELP_COLUMN = 22
 

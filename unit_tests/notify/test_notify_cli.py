@@ -174,9 +174,7 @@ def test_given_deploy_post_timed_out_and_not_recorded_when_notifying_then_looked
     healthy_sentry, run_notify
 ):
     healthy_sentry.post(RELEASES, status_code=208)
-    healthy_sentry.post(
-        DEPLOYS, [{"exc": READ_TIMEOUT}, {"status_code": 201, "json": deploy_json()}]
-    )
+    healthy_sentry.post(DEPLOYS, [{"exc": READ_TIMEOUT}, {"status_code": 201, "json": deploy_json()}])
     healthy_sentry.get(DEPLOYS, json=[deploy_json("40", dateFinished="2024-04-30T10:00:00Z")])
     result = run_notify(*ARGS)
     assert result.code == 0

@@ -165,9 +165,7 @@ def record_one(
 class Lookups(Protocol):
     """A store's batched reads and writes for record_many, inside the caller's transaction."""
 
-    def same_requests(
-        self, conn: Any, keys: list[tuple[str, str, str]]
-    ) -> dict[tuple[str, str], int]:
+    def same_requests(self, conn: Any, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str], int]:
         """(request_id, body_sha256) -> seq of the kept delivery with that Request-ID and body, for
         the keys (request_id, body_sha256, subject) kept (more pairs may come back; only these
         are looked up). The same body means the same subject, so the subject's index finds
