@@ -66,6 +66,10 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float =
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a sender opening connections faster than this thread
+    # accepts them would see some wait for the kernel's SYN retry (a second).
+    request_queue_size = 128
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A sender that gave up (timeout) leaves a broken pipe behind: expected here, not news."""
 
