@@ -14,6 +14,7 @@ import contextlib
 import json
 import shutil
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,11 +55,22 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
 
+class _Listener(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone before its answer was written (a connector stopped mid-read, a timeout)
+        breaks the pipe or resets the connection. nginx logs that as the client's doing (499),
+        not as a server fault; so does this, by saying nothing. Any other error still prints its
+        traceback, as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class Server:
     """The listening socket and its thread; ``port`` is the one bound (``port=0``: any free)."""
 
     def __init__(self, emu: Host, host: str, port: int, tls: bool) -> None:
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _Listener((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.emulator = emu  # type: ignore[attr-defined]
         self._tls_dir: str | None = None
