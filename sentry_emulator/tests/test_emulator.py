@@ -958,12 +958,12 @@ def test_cli_prints_one_json_line_serves_https_and_stops_on_sigterm():
 def test_a_client_gone_before_its_answer_leaves_no_traceback(make_emulator, capsys):
     # A connector stopped mid-read (SIGTERM) resets its connections; the answer then written to
     # one breaks. That is the client's doing (nginx's 499), not a fault of the server to print.
-    emu = make_emulator(faults="events:slow=0.3x1")
+    emu = make_emulator(faults="events:slow=1x1")
     host, port = emu.base_url.removeprefix("http://").split(":")
     client = socket.create_connection((host, int(port)))
     head = f"GET /api/0/{events_path(emu)} HTTP/1.1\r\nHost: {host}\r\n"
     client.sendall(f"{head}Authorization: Bearer {emu.token}\r\n\r\n".encode())
-    time.sleep(0.05)  # the server has read the request and is holding its answer
+    time.sleep(0.3)  # the server reads the request, then holds its answer for a second
     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     client.close()  # with SO_LINGER 0: a reset, as a killed process's sockets give
     deadline = time.monotonic() + 10
