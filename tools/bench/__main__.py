@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -55,6 +56,17 @@ A subset needs --out, so that docs/benchmarks.md is only ever written whole. On 
 machine run it under the lock the tests use: flock /tmp/fulltest.lock make bench
 """
 )
+
+
+# The machine's own speed, beside its name: on the development machine the same work cost 30 to 60%
+# more CPU in the full run of 2026-12-07 than in that of 2026-12-03 (the plain-`requests` floor and
+# sentry-cli included), with nothing changed but the host. A fixed loop's CPU time says which.
+CPU_REFERENCE_LOOP = "sum(i * i for i in range(1_000_000))"
+
+
+def cpu_reference(repeat: int = 7) -> float:
+    """CPU seconds of CPU_REFERENCE_LOOP, the best of `repeat` runs."""
+    return min(timeit.repeat(CPU_REFERENCE_LOOP, number=1, repeat=repeat, timer=time.process_time))
 
 
 def environment() -> dict[str, str]:
@@ -137,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
 
     meta: dict[str, Any] = {"plan": plan.name, "environment": environment()}
     meta["environment"]["connector under test"] = "the working tree as it is (no overlay)"
+    if not args.smoke:
+        reference = cpu_reference()
     # The webhook receiver's section runs the receiver from this environment, not our command.
     if plan.external and only - {"webhooks", "forwarding"}:
         from tools.bench import clients
@@ -201,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke and NOTE.exists():
         results["note"] = NOTE.read_text()
     meta["environment"]["benchmark wall time"] = f"{time.perf_counter() - started:.0f} s"
+    if not args.smoke:
+        meta["environment"]["CPU reference, at start and end"] = (
+            f"{reference * 1000:.0f} ms and {cpu_reference() * 1000:.0f} ms: the CPU time of "
+            f"`{CPU_REFERENCE_LOOP}`, best of 7 (compare runs of other days by it)"
+        )
     meta["problems"] = list(problems)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.render(results, meta))
