@@ -14,15 +14,15 @@ import contextlib
 import json
 import shutil
 import ssl
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import control, injection, resources
 from .host import Host
+from .listener import QuietListener
 from .paging import BadRequest
 from .request import ApiError, Request
 from .resources.glitchtip import GLITCHTIP, adapt
@@ -55,23 +55,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
 
-class _Listener(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client gone before its answer was written (a connector stopped mid-read, a timeout)
-        breaks the pipe or resets the connection. nginx logs that as the client's doing (499),
-        not as a server fault; so does this, by saying nothing. Any other error still prints its
-        traceback, as socketserver does."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
 class Server:
     """The listening socket and its thread; ``port`` is the one bound (``port=0``: any free)."""
 
     def __init__(self, emu: Host, host: str, port: int, tls: bool) -> None:
-        self._httpd = _Listener((host, port), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = QuietListener((host, port), _Handler)
         self._httpd.emulator = emu  # type: ignore[attr-defined]
         self._tls_dir: str | None = None
         self.ca_cert: str | None = None

@@ -13,8 +13,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from sentry_emulator.listener import QuietListener
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -65,15 +67,6 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float =
     return any(hmac.compare_digest(expected, sig) for sig in given)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    # socketserver's listen backlog is 5: a sender opening connections faster than this thread
-    # accepts them would see some wait for the kernel's SYN retry (a second).
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A sender that gave up (timeout) leaves a broken pipe behind: expected here, not news."""
-
-
 class ForwardTarget:
     """`with ForwardTarget() as target: target.url ...; target.plan(Behaviour(500), ...)`."""
 
@@ -82,8 +75,7 @@ class ForwardTarget:
         self.received: list[Received] = []
         self._plans: dict[str, deque[Behaviour]] = {}
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = QuietListener(("127.0.0.1", 0), self._handler())
         self.port = int(self._server.server_address[1])
         self.scheme = "https" if tls else "http"
         if tls:

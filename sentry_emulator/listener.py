@@ -1,0 +1,24 @@
+"""The threading HTTP server under the project's own test servers: the emulator and the
+forwarding target (`tools/forward_target.py`)."""
+
+from __future__ import annotations
+
+import sys
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+
+class QuietListener(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's listen backlog is 5: a client opening connections faster than the server's
+    # thread accepts them would see some wait for the kernel's SYN retry (a second). nginx's is 511.
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone before its answer was written (a connector stopped mid-read, a sender's
+        timeout) breaks the pipe or resets the connection. nginx logs that as the client's doing
+        (499), not as a server fault; so does this, by saying nothing. Any other error still
+        prints its traceback, as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
