@@ -13,6 +13,7 @@ commit at a time; each receiver batches the deliveries that wait meanwhile into 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -78,13 +79,15 @@ SQL = Statements.marked("%s")
 # per delivery at 5,000 rows, growing with the table (measured: 100 µs with this form).
 SAME_REQUESTS = (
     "SELECT k.request_id, k.body_sha256, d.seq "
-    "FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(request_id, body_sha256, subject) "
+    "FROM ROWS FROM (json_array_elements_text(%s::json), json_array_elements_text(%s::json), "
+    "json_array_elements_text(%s::json)) AS k(request_id, body_sha256, subject) "
     "CROSS JOIN LATERAL (SELECT seq FROM deliveries WHERE deliveries.subject = k.subject "
     "AND deliveries.request_id = k.request_id AND deliveries.body_sha256 = k.body_sha256 "
     "ORDER BY seq LIMIT 1) AS d"
 )
 NEWEST = (
-    "SELECT s.subject, d.seq, d.body_sha256, d.received_at_ms FROM unnest(%s::text[]) AS s(subject) "
+    "SELECT s.subject, d.seq, d.body_sha256, d.received_at_ms "
+    "FROM json_array_elements_text(%s::json) AS s(subject) "
     "CROSS JOIN LATERAL (SELECT seq, body_sha256, received_at_ms FROM deliveries "
     "WHERE deliveries.subject = s.subject ORDER BY seq DESC LIMIT 1) AS d"
 )
@@ -103,11 +106,11 @@ class _Lookups:
     def same_requests(
         self, conn: psycopg.Connection[Any], keys: list[tuple[str, str, str]]
     ) -> dict[tuple[str, str], int]:
-        rows = conn.execute(SAME_REQUESTS, [list(column) for column in zip(*keys, strict=True)]).fetchall()
+        rows = conn.execute(SAME_REQUESTS, [_json(column) for column in zip(*keys, strict=True)]).fetchall()
         return {(rid, sha): int(seq) for rid, sha, seq in rows}
 
     def newest(self, conn: psycopg.Connection[Any], subjects: list[str]) -> dict[str, tuple[int, str, int]]:
-        rows = conn.execute(NEWEST, (subjects,)).fetchall()
+        rows = conn.execute(NEWEST, (_json(subjects),)).fetchall()
         return {subject: (int(seq), sha, int(received)) for subject, seq, sha, received in rows}
 
     def insert(self, conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> list[int]:
@@ -126,6 +129,14 @@ class _Lookups:
     def bump(self, conn: psycopg.Connection[Any], seqs: list[int]) -> None:
         with conn.cursor() as cursor:
             cursor.executemany(SQL.bump, [(seq,) for seq in seqs])
+
+
+def _json(strings: Sequence[str]) -> str:
+    """The lookups' keys as one JSON text per column. A Python list would go as a PostgreSQL array,
+    which psycopg writes in Python with a quoting check per element: about 105 µs per batch of 27
+    deliveries, against 16 µs for the same keys through json.dumps (in C), of the committer
+    thread's time, which it shares with the event loop through the interpreter lock."""
+    return json.dumps(strings)
 
 
 LOOKUPS = _Lookups()
