@@ -135,8 +135,12 @@ def check_webhooks(results: dict, markdown: str) -> None:
         assert receiver["answered"] == receiver["in_feed"] > 0, (store, receiver)
         assert receiver["missing"] == 0, (store, receiver)
     assert results["webhooks"]["servers"]["floor"]["capacity"] > 0
+    top = max(results["webhooks"]["rates"])
     for store, server in results["webhooks"]["servers"].items():
         assert len(server["capacity_runs"]) == SMOKE.webhook_capacity_runs, store
+        # A server that held the last rate tried has a limit the section does not show: its row says so.
+        if server["held_rate"] == top:
+            assert f"| {top:,} (every rate tried) |" in markdown, store
         for step in server["steps"]:
             assert step["kept_pace"] == (step["slope"] <= 0.02), (store, step)
 

@@ -25,3 +25,15 @@ def test_given_steady_noisy_latency_or_one_stall_then_the_server_kept_pace():
 def test_given_too_few_points_then_no_slope():
     assert _slope([], []) == 0.0
     assert _slope([1.0, 1.0], [0.1, 0.9]) == 0.0
+
+
+def test_given_a_server_held_the_last_rate_tried_then_its_row_says_its_limit_is_higher():
+    from tools.bench.plan import FULL
+    from tools.bench.report import held_rate
+
+    top = max(FULL.webhook_rates)
+    assert held_rate(top, top) == f"{top:,} (every rate tried)"
+    assert held_rate(3000, top) == "3,000"
+    assert held_rate(0, top) == "0"
+    # The ladder reaches past the floor's capacity measured so far (9,043/s on 2026-12-07).
+    assert top > 9043

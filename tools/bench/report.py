@@ -671,6 +671,7 @@ def _webhooks(res: dict, w) -> None:
     )
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     floor = wh["servers"].get("floor", {}).get("capacity")
+    top = max(wh["rates"])
     for key, label in WEBHOOK_SERVERS.items():
         row = wh["servers"].get(key)
         if not row:
@@ -678,11 +679,17 @@ def _webhooks(res: dict, w) -> None:
         share = f"{row['capacity'] / floor:.2f}" if floor else "n/a"
         fed = "" if key == "floor" else f"{row['answered']:,} | {row['in_feed']:,}"
         w(
-            f"| {label} | {fmt(row['capacity'])} | {share} | {row['held_rate']:,} | {fmt(row['p50_ms'])} "
+            f"| {label} | {fmt(row['capacity'])} | {share} | {held_rate(row['held_rate'], top)} "
+            f"| {fmt(row['p50_ms'])} "
             f"| {fmt(row['p99_ms'])} | {fmt(row.get('send_p99_ms'))} | {row.get('fast_rate', 0):,} "
             f"| {fed or ' | '} |"
         )
     w("")
+
+
+def held_rate(rate: int, top: int) -> str:
+    """The highest rate a server held; when that is the last rate tried, its limit lies above."""
+    return f"{rate:,} (every rate tried)" if rate and rate == top else f"{rate:,}"
 
 
 FORWARD_SCENARIOS = {
@@ -813,7 +820,8 @@ def _closing(res: dict, w) -> None:
             f"{name} {fmt(wh[name]['capacity'])}/s "
             f"({wh[name]['capacity'] / wh['floor']['capacity']:.0%} of the floor), "
             + (
-                f"p99 {fmt(wh[name]['p99_ms'])} ms at {wh[name]['held_rate']:,}/s"
+                f"p99 {fmt(wh[name]['p99_ms'])} ms at "
+                f"{held_rate(wh[name]['held_rate'], max(res['webhooks']['rates']))}/s"
                 if wh[name]["held_rate"]
                 else "no scheduled rate held"
             )
