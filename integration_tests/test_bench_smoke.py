@@ -21,6 +21,7 @@ import pytest
 from source_sentry.manifest import stream_names
 from tools.bench.__main__ import SECTIONS
 from tools.bench.plan import SMOKE
+from tools.bench.report import held_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -141,6 +142,11 @@ def check_webhooks(results: dict, markdown: str) -> None:
         # A server that held the last rate tried has a limit the section does not show: its row says so.
         if server["held_rate"] == top:
             assert f"| {top:,} (every rate tried) |" in markdown, store
+    floor_held = results["webhooks"]["servers"]["floor"]["held_rate"]
+    if floor_held:  # each row gives its highest rate held as a share of the floor's
+        for store, server in results["webhooks"]["servers"].items():
+            share = f"{server['held_rate'] / floor_held:.2f}"
+            assert f"| {held_rate(server['held_rate'], top)} | {share} |" in markdown, store
         for step in server["steps"]:
             assert step["kept_pace"] == (step["slope"] <= 0.02), (store, step)
 

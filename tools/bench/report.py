@@ -662,25 +662,32 @@ def _webhooks(res: dict, w) -> None:
         "(counted in the latency): on two cores shared with the receiver it is the machine's share of "
         "the tail, not the receiver's. "
         "Targets: p99 under 100 ms at the highest rate held, and capacity at least half the floor's. The "
+        "highest rate held is also given as a share of the floor's. The closed loop keeps 64 deliveries "
+        "in flight, so there a server's rate is at most 64 divided by its answer time, and a server that "
+        "commits in batches answers after up to two commits (the one under way, then its own); on the "
+        "schedule, as from Sentry, a delivery does not wait for earlier answers and batches grow with "
+        "the rate. The "
         "load average at the start (above) says how much else the machine was doing.\n"
     )
     w(
-        "| server | capacity, deliveries/s | ÷ floor | highest rate held /s | p50 ms | p99 ms | "
+        "| server | capacity, deliveries/s | ÷ floor | highest rate held /s | ÷ floor | p50 ms | p99 ms | "
         "of which the generator's own lateness, p99 ms | "
         "highest rate with p99 < 100 ms /s | answered 2xx | in the feed |"
     )
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     floor = wh["servers"].get("floor", {}).get("capacity")
+    floor_held = wh["servers"].get("floor", {}).get("held_rate")
     top = max(wh["rates"])
     for key, label in WEBHOOK_SERVERS.items():
         row = wh["servers"].get(key)
         if not row:
             continue
         share = f"{row['capacity'] / floor:.2f}" if floor else "n/a"
+        held_share = f"{row['held_rate'] / floor_held:.2f}" if floor_held else "n/a"
         fed = "" if key == "floor" else f"{row['answered']:,} | {row['in_feed']:,}"
         w(
             f"| {label} | {fmt(row['capacity'])} | {share} | {held_rate(row['held_rate'], top)} "
-            f"| {fmt(row['p50_ms'])} "
+            f"| {held_share} | {fmt(row['p50_ms'])} "
             f"| {fmt(row['p99_ms'])} | {fmt(row.get('send_p99_ms'))} | {row.get('fast_rate', 0):,} "
             f"| {fed or ' | '} |"
         )
