@@ -1,8 +1,9 @@
-"""The threading HTTP server under the project's own test servers: the emulator and the
-forwarding target (`tools/forward_target.py`)."""
+"""The threading HTTP server under the project's own test servers: the emulator, the forwarding
+target (`tools/forward_target.py`) and the emulator tests' webhook target."""
 
 from __future__ import annotations
 
+import ssl
 import sys
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -17,8 +18,9 @@ class QuietListener(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client gone before its answer was written (a connector stopped mid-read, a sender's
         timeout) breaks the pipe or resets the connection. nginx logs that as the client's doing
-        (499), not as a server fault; so does this, by saying nothing. Any other error still
-        prints its traceback, as socketserver does."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        (499), not as a server fault; so does this, by saying nothing. Over TLS, a client that
+        closed its socket without TLS's closing message shows as SSLEOFError instead. Any other
+        error still prints its traceback, as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLEOFError):
             return
         super().handle_error(request, client_address)

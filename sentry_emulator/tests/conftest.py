@@ -9,10 +9,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from sentry_emulator.listener import QuietListener
 from sentry_emulator.tls import make_certs
 
 
@@ -60,8 +61,9 @@ class WebhookTarget:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        # A "slow" answer outlives the emulator's one-second wait, so its client is gone when it
+        # is written: quiet about that, as the emulator is.
+        self._httpd = QuietListener(("127.0.0.1", 0), Handler)
         self.ca_cert: str | None = None
         if tls:
             self.ca_cert, cert, key = make_certs()

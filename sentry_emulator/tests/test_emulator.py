@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -972,6 +973,30 @@ def test_a_client_gone_before_its_answer_leaves_no_traceback(make_emulator, caps
     assert emu.requests, "the emulator never answered the held request"
     time.sleep(0.3)  # the answer is written right after it is logged
     assert get(emu, events_path(emu)).status_code == 200  # and the server serves on
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "Exception occurred" not in err
+
+
+def test_a_tls_client_gone_mid_request_leaves_no_traceback(make_emulator, capsys):
+    # Over TLS, a client that closes its socket without TLS's closing message (a killed process,
+    # or a client giving up) breaks the answer with SSLEOFError rather than a reset: the same
+    # client's doing, not a fault of the server to print.
+    emu = make_emulator(tls=True)
+    host, port = emu.base_url.removeprefix("https://").split(":")
+    context = ssl.create_default_context(cafile=emu.ca_cert)
+    client = context.wrap_socket(socket.create_connection((host, int(port))), server_hostname=host)
+    client.sendall(f"GET /api/0/{events_path(emu)} HTTP/1.1\r\nHost: {host}\r\n".encode())
+    time.sleep(0.3)
+    client.close()  # no close_notify: the server's next read or write meets an unexpected EOF
+    time.sleep(0.5)
+    answer = requests.get(
+        f"{emu.base_url}/api/0/{events_path(emu)}",
+        headers={"Authorization": f"Bearer {emu.token}"},
+        verify=emu.ca_cert,
+        timeout=10,
+    )
+    assert answer.status_code == 200  # and the server serves on
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "Exception occurred" not in err
