@@ -20,8 +20,10 @@ import pytest
 
 from source_sentry.manifest import stream_names
 from tools.bench.__main__ import SECTIONS
+from tools.bench.measure import fmt
 from tools.bench.plan import SMOKE
 from tools.bench.report import held_rate
+from tools.bench.webhooks import paired_share
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -136,6 +138,13 @@ def check_webhooks(results: dict, markdown: str) -> None:
         assert receiver["answered"] == receiver["in_feed"] > 0, (store, receiver)
         assert receiver["missing"] == 0, (store, receiver)
     assert results["webhooks"]["servers"]["floor"]["capacity"] > 0
+    for store in ("sqlite", "sqlite_normal", "postgres"):
+        # Each capacity run follows one of the floor's, and the row's share is the median of the pairs'.
+        receiver = results["webhooks"]["servers"][store]
+        assert len(receiver["floor_runs"]) == len(receiver["capacity_runs"]) == SMOKE.webhook_capacity_runs
+        share = paired_share(receiver["capacity_runs"], receiver["floor_runs"])
+        assert receiver["paired_share"] == share, store
+        assert f"| {fmt(receiver['capacity'])} | {share:.2f} |" in markdown, store
     top = max(results["webhooks"]["rates"])
     for store, server in results["webhooks"]["servers"].items():
         assert len(server["capacity_runs"]) == SMOKE.webhook_capacity_runs, store

@@ -37,3 +37,14 @@ def test_given_a_server_held_the_last_rate_tried_then_its_row_says_its_limit_is_
     assert held_rate(0, top) == "0"
     # The ladder reaches past the floor's capacity measured so far (9,043/s on 2026-12-07).
     assert top > 9043
+
+
+def test_given_the_machine_drifting_between_runs_then_each_run_is_judged_by_the_floor_just_before():
+    from tools.bench.webhooks import paired_share
+
+    # The machine twice as fast for the last two pairs: a store always at 45% of the floor's run
+    # just before it is 0.45, where dividing by the first floor run would say 0.45, 0.9 and 0.9.
+    floors = [4000.0, 8000.0, 8000.0]
+    assert paired_share([0.45 * f for f in floors], floors) == 0.45
+    assert paired_share([1000.0, 3000.0], [4000.0, 4000.0]) == 0.5  # an even count: the middle two
+    assert paired_share([900.0, 1000.0, 5000.0], [2000.0, 2000.0, 2000.0]) == 0.5

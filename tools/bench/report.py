@@ -648,7 +648,10 @@ def _webhooks(res: dict, w) -> None:
         "keep-alive connections), on the same two cores. Sentry sends each webhook from a "
         "worker of its own, so deliveries do not wait for earlier answers. **Capacity**: 32 senders per "
         f"process, each posting again as soon as answered, for {fmt(wh['seconds'])} s; the median of "
-        f"{wh.get('capacity_runs', 3)} such runs. **Latency**: "
+        f"{wh.get('capacity_runs', 3)} such runs. Each of a store's runs follows one of the floor's, and "
+        "its ÷ floor is the median of each run's share of the floor's run just before it: the machine's "
+        "speed drifts over minutes, more than a store differs from another (pages before 2026-12-07 "
+        "divided by the floor's runs at the start). **Latency**: "
         "deliveries sent on a fixed schedule, each when due whether or not earlier ones were answered "
         "(on a connection of its own when every open one waits for an answer), "
         f"rate after rate ({', '.join(str(r) for r in wh['rates'])} per second, {fmt(wh['seconds'])} s "
@@ -682,7 +685,8 @@ def _webhooks(res: dict, w) -> None:
         row = wh["servers"].get(key)
         if not row:
             continue
-        share = f"{row['capacity'] / floor:.2f}" if floor else "n/a"
+        of_floor = capacity_share(row, floor)
+        share = f"{of_floor:.2f}" if of_floor is not None else "n/a"
         held_share = f"{row['held_rate'] / floor_held:.2f}" if floor_held else "n/a"
         fed = "" if key == "floor" else f"{row['answered']:,} | {row['in_feed']:,}"
         w(
@@ -692,6 +696,14 @@ def _webhooks(res: dict, w) -> None:
             f"| {fed or ' | '} |"
         )
     w("")
+
+
+def capacity_share(row: dict, floor_capacity: float | None) -> float | None:
+    """A store's capacity as a share of the floor's: the median share of the floor's run just before
+    each of its runs when the bench paired them, else against the floor's runs at the start."""
+    if row.get("paired_share") is not None:
+        return float(row["paired_share"])
+    return row["capacity"] / floor_capacity if floor_capacity else None
 
 
 def held_rate(rate: int, top: int) -> str:
@@ -825,7 +837,7 @@ def _closing(res: dict, w) -> None:
     if "floor" in wh:
         stores = "; ".join(
             f"{name} {fmt(wh[name]['capacity'])}/s "
-            f"({wh[name]['capacity'] / wh['floor']['capacity']:.0%} of the floor), "
+            f"({capacity_share(wh[name], wh['floor']['capacity']) or 0:.0%} of the floor), "
             + (
                 f"p99 {fmt(wh[name]['p99_ms'])} ms at "
                 f"{held_rate(wh[name]['held_rate'], max(res['webhooks']['rates']))}/s"

@@ -201,6 +201,16 @@ class Load:
         }
 
 
+def paired_share(runs: list[float], floor_runs: list[float]) -> float:
+    """The median of each capacity run's share of the floor's run just before it. The machine's
+    speed drifts over minutes (on 2026-12-07 the floor's closed loop gave 5,179 to 10,062/s within
+    a quarter of an hour), so a store measured minutes after the floor's runs is compared with a
+    different machine; a run against the floor's run half a minute earlier is not."""
+    shares = sorted(run / floor for run, floor in zip(runs, floor_runs, strict=True))
+    middle = len(shares) // 2
+    return shares[middle] if len(shares) % 2 else (shares[middle - 1] + shares[middle]) / 2
+
+
 def _slope(xs: list[float], ys: list[float]) -> float:
     """Least-squares slope of ys against xs (0 for fewer than two distinct xs)."""
     try:
@@ -221,14 +231,25 @@ def measure_server(
     label: str,
     plan,
     log,
+    floor: Load | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
+    """`floor`: the floor's load, to run just before each capacity run (see paired_share)."""
     rates, seconds = plan.webhook_rates, plan.webhook_seconds
     load = Load(pool, base_url, label)
-    runs = [load.run(None, seconds) for _ in range(plan.webhook_capacity_runs)]
+    runs = []
+    floor_runs: list[float] = []
+    for _ in range(plan.webhook_capacity_runs):
+        if floor is not None:
+            floor_runs.append(floor.run(None, seconds)["achieved"])
+        runs.append(load.run(None, seconds))
     capacity = sorted(runs, key=lambda run: run["achieved"])[len(runs) // 2]
     each = ", ".join(f"{run['achieved']:.0f}" for run in runs)
     errors = sum(run["errors"] for run in runs)
     log(f"  {label}: capacity {capacity['achieved']:.0f} deliveries/s, median of {each} ({errors} errors)")
+    paired = paired_share([run["achieved"] for run in runs], floor_runs) if floor_runs else None
+    if paired is not None:
+        floors = ", ".join(f"{x:.0f}" for x in floor_runs)
+        log(f"  {label}: {paired:.2f} of the floor's run just before each (floor {floors})")
     answered = [issue for run in runs for issue in run["answered"]]
     steps = []
     for rate in rates:
@@ -258,6 +279,8 @@ def measure_server(
         "fast_rate": fast[-1]["rate"] if fast else 0,
         "capacity": capacity["achieved"],
         "capacity_runs": [run["achieved"] for run in runs],
+        "floor_runs": floor_runs,
+        "paired_share": paired,
         "capacity_errors": errors,
         "steps": steps,
         "held_rate": best["rate"] if best else 0,
@@ -275,13 +298,14 @@ def webhooks(plan, work, problems, log) -> dict[str, Any]:
         "capacity_runs": plan.webhook_capacity_runs,
         "servers": {},
     }
-    pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"))
-    with pool, FloorProcess() as floor:
-        log("webhooks: floor (uvicorn + Starlette answering 200)")
-        out["servers"]["floor"], _ = measure_server(pool, floor.base_url, "floor", plan, log)
     root = work.path
     pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"))
-    with pool, TempCluster() as cluster:
+    # The floor stays up (idle between its runs) so that each store's capacity runs can each follow
+    # one of the floor's.
+    with pool, FloorProcess() as floor, TempCluster() as cluster:
+        log("webhooks: floor (uvicorn + Starlette answering 200)")
+        out["servers"]["floor"], _ = measure_server(pool, floor.base_url, "floor", plan, log)
+        floor_load = Load(pool, floor.base_url, "floor-paired")
         for store, database, extra in (
             ("sqlite", str(root / "webhooks-bench.sqlite3"), {}),
             ("sqlite_normal", str(root / "webhooks-bench-normal.sqlite3"), {"sqlite_synchronous": "normal"}),
@@ -290,7 +314,7 @@ def webhooks(plan, work, problems, log) -> dict[str, Any]:
             log(f"webhooks: {store}")
             # The receiver's default settings (log_level info, no access log) but for the store's.
             with ReceiverProcess(root, database, **extra) as receiver:
-                result, answered = measure_server(pool, receiver.base_url, store, plan, log)
+                result, answered = measure_server(pool, receiver.base_url, store, plan, log, floor_load)
                 fed = [entry["issue_id"] for entry in read_feed(receiver.base_url)]
             missing = set(answered) - set(fed)
             repeated = len(fed) - len(set(fed))
