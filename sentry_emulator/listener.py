@@ -15,6 +15,12 @@ class QuietListener(ThreadingHTTPServer):
     # thread accepts them would see some wait for the kernel's SYN retry (a second). nginx's is 511.
     request_queue_size = 128
 
+    def use_tls(self, context: ssl.SSLContext) -> None:
+        """Serve over TLS. Each connection's handshake runs on its first read, in its own thread:
+        wrapped with the default, accept() itself would run it on the serving thread, and one
+        client that connects and says nothing would hold up every connection after it."""
+        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client gone before its answer was written (a connector stopped mid-read, a sender's
         timeout) breaks the pipe or resets the connection. nginx logs that as the client's doing

@@ -71,7 +71,7 @@ class Server:
             self.ca_cert = ca
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(cert, key)
-            self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
+            self._httpd.use_tls(ctx)
         self.port: int = self._httpd.server_address[1]
 
     def serve_in_thread(self) -> None:

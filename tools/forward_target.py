@@ -81,7 +81,7 @@ class ForwardTarget:
         if tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*tls)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._server.use_tls(context)
         self._thread = threading.Thread(target=self._server.serve_forever, name="forward-target", daemon=True)
 
     def url(self, path: str = "/hook") -> str:

@@ -71,7 +71,7 @@ class _Server(QuietListener):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.seen: list[Seen] = []
         if tls is not None:
-            self.socket = tls.wrap_socket(self.socket, server_side=True)
+            self.use_tls(tls)
 
     @property
     def port(self) -> int:

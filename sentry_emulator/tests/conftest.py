@@ -69,7 +69,7 @@ class WebhookTarget:
             self.ca_cert, cert, key = make_certs()
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(cert, key)
-            self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
+            self._httpd.use_tls(ctx)
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/sentry/webhook"
         threading.Thread(

@@ -1000,3 +1000,22 @@ def test_a_tls_client_gone_mid_request_leaves_no_traceback(make_emulator, capsys
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "Exception occurred" not in err
+
+
+def test_a_tls_client_silent_after_connecting_holds_up_no_other(make_emulator):
+    # The TLS handshake runs in each connection's own thread: one client that connects and sends
+    # nothing (a stalled or half-open peer) must not stop the server accepting everyone else.
+    emu = make_emulator(tls=True)
+    host, port = emu.base_url.removeprefix("https://").split(":")
+    silent = socket.create_connection((host, int(port)))
+    try:
+        time.sleep(0.2)  # the server has accepted it and waits for its ClientHello
+        answer = requests.get(
+            f"{emu.base_url}/api/0/{events_path(emu)}",
+            headers={"Authorization": f"Bearer {emu.token}"},
+            verify=emu.ca_cert,
+            timeout=5,
+        )
+        assert answer.status_code == 200
+    finally:
+        silent.close()
