@@ -1019,3 +1019,25 @@ def test_a_tls_client_silent_after_connecting_holds_up_no_other(make_emulator):
         assert answer.status_code == 200
     finally:
         silent.close()
+
+
+def test_a_tls_client_refusing_the_certificate_leaves_no_traceback(make_emulator, capsys):
+    # A client without the emulator's CA refuses its certificate, as a test of that case does on
+    # purpose; the handshake now fails in the connection's thread, and that is the client's doing.
+    emu = make_emulator(tls=True)
+    host, port = emu.base_url.removeprefix("https://").split(":")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        ssl.create_default_context().wrap_socket(
+            socket.create_connection((host, int(port))), server_hostname=host
+        )
+    time.sleep(0.3)
+    answer = requests.get(
+        f"{emu.base_url}/api/0/{events_path(emu)}",
+        headers={"Authorization": f"Bearer {emu.token}"},
+        verify=emu.ca_cert,
+        timeout=5,
+    )
+    assert answer.status_code == 200
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "Exception occurred" not in err
