@@ -15,10 +15,13 @@ class QuietListener(ThreadingHTTPServer):
     # thread accepts them would see some wait for the kernel's SYN retry (a second). nginx's is 511.
     request_queue_size = 128
 
-    def use_tls(self, context: ssl.SSLContext) -> None:
-        """Serve over TLS. Each connection's handshake runs on its first read, in its own thread:
-        wrapped with the default, accept() itself would run it on the serving thread, and one
-        client that connects and says nothing would hold up every connection after it."""
+    def use_tls(self, cert: str, key: str) -> None:
+        """Serve over TLS with this certificate and key (files). Each connection's handshake runs on
+        its first read, in its own thread: wrapped with the default, accept() itself would run it on
+        the serving thread, and one client that connects and says nothing would hold up every
+        connection after it."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def handle_error(self, request: Any, client_address: Any) -> None:

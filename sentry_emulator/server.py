@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -69,9 +68,7 @@ class Server:
             ca, cert, key = make_certs()
             self._tls_dir = ca.rsplit("/", 1)[0]
             self.ca_cert = ca
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(cert, key)
-            self._httpd.use_tls(ctx)
+            self._httpd.use_tls(cert, key)
         self.port: int = self._httpd.server_address[1]
 
     def serve_in_thread(self) -> None:

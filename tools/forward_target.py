@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ssl
 import threading
 import time
 from collections import deque
@@ -79,9 +78,7 @@ class ForwardTarget:
         self.port = int(self._server.server_address[1])
         self.scheme = "https" if tls else "http"
         if tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self._server.use_tls(context)
+            self._server.use_tls(*tls)
         self._thread = threading.Thread(target=self._server.serve_forever, name="forward-target", daemon=True)
 
     def url(self, path: str = "/hook") -> str:

@@ -7,7 +7,6 @@ import base64
 import json
 import select
 import socket
-import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,11 +66,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(QuietListener):
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        """tls: (certificate, key) files to serve HTTPS with."""
         super().__init__(("127.0.0.1", 0), _Handler)
         self.seen: list[Seen] = []
         if tls is not None:
-            self.use_tls(tls)
+            self.use_tls(*tls)
 
     @property
     def port(self) -> int:
@@ -102,9 +102,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, str]:
 @pytest.fixture
 def tls_server(certs: tuple[str, str, str]) -> Iterator[_Server]:
     _, cert, key = certs
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    yield from _serve(_Server(context))
+    yield from _serve(_Server((cert, key)))
 
 
 @dataclass

@@ -4,7 +4,6 @@ every request as received (raw body bytes, headers) and answers as each test scr
 from __future__ import annotations
 
 import shutil
-import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -67,9 +66,7 @@ class WebhookTarget:
         self.ca_cert: str | None = None
         if tls:
             self.ca_cert, cert, key = make_certs()
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(cert, key)
-            self._httpd.use_tls(ctx)
+            self._httpd.use_tls(cert, key)
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/sentry/webhook"
         threading.Thread(

@@ -206,9 +206,7 @@ def paired_share(runs: list[float], floor_runs: list[float]) -> float:
     speed drifts over minutes (on 2026-12-07 the floor's closed loop gave 5,179 to 10,062/s within
     a quarter of an hour), so a store measured minutes after the floor's runs is compared with a
     different machine; a run against the floor's run half a minute earlier is not."""
-    shares = sorted(run / floor for run, floor in zip(runs, floor_runs, strict=True))
-    middle = len(shares) // 2
-    return shares[middle] if len(shares) % 2 else (shares[middle - 1] + shares[middle]) / 2
+    return statistics.median(run / floor for run, floor in zip(runs, floor_runs, strict=True))
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
