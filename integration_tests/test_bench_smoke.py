@@ -138,6 +138,13 @@ def check_webhooks(results: dict, markdown: str) -> None:
         receiver = servers[store]
         assert receiver["answered"] == receiver["in_feed"] > 0, (store, receiver)
         assert receiver["missing"] == 0, (store, receiver)
+    # The receiver keeping nothing has no feed to read, and its row says so by leaving those cells empty.
+    assert "in_feed" not in servers["nothing"]
+    label = "| receiver keeping nothing: its own work, a store answering at once |"
+    row = next(line for line in markdown.splitlines() if line.startswith(label))
+    assert row.endswith("|  |  |"), row
+    for store in ("nothing", "sqlite", "sqlite_normal", "postgres"):
+        receiver = servers[store]
         # Each capacity run follows one of the floor's, and the row's share is the median of the pairs'.
         assert len(receiver["floor_runs"]) == len(receiver["capacity_runs"]), store
         share = paired_share(receiver["capacity_runs"], receiver["floor_runs"])

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,13 @@ def settings(database: str, port: int, **extra: Any) -> dict[str, Any]:
 
 
 class ReceiverProcess:
-    """`source-sentry webhooks` in a process of its own, up once /healthz answers."""
+    """`source-sentry webhooks` in a process of its own, up once /healthz answers. `module`: another
+    program taking the receiver's `--config FILE` (the benchmark's receiver keeping nothing)."""
 
-    def __init__(self, workdir: Path, database: str, **extra: Any) -> None:
+    COMMAND = ("source_sentry.run", "webhooks")
+
+    def __init__(self, workdir: Path, database: str, module: Sequence[str] = COMMAND, **extra: Any) -> None:
+        self.module = module
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.config = workdir / f"receiver-{self.port}.json"
@@ -92,7 +97,7 @@ class ReceiverProcess:
     def start(self, timeout: float = 30.0) -> ReceiverProcess:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "source_sentry.run", "webhooks", "--config", str(self.config)],
+                [sys.executable, "-m", *self.module, "--config", str(self.config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -24,7 +24,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from source_sentry.webhooks.settings import Settings
 
 USAGE_EPILOG = """\
 Every setting can also come from the environment (which wins over the file):
@@ -64,12 +69,7 @@ def main(argv: Sequence[str]) -> int:
     from source_sentry.webhooks.metrics import Metrics
     from source_sentry.webhooks.store import StoreError, open_store
 
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("uvicorn.access").addFilter(_access_line_without_query)
+    configure_logging(settings)
     stop = _StopSignals()
     try:
         store = open_store(settings.database, settings.sqlite_synchronous)
@@ -85,16 +85,7 @@ def main(argv: Sequence[str]) -> int:
         store.close()
         sys.stderr.write(f"source-sentry webhooks: forwarding: {error}\n")
         return 1
-    config = uvicorn.Config(
-        create_app(settings, store=store, metrics=metrics, forwarder=forwarder),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        log_config=None,
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        server_header=False,
-    )
+    config = server_config(settings, create_app(settings, store=store, metrics=metrics, forwarder=forwarder))
     server = uvicorn.Server(config)
     stop.server = server
     config.load()  # uvicorn's protocol and loop modules, imported now rather than when serving
@@ -111,6 +102,31 @@ def main(argv: Sequence[str]) -> int:
         return 1
     # uvicorn reports a failed start-up (port taken) by not starting.
     return 0 if server.started else 1
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("uvicorn.access").addFilter(_access_line_without_query)
+
+
+def server_config(settings: Settings, app: Any) -> uvicorn.Config:
+    """How the receiver's app is served (the benchmark serves its receiver keeping nothing so too)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        server_header=False,
+    )
 
 
 def settle_heap() -> None:

@@ -630,6 +630,7 @@ def _resume(res: dict, w) -> None:
 
 WEBHOOK_SERVERS = {
     "floor": "floor: uvicorn + Starlette answering 200, nothing kept",
+    "nothing": "receiver keeping nothing: its own work, a store answering at once",
     "sqlite": "receiver, SQLite (WAL, synchronous=FULL)",
     "sqlite_normal": "receiver, SQLite (WAL, synchronous=NORMAL: survives kill -9, not power loss)",
     "postgres": "receiver, PostgreSQL (fsync on, local cluster)",
@@ -670,7 +671,11 @@ def _webhooks(res: dict, w) -> None:
         "in flight, so there a server's rate is at most 64 divided by its answer time, and a server that "
         "commits in batches answers after up to two commits (the one under way, then its own); on the "
         "schedule, as from Sentry, a delivery does not wait for earlier answers and batches grow with "
-        "the rate. The "
+        "the rate. **The receiver keeping nothing** is `source-sentry webhooks`' own app and server "
+        "(signature check, envelope, metrics, the committer's thread and its hand-off back to the event "
+        "loop) over a store that keeps nothing and answers at once (`tools/bench/webhook_nostore.py`), "
+        "paired with the floor as the stores are: what separates it from the floor is the receiver's "
+        "own work, and its share is the most a store could reach on this machine. The "
         "load average at the start (above) says how much else the machine was doing.\n"
     )
     w(
@@ -689,7 +694,7 @@ def _webhooks(res: dict, w) -> None:
         of_floor = capacity_share(row, floor)
         share = f"{of_floor:.2f}" if of_floor is not None else "n/a"
         held_share = f"{row['held_rate'] / floor_held:.2f}" if floor_held else "n/a"
-        fed = "" if key == "floor" else f"{row['answered']:,} | {row['in_feed']:,}"
+        fed = f"{row['answered']:,} | {row['in_feed']:,}" if "in_feed" in row else ""
         w(
             f"| {label} | {fmt(row['capacity'])} | {share} | {held_rate(row['held_rate'], top)} "
             f"| {held_share} | {fmt(row['p50_ms'])} "
@@ -848,7 +853,13 @@ def _closing(res: dict, w) -> None:
             for name in ("sqlite", "postgres")
             if name in wh
         )
-        lines.append(f"- **Webhook receiver**: floor {fmt(wh['floor']['capacity'])}/s; {stores}.")
+        ceiling = (
+            f"the receiver keeping nothing {fmt(wh['nothing']['capacity'])}/s "
+            f"({capacity_share(wh['nothing'], wh['floor']['capacity']) or 0:.0%} of the floor); "
+            if "nothing" in wh
+            else ""
+        )
+        lines.append(f"- **Webhook receiver**: floor {fmt(wh['floor']['capacity'])}/s; {ceiling}{stores}.")
     w("\n".join(lines) + "\n")
     note = res.get("note")
     if note:

@@ -17,7 +17,9 @@ connections), against a fresh receiver process on loopback:
   second, however long it takes to pass Sentry's second; a step of 5 s alone would call it held.
   The highest rate held, its p50 and p99.
 The deliveries of a step are signed before its schedule starts. After each store's run the feed
-is read: every delivery answered 2xx must be in it, once.
+is read: every delivery answered 2xx must be in it, once. Between the floor and the stores, the
+receiver itself over a store keeping nothing (webhook_nostore.py): the most of the floor's rate a
+store could reach here.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ P99_TARGET_MS = 100.0
 # Seconds of latency gained per second of schedule: above this the server answers fewer than
 # 98% of the deliveries sent, and its queue grows for as long as the rate lasts.
 PACE_SLOPE = 0.02
+NOSTORE = ("tools.bench.webhook_nostore",)
 
 
 class FloorProcess:
@@ -304,6 +307,12 @@ def webhooks(plan, work, problems, log) -> dict[str, Any]:
         log("webhooks: floor (uvicorn + Starlette answering 200)")
         out["servers"]["floor"], _ = measure_server(pool, floor.base_url, "floor", plan, log)
         floor_load = Load(pool, floor.base_url, "floor-paired")
+        # The receiver itself over a store keeping nothing: the most of the floor a store could reach.
+        log("webhooks: receiver keeping nothing")
+        with ReceiverProcess(root, str(root / "unused.sqlite3"), module=NOSTORE) as nothing:
+            out["servers"]["nothing"], _ = measure_server(
+                pool, nothing.base_url, "nothing", plan, log, floor_load
+            )
         for store, database, extra in (
             ("sqlite", str(root / "webhooks-bench.sqlite3"), {}),
             ("sqlite_normal", str(root / "webhooks-bench-normal.sqlite3"), {"sqlite_synchronous": "normal"}),
