@@ -39,6 +39,17 @@ def test_given_a_server_held_the_last_rate_tried_then_its_row_says_its_limit_is_
     assert top > 9043
 
 
+def test_given_the_rate_ladder_then_from_1000_up_each_rate_is_at_most_a_third_above_the_last():
+    from itertools import pairwise
+
+    from tools.bench.plan import FULL
+
+    rates = [rate for rate in FULL.webhook_rates if rate >= 1000]
+    assert rates == sorted(rates)
+    steps = {high: high / low for low, high in pairwise(rates)}
+    assert all(step <= 4 / 3 for step in steps.values()), steps
+
+
 def test_given_the_machine_drifting_between_runs_then_each_run_is_judged_by_the_floor_just_before():
     from tools.bench.webhooks import paired_share
 
