@@ -105,8 +105,12 @@ def test_given_issues_changing_when_targets_fail_in_every_way_then_each_chosen_d
                 target.wait_for(len(feed), f"/{mode}", timeout=30)
             target.wait_for(len(resolved), "/resolved", timeout=30)
             target.wait_for(len(feed), "/slack/T0/B0/secretpart", timeout=30)
-            # A 410 disabled "gone": only requests already in flight beside it (at most its
-            # concurrency, 4) were sent; nothing more goes there until it is enabled.
+            # A 410 disabled "gone": nothing more goes there until it is enabled, the delivery
+            # that met the 410 included. What was sent before is what the sender had claimed by
+            # the time it read the 410: requests in flight beside it, and rows claimed in the
+            # moment between the target's answer and the sender's reading of it, when other
+            # requests may finish and free their slots (unit_tests/webhooks/forward/test_sender.py
+            # holds the sender to that exactly).
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 [gone] = [t for t in status_json(receiver)["targets"] if t["name"] == "gone"]
@@ -115,7 +119,8 @@ def test_given_issues_changing_when_targets_fail_in_every_way_then_each_chosen_d
                 time.sleep(0.05)
             assert gone["disabled"] == "answered 410 Gone"
             before_enable = len(target.requests("/gone"))
-            assert 1 <= before_enable <= 4
+            assert 1 <= before_enable <= len(feed)
+            assert len([got for got in target.requests("/gone") if got.accepted]) < len(feed)
             time.sleep(0.5)
             assert len(target.requests("/gone")) == before_enable
             status = forward_cli(receiver, "status")

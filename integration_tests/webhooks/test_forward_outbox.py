@@ -11,6 +11,7 @@ import time
 import httpx
 
 from integration_tests.webhooks.test_forward_e2e import ADMIN_TOKEN, forward_cli, status_json
+from source_sentry.webhooks.forward.outbox import Outbox
 from tools.forward_target import SECRET, Behaviour, ForwardTarget, verify
 from tools.receiver import ReceiverProcess, headers, issue_body, read_feed
 
@@ -179,3 +180,31 @@ def test_given_receivers_starting_together_on_a_new_postgres_database_then_all_c
             outbox.close()
         assert failures == []
         assert len(opened) == 6
+
+
+def test_given_rows_claimed_when_given_back_then_they_are_due_at_once_unless_another_claim_took_them(
+    store, database
+):
+    """What a sender does with rows a claim brought back after a 410: they are unleased with
+    their attempts untouched; a row whose lease ran out and was claimed again stays with that claim."""
+    outbox = Outbox(database)
+    try:
+        with outbox._transaction() as db:
+            for seq in (1, 2, 3):
+                db.execute(
+                    "INSERT INTO forward_outbox (seq, target, webhook_id, state, attempts, next_attempt_ms, "
+                    "created_ms) VALUES (?, 't', ?, 'pending', 0, 0, 0)",
+                    (seq, f"msg_{seq}"),
+                )
+        first = outbox.claim("t", 3, now_ms=1_000, lease_ms=100)
+        assert outbox.claim("t", 3, now_ms=1_050, lease_ms=100) == []  # leased
+        # The leases run out and another receiver claims row 1 before the first claim is given back.
+        [taken] = outbox.claim("t", 1, now_ms=1_200, lease_ms=100_000)
+        assert taken.id == first[0].id
+        assert outbox.release(first) == 2
+        again = outbox.claim("t", 3, now_ms=1_201, lease_ms=100)
+        assert [r.id for r in again] == [r.id for r in first[1:]]
+        assert {r.attempts for r in again} == {0}
+        assert outbox.release([taken]) == 1
+    finally:
+        outbox.close()

@@ -307,6 +307,20 @@ class Outbox:
                 recorded += cursor.rowcount
         return recorded
 
+    def release(self, rows: Sequence[Claimed]) -> int:
+        """Give back rows claimed but not sent (a 410 disabled their target while the claim ran):
+        unleased, attempts untouched, as if never claimed. A row whose lease another receiver has
+        taken since is left to that one. Returns how many were given back."""
+        released = 0
+        with self._transaction() as db:
+            for row in rows:
+                released += db.execute(
+                    "UPDATE forward_outbox SET lease_until_ms = NULL, claim = NULL "
+                    "WHERE id = ? AND claim = ?",
+                    (row.id, row.claim),
+                ).rowcount
+        return released
+
     # Operators --------------------------------------------------------------------------------
 
     def counts(self, now_ms: int) -> dict[str, dict[str, int]]:

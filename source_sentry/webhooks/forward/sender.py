@@ -62,6 +62,11 @@ class TargetSender:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        # A 410 disables the target in the outbox, which every claim checks; until that record
+        # commits, this sender claims nothing (`_recording_gone`), and rows a claim brought back
+        # after a 410 was seen (`_gone_seen` moved) are given back unsent.
+        self._recording_gone = 0
+        self._gone_seen = 0
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_seconds),
             follow_redirects=False,
@@ -76,15 +81,18 @@ class TargetSender:
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            free = self._settings.concurrency - len(self._inflight)
+            free = 0 if self._recording_gone else self._settings.concurrency - len(self._inflight)
             claimed: list[Claimed] = []
             if free > 0:
+                seen = self._gone_seen
                 try:
                     claimed = await run_in_threadpool(
                         self._outbox.claim, self.target.name, free, _now_ms(), lease_ms(self._settings)
                     )
                 except StoreError as error:
                     log.warning("Forward %s: cannot claim deliveries: %s", self.target.name, error)
+                if claimed and self._gone_seen != seen:
+                    claimed = await self._give_back(claimed)
             for row in claimed:
                 task = asyncio.create_task(self._attempt(row))
                 self._inflight.add(task)
@@ -95,6 +103,16 @@ class TargetSender:
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
             except TimeoutError:
                 pass
+
+    async def _give_back(self, rows: list[Claimed]) -> list[Claimed]:
+        try:
+            await run_in_threadpool(self._outbox.release, rows)
+        except StoreError as error:
+            # Their leases run out and they are claimed again, by then for a disabled target.
+            log.warning(
+                "Forward %s: could not give back %d claimed rows: %s", self.target.name, len(rows), error
+            )
+        return []
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -144,11 +162,16 @@ class TargetSender:
             self._metrics.delivery_seconds.labels(target=name).observe(max(0, now - row.created_ms) / 1000)
             return
         if status == 410:
-            # Recorded before this slot frees: the sender must not claim more for a disabled target.
+            # Recorded before this slot frees, and no slot claims meanwhile: the sender must not
+            # send more to a disabled target.
+            self._gone_seen += 1
+            self._recording_gone += 1
             try:
                 await run_in_threadpool(self._outbox.record, [Outcome("gone", row, now, status=status)])
             except StoreError as store_error:
                 log.warning("Forward %s: could not record the 410 (sent again later): %s", name, store_error)
+            finally:
+                self._recording_gone -= 1
             self._metrics.attempts.labels(target=name, outcome="gone").inc()
             log.warning(
                 "Forward target %s answered 410 Gone: disabled, its deliveries wait; after fixing it run "
