@@ -59,3 +59,11 @@ def test_given_the_machine_drifting_between_runs_then_each_run_is_judged_by_the_
     assert paired_share([0.45 * f for f in floors], floors) == 0.45
     assert paired_share([1000.0, 3000.0], [4000.0, 4000.0]) == 0.5  # an even count: the middle two
     assert paired_share([900.0, 1000.0, 5000.0], [2000.0, 2000.0, 2000.0]) == 0.5
+
+
+def test_given_a_floor_that_answered_nothing_then_the_closing_line_gives_no_share_rather_than_0_percent():
+    from tools.bench.report import of_the_floor
+
+    assert of_the_floor({"capacity": 2_700.0, "paired_share": 0.434}, 6_400.0) == "43% of the floor"
+    assert of_the_floor({"capacity": 2_700.0}, 5_400.0) == "50% of the floor"
+    assert of_the_floor({"capacity": 2_700.0}, 0.0) == "the floor answered nothing"

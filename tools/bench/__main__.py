@@ -212,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"section {name} failed: {error!r}")
             if args.json:  # a checkpoint: --render can write the page from it
                 args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
-    if not args.smoke and NOTE.exists():
-        results["note"] = NOTE.read_text()
     meta["environment"]["benchmark wall time"] = f"{time.perf_counter() - started:.0f} s"
     if not args.smoke:
+        if NOTE.exists():
+            results["note"] = NOTE.read_text()
         meta["environment"]["CPU reference, at start and end"] = (
             f"{reference * 1000:.0f} ms and {cpu_reference() * 1000:.0f} ms: the CPU time of "
             f"`{CPU_REFERENCE_LOOP}`, best of 7 (compare runs of other days by it)"

@@ -704,6 +704,12 @@ def _webhooks(res: dict, w) -> None:
     w("")
 
 
+def of_the_floor(row: dict, floor_capacity: float | None) -> str:
+    """The closing line's share: a floor that answered nothing gives no share, not 0%."""
+    share = capacity_share(row, floor_capacity)
+    return "the floor answered nothing" if share is None else f"{share:.0%} of the floor"
+
+
 def capacity_share(row: dict, floor_capacity: float | None) -> float | None:
     """A store's capacity as a share of the floor's: the median share of the floor's run just before
     each of its runs when the bench paired them, else against the floor's runs at the start."""
@@ -843,7 +849,7 @@ def _closing(res: dict, w) -> None:
     if "floor" in wh:
         stores = "; ".join(
             f"{name} {fmt(wh[name]['capacity'])}/s "
-            f"({capacity_share(wh[name], wh['floor']['capacity']) or 0:.0%} of the floor), "
+            f"({of_the_floor(wh[name], wh['floor']['capacity'])}), "
             + (
                 f"p99 {fmt(wh[name]['p99_ms'])} ms at "
                 f"{held_rate(wh[name]['held_rate'], max(res['webhooks']['rates']))}/s"
@@ -855,7 +861,7 @@ def _closing(res: dict, w) -> None:
         )
         ceiling = (
             f"the receiver keeping nothing {fmt(wh['nothing']['capacity'])}/s "
-            f"({capacity_share(wh['nothing'], wh['floor']['capacity']) or 0:.0%} of the floor); "
+            f"({of_the_floor(wh['nothing'], wh['floor']['capacity'])}); "
             if "nothing" in wh
             else ""
         )
