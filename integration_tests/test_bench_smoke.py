@@ -162,6 +162,24 @@ def check_webhooks(results: dict, markdown: str) -> None:
             assert f"| {held_rate(server['held_rate'], top)} | {held_share} |" in markdown, store
         for step in server["steps"]:
             assert step["kept_pace"] == (step["slope"] <= 0.02), (store, step)
+        # Where the capacity runs' CPU went: the server's own process and the generators always,
+        # PostgreSQL's server for its store only; the page's row is recomputed from the figures.
+        cpu = server["cpu"]
+        assert cpu["server"] > 0, (store, cpu)
+        assert cpu["generators"] > 0, (store, cpu)
+        assert ("postgres" in cpu) == (store == "postgres"), (store, cpu)
+        if store == "postgres":
+            assert cpu["postgres"] > 0, cpu
+        assert 0 <= cpu["idle"] < 1, (store, cpu)
+        spent = cpu["server"] + cpu.get("postgres", 0) + cpu["generators"]
+        assert cpu["all"] == pytest.approx(spent), (store, cpu)
+        predicted = cpu["cores"] * (1 - cpu["idle"]) / spent * 1e6
+        assert cpu["predicted"] == pytest.approx(predicted), (store, cpu)
+        postgres = fmt(cpu["postgres"]) if store == "postgres" else ""
+        assert (
+            f"| {WEBHOOK_SERVERS[store]} | {fmt(cpu['server'])} | {postgres} | {fmt(cpu['generators'])} "
+            f"| {fmt(spent)} | {cpu['idle']:.0%} | {fmt(predicted)} | {fmt(server['capacity'])} |"
+        ) in markdown, store
 
 
 def check_rate_limited(results: dict, markdown: str) -> None:

@@ -86,6 +86,14 @@ class TempCluster:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def server_pids(self) -> list[int]:
+        """The server's main process and all it runs (a backend per connection, the writers):
+        whose CPU is the server's."""
+        import psutil
+
+        main = int((self.data / "postmaster.pid").read_text().split()[0])
+        return [main, *(child.pid for child in psutil.Process(main).children(recursive=True))]
+
     def new_database(self) -> str:
         """A URL whose tables land in a new, empty schema: as good as a new database for the
         receiver, and milliseconds instead of the half second CREATE DATABASE takes."""

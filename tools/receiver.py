@@ -119,6 +119,12 @@ class ReceiverProcess:
             f"the receiver did not answer /healthz within {timeout} s: {self.log_text()[-2000:]}"
         )
 
+    def pids(self) -> list[int]:
+        """The receiver's process (its one process: the committer and the senders are threads and
+        tasks in it)."""
+        assert self.process is not None
+        return [self.process.pid]
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 

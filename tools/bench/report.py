@@ -702,6 +702,40 @@ def _webhooks(res: dict, w) -> None:
             f"| {fed or ' | '} |"
         )
     w("")
+    _webhook_cpu(wh, w)
+
+
+def _webhook_cpu(wh: dict, w) -> None:
+    """Where the closed loop's CPU went, per server: the server's process, PostgreSQL's server,
+    the load generators; and the rate that CPU and the idle share predict."""
+    budgets = {
+        key: wh["servers"][key]["cpu"] for key in WEBHOOK_SERVERS if (wh["servers"].get(key) or {}).get("cpu")
+    }
+    if not budgets:
+        return
+    cores = next(iter(budgets.values()))["cores"]
+    w(
+        "**Where the CPU went** in the capacity runs (each figure the median of the runs'): CPU time per "
+        "delivery answered, by process, and the machine's idle share. Every process here shares the "
+        f"same {cores} cores, so a server's capacity is about the busy cores divided by all the CPU a "
+        f"delivery took: *predicted capacity* is {cores} × (1 − idle) ÷ that sum, to set beside the "
+        "measured one. A server whose share of the floor is low either spends more per delivery "
+        "(its own process, or PostgreSQL's server) or leaves the cores idler (its answers wait on "
+        "something other than the CPU).\n"
+    )
+    w(
+        "| server | its process, µs | PostgreSQL's server, µs | load generators, µs | all, µs | idle "
+        "| predicted capacity /s | capacity /s |"
+    )
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key, budget in budgets.items():
+        postgres = fmt(budget["postgres"]) if "postgres" in budget else ""
+        w(
+            f"| {WEBHOOK_SERVERS[key]} | {fmt(budget['server'])} | {postgres} | {fmt(budget['generators'])} "
+            f"| {fmt(budget['all'])} | {budget['idle']:.0%} | {fmt(budget['predicted'])} "
+            f"| {fmt(wh['servers'][key]['capacity'])} |"
+        )
+    w("")
 
 
 def of_the_floor(row: dict, floor_capacity: float | None) -> str:

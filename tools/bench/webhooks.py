@@ -19,7 +19,8 @@ connections), against a fresh receiver process on loopback:
 The deliveries of a step are signed before its schedule starts. After each store's run the feed
 is read: every delivery answered 2xx must be in it, once. Between the floor and the stores, the
 receiver itself over a store keeping nothing (webhook_nostore.py): the most of the floor's rate a
-store could reach here.
+store could reach here. Each capacity run also counts where the CPU went (Watch): the server's
+process, PostgreSQL's server for its store, the generators, and how idle the machine was.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import aiohttp
 import httpx
+import psutil
 import uvloop
 
 from tools.postgres import TempCluster, free_port
@@ -74,6 +77,10 @@ class FloorProcess:
             except httpx.TransportError:
                 time.sleep(0.05)
         raise RuntimeError("the floor server did not start")
+
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        return [self.process.pid]
 
     def __exit__(self, *_exc: object) -> None:
         assert self.process is not None
@@ -143,6 +150,7 @@ async def _send(base_url: str, prefix: str, rate: float | None, seconds: float) 
                 errors += 1
 
         started = clock()
+        cpu_started = time.process_time()
         if rate:
             sending = []
             for i, delivery in enumerate(scheduled):
@@ -159,7 +167,9 @@ async def _send(base_url: str, prefix: str, rate: float | None, seconds: float) 
 
             await asyncio.gather(*(sender() for _ in range(CONNECTIONS)))
         wall = clock() - started
+        cpu = time.process_time() - cpu_started
     return {
+        "cpu": cpu,
         "latencies": latencies,
         "dues": dues,
         "late_sends": late_sends,
@@ -167,6 +177,43 @@ async def _send(base_url: str, prefix: str, rate: float | None, seconds: float) 
         "errors": errors,
         "wall": wall,
     }
+
+
+class Watch:
+    """The CPU time of the server's processes (and PostgreSQL's, for its store) over one run, and
+    the machine's idle share: with the generators' own, where a closed-loop run's CPU went.
+    Capacity is about the busy cores divided by the CPU all processes spend per delivery."""
+
+    def __init__(self, **groups: Callable[[], list[int]]) -> None:
+        self.groups = groups  # name -> the pids to count (read again at each run)
+
+    def read(self) -> dict[str, Any]:
+        return {
+            "groups": {name: _cpu_by_pid(pids()) for name, pids in self.groups.items()},
+            "machine": psutil.cpu_times(),
+        }
+
+    def spent(self, before: dict[str, Any]) -> dict[str, Any]:
+        after = self.read()
+        groups = {}
+        for name, then in before["groups"].items():
+            now = after["groups"][name]
+            # A process that ended during the run (none should) takes its time with it.
+            groups[name] = sum(now[pid] - then[pid] for pid in then if pid in now)
+        t0, t1 = before["machine"], after["machine"]
+        total = sum(t1) - sum(t0)
+        return {"groups": groups, "idle": (t1.idle - t0.idle) / total if total > 0 else 0.0}
+
+
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    seconds: dict[int, float] = {}
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        seconds[pid] = times.user + times.system
+    return seconds
 
 
 class Load:
@@ -178,20 +225,29 @@ class Load:
         self.label = label
         self.runs = 0
 
-    def run(self, rate: float | None, seconds: float) -> dict[str, Any]:
+    def run(self, rate: float | None, seconds: float, watch: Watch | None = None) -> dict[str, Any]:
         self.runs += 1
         share = rate / WORKERS if rate else None
+        before = watch.read() if watch else None
         futures = [
             self.pool.submit(_worker, self.base_url, f"{self.label}-{self.runs}-{w}-", share, seconds)
             for w in range(WORKERS)
         ]
         parts = [f.result() for f in futures]
+        spent = watch.spent(before) if watch and before else None
         slope = _slope([d for p in parts for d in p["dues"]], [x for p in parts for x in p["latencies"]])
         latencies = sorted(x for p in parts for x in p["latencies"])
         late_sends = sorted(x for p in parts for x in p["late_sends"])
         answered = [x for p in parts for x in p["answered"]]
         wall = max(p["wall"] for p in parts)
+        cpu = None
+        if spent is not None and answered:
+            per = 1e6 / len(answered)
+            cpu = {group: used * per for group, used in spent["groups"].items()}
+            cpu["generators"] = sum(p["cpu"] for p in parts) * per
+            cpu["idle"] = spent["idle"]
         return {
+            "cpu": cpu,
             "answered": answered,
             "errors": sum(p["errors"] for p in parts),
             "late": sum(1 for x in latencies if x > SENTRY_TIMEOUT_S),
@@ -202,6 +258,20 @@ class Load:
             "slope": slope,
             "send_p99_ms": _percentile(late_sends, 0.99) * 1000,
         }
+
+
+def cpu_budget(runs: list[dict[str, float]]) -> dict[str, float] | None:
+    """The capacity runs' CPU per delivery (µs) by group and idle share, each the median of the
+    runs', and what they predict: the busy cores divided by all the CPU a delivery took."""
+    if not runs:
+        return None
+    budget = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    spent = sum(value for key, value in budget.items() if key != "idle")
+    cores = psutil.cpu_count() or 1
+    budget["all"] = spent
+    budget["cores"] = cores
+    budget["predicted"] = cores * (1 - budget["idle"]) / spent * 1e6 if spent > 0 else 0.0
+    return budget
 
 
 def paired_share(runs: list[float], floor_runs: list[float]) -> float:
@@ -233,8 +303,10 @@ def measure_server(
     plan,
     log,
     floor: Load | None = None,
+    watch: Watch | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """`floor`: the floor's load, to run just before each capacity run (see paired_share)."""
+    """`floor`: the floor's load, to run just before each capacity run (see paired_share).
+    `watch`: the processes whose CPU the capacity runs count (see Watch)."""
     rates, seconds = plan.webhook_rates, plan.webhook_seconds
     load = Load(pool, base_url, label)
     runs = []
@@ -242,7 +314,7 @@ def measure_server(
     for _ in range(plan.webhook_capacity_runs):
         if floor is not None:
             floor_runs.append(floor.run(None, seconds)["achieved"])
-        runs.append(load.run(None, seconds))
+        runs.append(load.run(None, seconds, watch))
     capacity = sorted(runs, key=lambda run: run["achieved"])[len(runs) // 2]
     each = ", ".join(f"{run['achieved']:.0f}" for run in runs)
     errors = sum(run["errors"] for run in runs)
@@ -280,6 +352,7 @@ def measure_server(
         "fast_rate": fast[-1]["rate"] if fast else 0,
         "capacity": capacity["achieved"],
         "capacity_runs": [run["achieved"] for run in runs],
+        "cpu": cpu_budget([run["cpu"] for run in runs if run["cpu"]]),
         "floor_runs": floor_runs,
         "paired_share": paired,
         "capacity_errors": errors,
@@ -305,13 +378,15 @@ def webhooks(plan, work, problems, log) -> dict[str, Any]:
     # one of the floor's.
     with pool, FloorProcess() as floor, TempCluster() as cluster:
         log("webhooks: floor (uvicorn + Starlette answering 200)")
-        out["servers"]["floor"], _ = measure_server(pool, floor.base_url, "floor", plan, log)
+        out["servers"]["floor"], _ = measure_server(
+            pool, floor.base_url, "floor", plan, log, watch=Watch(server=floor.pids)
+        )
         floor_load = Load(pool, floor.base_url, "floor-paired")
         # The receiver itself over a store keeping nothing: the most of the floor a store could reach.
         log("webhooks: receiver keeping nothing")
         with ReceiverProcess(root, str(root / "unused.sqlite3"), module=NOSTORE) as nothing:
             out["servers"]["nothing"], _ = measure_server(
-                pool, nothing.base_url, "nothing", plan, log, floor_load
+                pool, nothing.base_url, "nothing", plan, log, floor_load, Watch(server=nothing.pids)
             )
         for store, database, extra in (
             ("sqlite", str(root / "webhooks-bench.sqlite3"), {}),
@@ -321,7 +396,12 @@ def webhooks(plan, work, problems, log) -> dict[str, Any]:
             log(f"webhooks: {store}")
             # The receiver's default settings (log_level info, no access log) but for the store's.
             with ReceiverProcess(root, database, **extra) as receiver:
-                result, answered = measure_server(pool, receiver.base_url, store, plan, log, floor_load)
+                watch = Watch(server=receiver.pids)
+                if store == "postgres":
+                    watch.groups["postgres"] = cluster.server_pids
+                result, answered = measure_server(
+                    pool, receiver.base_url, store, plan, log, floor_load, watch
+                )
                 fed = [entry["issue_id"] for entry in read_feed(receiver.base_url)]
             missing = set(answered) - set(fed)
             repeated = len(fed) - len(set(fed))
