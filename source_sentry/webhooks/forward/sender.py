@@ -92,7 +92,8 @@ class TargetSender:
                 except StoreError as error:
                     log.warning("Forward %s: cannot claim deliveries: %s", self.target.name, error)
                 if claimed and self._gone_seen != seen:
-                    claimed = await self._give_back(claimed)
+                    await self._give_back(claimed)
+                    claimed = []
             for row in claimed:
                 task = asyncio.create_task(self._attempt(row))
                 self._inflight.add(task)
@@ -104,7 +105,7 @@ class TargetSender:
             except TimeoutError:
                 pass
 
-    async def _give_back(self, rows: list[Claimed]) -> list[Claimed]:
+    async def _give_back(self, rows: list[Claimed]) -> None:
         try:
             await run_in_threadpool(self._outbox.release, rows)
         except StoreError as error:
@@ -112,7 +113,6 @@ class TargetSender:
             log.warning(
                 "Forward %s: could not give back %d claimed rows: %s", self.target.name, len(rows), error
             )
-        return []
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
